@@ -129,6 +129,12 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
         if isinstance(module, BarcodeMambaMLP):
             init.normal_(module.fc2.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
 
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Every head's Auto entry, not only this class's, so one folder serves AutoModel,
+        # AutoModelForCausalLM, ... (transformers adds just the saved class by itself).
+        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
     def _vocab_logits(self, hidden):
         """LM logits; the rows that only pad the vocabulary to a multiple of 8 can never be
         predicted (so generation cannot sample an id the tokenizer does not have)."""
@@ -275,8 +281,13 @@ def _ignore_padding(labels, attention_mask, pad_token_id):
 def causal_lm_loss(logits, labels, attention_mask=None, pad_token_id=None):
     """Mean cross-entropy of predicting token t+1 from tokens <= t; pads never count."""
     labels = _ignore_padding(labels, attention_mask, pad_token_id)
+    shift_labels = labels[:, 1:].clone()
+    if attention_mask is not None and attention_mask.shape == labels.shape:
+        # A pad position does not predict the first real token: the unpadded sequence has no
+        # such term, and padding must never change the loss.
+        shift_labels[attention_mask[:, :-1] == 0] = -100
     shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
-    shift_labels = labels[:, 1:].reshape(-1).to(logits.device)
+    shift_labels = shift_labels.reshape(-1).to(logits.device)
     return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
 
 
@@ -382,3 +393,19 @@ __all__ = [
     "BarcodeMambaForMaskedLM",
     "BarcodeMambaForSequenceClassification",
 ]
+
+# Remote code: save_pretrained copies this module (and its single-dot imports) next to the
+# weights and writes these entries into config.json's auto_map, so that every Auto class loads
+# the folder with trust_remote_code=True on a machine without barcodefm.
+AUTO_MAP = {
+    "AutoConfig": "configuration_barcodemamba.BarcodeMambaConfig",
+    "AutoModel": "modeling_barcodemamba.BarcodeMambaModel",
+    "AutoModelForCausalLM": "modeling_barcodemamba.BarcodeMambaForCausalLM",
+    "AutoModelForMaskedLM": "modeling_barcodemamba.BarcodeMambaForMaskedLM",
+    "AutoModelForSequenceClassification": "modeling_barcodemamba.BarcodeMambaForSequenceClassification",
+}
+BarcodeMambaConfig.register_for_auto_class()
+BarcodeMambaModel.register_for_auto_class("AutoModel")
+BarcodeMambaForCausalLM.register_for_auto_class("AutoModelForCausalLM")
+BarcodeMambaForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+BarcodeMambaForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")

@@ -76,3 +76,6 @@ class BarcodeBPETokenizer(DNANormalizationMixin, PreTrainedTokenizerFast):
         logger.info("trained a BPE vocabulary of %d tokens", backend.get_vocab_size())
         return cls(tokenizer_object=backend, **kwargs)
 
+
+
+BarcodeBPETokenizer.register_for_auto_class("AutoTokenizer")

@@ -20,3 +20,6 @@ class BarcodeCharTokenizer(BarcodeVocabTokenizer):
 
     def _tokenize(self, text: str, **kwargs) -> list[str]:
         return list(text)
+
+
+BarcodeCharTokenizer.register_for_auto_class("AutoTokenizer")

@@ -53,3 +53,6 @@ class BarcodeKmerTokenizer(BarcodeVocabTokenizer):
         # The augmentation is a training switch: a saved tokenizer always loads with it off.
         self.init_kwargs.pop("random_offset", None)
         return super().save_pretrained(*args, **kwargs)
+
+
+BarcodeKmerTokenizer.register_for_auto_class("AutoTokenizer")

@@ -1,0 +1,103 @@
+"""save_pretrained -> load in a FRESH process where `import barcodefm` fails, offline.
+
+This is what a user without our package gets from the Hub: the folder's own copied modules must
+be enough. Logits and tokenizer ids must be identical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from barcodefm import BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer, BarcodeMambaForCausalLM, config_from_tokenizer
+
+LOADER = r"""
+import json, sys
+sys.modules["barcodefm"] = None  # any `import barcodefm` now raises ImportError
+import torch
+from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+jobs = json.loads(sys.argv[1])
+out = {}
+for folder, seqs in jobs.items():
+    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
+    assert "barcodefm" not in type(model).__module__ and "transformers_modules" in type(model).__module__
+    enc = tok(seqs, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**enc).logits
+        emb = AutoModel.from_pretrained(folder, trust_remote_code=True).eval().embed(enc["input_ids"], enc["attention_mask"])
+    torch.save({"ids": enc["input_ids"], "logits": logits, "emb": emb}, folder + "/remote_outputs.pt")
+    out[folder] = type(tok).__name__
+print(json.dumps(out))
+"""
+
+
+def test_saved_models_load_without_barcodefm(tmp_path, coi_rows):
+    seqs = [coi_rows[0]["dna"][:200], coi_rows[1]["dna"][:90], "ACGTRYNNACGT"]
+    bpe = BarcodeBPETokenizer.train([r["dna"] for r in coi_rows[:200]], vocab_size=48)
+    tokenizers = {"char": BarcodeCharTokenizer(), "kmer": BarcodeKmerTokenizer(k=4), "bpe": bpe}
+    expected, jobs = {}, {}
+    for name, tok in tokenizers.items():
+        for version in (1, 2):
+            torch.manual_seed(version)
+            cfg = config_from_tokenizer(tok, d_model=32, n_layer=2, headdim=16, mamba_version=version,
+                                        d_state=16 if version == 2 else 8)
+            model = BarcodeMambaForCausalLM(cfg).eval()
+            folder = str(tmp_path / f"{name}-mamba{version}")
+            model.save_pretrained(folder)
+            tok.save_pretrained(folder)
+            enc = tok(seqs, padding=True, return_tensors="pt")
+            with torch.no_grad():
+                expected[folder] = (enc["input_ids"], model(**enc).logits, model.embed(enc["input_ids"], enc["attention_mask"]))
+            jobs[folder] = seqs
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    # Run from tmp_path so that the repository's src/ is not importable either.
+    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps(jobs)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    names = json.loads(proc.stdout.strip().splitlines()[-1])
+    for folder, (ids, logits, emb) in expected.items():
+        got = torch.load(os.path.join(folder, "remote_outputs.pt"))
+        assert torch.equal(got["ids"], ids), folder
+        torch.testing.assert_close(got["logits"], logits, rtol=0, atol=0)
+        torch.testing.assert_close(got["emb"], emb, rtol=0, atol=0)
+        config = json.load(open(os.path.join(folder, "config.json")))
+        assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(config["auto_map"])
+    assert sorted(set(names.values())) == ["BarcodeBPETokenizer", "BarcodeCharTokenizer", "BarcodeKmerTokenizer"]
+
+
+def test_hub_modules_import_only_allowed_packages():
+    """Hub modules: only torch/transformers/numpy/stdlib at top level, siblings by single-dot imports."""
+    import ast
+    from pathlib import Path
+
+    import barcodefm
+
+    src = Path(barcodefm.__file__).parent
+    allowed = {"torch", "transformers", "numpy", "__future__"} | set(sys.stdlib_module_names)
+    hub_files = [p for p in src.glob("*.py") if p.name.split("_")[0] in ("configuration", "modeling", "tokenization")]
+    seen = set(hub_files)
+    queue = list(hub_files)
+    while queue:  # follow the single-dot imports: those files travel too
+        path = queue.pop()
+        tree = ast.parse(path.read_text())
+        for node in tree.body:  # module level only; lazy imports inside functions are guarded
+            if isinstance(node, ast.ImportFrom):
+                if node.level == 1:
+                    dep = src / f"{node.module}.py"
+                    assert dep.exists(), f"{path.name}: relative import of a non-flat module {node.module}"
+                    if dep not in seen:
+                        seen.add(dep)
+                        queue.append(dep)
+                else:
+                    assert node.level == 0, f"{path.name}: only single-dot relative imports travel"
+                    assert node.module.split(".")[0] in allowed, f"{path.name} imports {node.module}"
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    assert alias.name.split(".")[0] in allowed, f"{path.name} imports {alias.name}"
+    assert src / "ssd_chunk_scan.py" in seen and src / "dna.py" in seen
