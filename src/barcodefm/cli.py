@@ -13,6 +13,11 @@ import sys
 
 COMMAND_MODULES = [
     # filled as commands land; order is the order of `barcodefm --help`
+    "split",
+    "train-tokenizer",
+    "embed",
+    "pretrain",
+    "finetune",
 ]
 
 
@@ -28,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module = importlib.import_module(f"barcodefm.commands.{name}")
+        module = importlib.import_module(f"barcodefm.commands.{name.replace('-', '_')}")
         p = sub.add_parser(module.NAME, help=module.HELP, description=module.HELP)
         module.add_arguments(p)
         p.set_defaults(_run=module.run)

@@ -35,6 +35,7 @@ IGNORE_INDEX = -100
 DEFAULT_RANK_SMOOTHING = 0.02
 DEFAULT_CLASS_WEIGHT_STRENGTH = 0.5
 
+
 def is_missing_label(label: Any) -> bool:
     """True for None, NaN and blank strings: the only labels this module treats as unknown.
 
@@ -43,9 +44,9 @@ def is_missing_label(label: Any) -> bool:
     ``barcodefm.data.taxonomy_labels`` do), which turns placeholders into None. That rule lives
     outside this hub module so that "unknown" means the same thing everywhere.
     """
-    if label is None:
+    if label is None or type(label).__name__ == "NAType":  # pandas.NA
         return True
-    if isinstance(label, float) and math.isnan(label):
+    if isinstance(label, (float, np.floating)) and math.isnan(label):
         return True
     return isinstance(label, str) and not label.strip()
 
@@ -231,7 +232,8 @@ class TaxonomySpec:
     ) -> np.ndarray:
         """Label ids, shape ``(n_records, n_ranks)`` int64, ``-100`` where missing or unknown.
 
-        ``data`` is either columns (``{rank: [label, ...]}``) or records (``[{rank: label}]``);
+        ``data`` is columns (``{rank: [label, ...]}`` or a DataFrame) or records
+        (``[{rank: label}, ...]``);
         a rank absent from the input is missing everywhere. A known label that the spec does
         not list (a class unseen when the spec was built) also becomes ``-100``; ``unseen``
         says whether that is silent (``"ignore"``), logged with counts (``"warn"``) or an
@@ -239,12 +241,15 @@ class TaxonomySpec:
         """
         if unseen not in ("ignore", "warn", "error"):
             raise ValueError(f"unseen must be 'ignore', 'warn' or 'error', not {unseen!r}")
-        if isinstance(data, Mapping):
-            lengths = {len(v) for r, v in data.items() if r in self._index}
+        if isinstance(data, Mapping) or hasattr(data, "columns"):  # dict or DataFrame of columns
+            present = [r for r in self.ranks if r in data]
+            lengths = {len(data[r]) for r in present}
             if len(lengths) > 1:
                 raise ValueError("label columns differ in length")
-            n = lengths.pop() if lengths else 0
-            column = lambda r: data[r] if r in data else [None] * n  # noqa: E731
+            if not lengths:
+                raise ValueError(f"none of the ranks {self.ranks} is among the columns {list(data)}")
+            n = lengths.pop()
+            column = lambda r: data[r] if r in present else [None] * n  # noqa: E731
         else:
             records = list(data)
             n = len(records)
@@ -357,8 +362,9 @@ def hierarchical_targets(
     """HLS soft targets ``(B, C_l)`` for true class ids ``labels`` (all known) at rank ``l``.
 
     ``ancestors``/``fanout`` come from :func:`hierarchy_tables` for that rank (``l`` is
-    ``ancestors.shape[1] - 1``); ``masses`` are ``s_0..s_R`` for ALL ranks. Reading of SPEC 4,
-    which is also MycoAI's ``LabelSmoothing``:
+    ``ancestors.shape[1] - 1``); ``masses`` are ``s_0..s_R`` for ALL ranks. Reading of SPEC 4
+    (the mass layout of MycoAI's ``LabelSmoothing``, which however splits an ancestor's mass
+    by training co-occurrence where SPEC 4 splits it evenly):
 
     - ``s_R`` (the LAST rank's mass) is the flat, classic smoothing mass and is used at every
       rank: each class other than the true one gets ``s_R / (C_l - 1)``.
@@ -393,16 +399,22 @@ def hierarchical_targets(
     if not any(above):
         return targets
     own = ancestors[labels]  # (B, l+1)
+    share_of = 1.0 / fanout.to(dtype)  # (C, l+1): share of an ancestor's mass reaching each class
     # The known ancestors of a class are a contiguous run of columns ending at column l.
     highest_known = (own >= 0).to(torch.int8).argmax(dim=1)
+    present = torch.unique(highest_known).tolist()  # a few values; one host sync per call
     for i, mass in enumerate(above):
         if mass == 0:
             continue
-        source_rank = highest_known.clamp(min=i)  # (B,)
-        source = own.gather(1, source_rank[:, None])  # (B, 1)
-        under = ancestors.T[source_rank] == source  # (B, C): descendants of the source node
-        share = torch.where(under, 1.0 / fanout.T[source_rank].to(dtype), 0.0)
-        targets = targets + mass * share
+        # Mass of rank i flows from the rank-i ancestor, or from the highest known one.
+        for source_rank in sorted({max(i, m) for m in present}):
+            if len(present) == 1 or source_rank == i and all(m <= i for m in present):
+                rows_at = slice(None)
+            else:
+                rows_at = (highest_known.clamp(min=i) == source_rank).nonzero(as_tuple=True)[0]
+            source = own[rows_at, source_rank]  # (b,) the node the mass starts from
+            under = ancestors[:, source_rank][None, :] == source[:, None]  # (b, C) its descendants
+            targets[rows_at] += mass * under * share_of[:, source_rank][None, :]
     return targets
 
 

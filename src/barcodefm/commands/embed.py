@@ -1,0 +1,41 @@
+"""barcodefm embed MODEL_DIR INPUT -o OUT.{npy,parquet}"""
+
+from __future__ import annotations
+
+NAME = "embed"
+HELP = "embed the barcodes of a FASTA/TSV/CSV file with a saved model (ids + vectors out)"
+
+
+def add_arguments(p):
+    p.add_argument("model_dir", help="a saved barcodefm model folder (or an embedding backbone)")
+    p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
+    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.ids.txt) or OUT.parquet")
+    p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None, help="default: the model's")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument("--resume", action="store_true", help="continue an interrupted run, skipping ids already written")
+    p.add_argument("--format", default="auto", help="input format (default: sniffed)")
+    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
+    p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+
+
+def run(args) -> int:
+    from ..inference import embed_file
+
+    summary = embed_file(
+        args.model_dir,
+        args.input,
+        args.output,
+        pooling=args.pooling,
+        batch_size=args.batch_size,
+        max_length=args.max_length,
+        device=args.device,
+        resume=args.resume,
+        format=args.format,
+        marker=None if args.marker == "all" else args.marker,
+        rejects_path=args.rejects,
+    )
+    print(f"embedded {summary['embedded']} barcodes ({summary['dim']} dims) -> {args.output}"
+          + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else ""))
+    return 0

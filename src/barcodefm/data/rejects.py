@@ -1,0 +1,135 @@
+"""Accounting of the records a reader skipped: counts per reason, first ids, optional TSV.
+
+A bad record never stops a read; it is counted here, written to the optional rejects file
+(``id``, ``reason``, ``record`` = 1-based record number in the input, ``detail``) and summarised
+in ONE log line at the end of the pass, so a CLI can also print :meth:`Rejects.summary`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Reasons a record is skipped (the ``reason`` column of the rejects file).
+MISSING_SEQUENCE = "missing_sequence"  # no sequence cell / value at all
+EMPTY_SEQUENCE = "empty_sequence"  # sequence present but empty or whitespace
+NO_BASES = "no_bases"  # only N / gaps / IUPAC codes: nothing to learn from
+INVALID_CHARACTER = "invalid_character"  # a character that is not DNA
+MALFORMED_ROW = "malformed_row"  # a table row with more cells than the header
+OTHER_MARKER = "other_marker"  # a BOLD record of a marker that was not requested
+
+EXAMPLES_PER_REASON = 5
+
+
+def _cell(text) -> str:
+    """One TSV cell: tabs and line breaks inside would break the row."""
+    return " ".join(str(text).split())
+
+
+class Rejects:
+    """Counters of one pass over a file; reset by :meth:`start` at the beginning of each pass."""
+
+    def __init__(self, source: str | Path, rejects_path: str | Path | None = None):
+        self.source = str(source)
+        self.rejects_path = Path(rejects_path) if rejects_path is not None else None
+        self._file = None
+        self.start()
+
+    def start(self) -> None:
+        """Zero the counters (a streamed dataset re-reads its file on every pass)."""
+        self.n_read = 0
+        self.n_kept = 0
+        self.counts: Counter[str] = Counter()
+        self.examples: dict[str, list[str]] = {}
+        self.other_markers: Counter[str] = Counter()
+        self.n_ambiguous_bases = 0
+        self.n_ambiguous_records = 0
+        self.finished = False
+
+    @property
+    def total(self) -> int:
+        """Number of records skipped, all reasons together."""
+        return sum(self.counts.values())
+
+    def open(self) -> None:
+        """Start a pass: zero the counters and (re)create the rejects file with its header."""
+        self.start()
+        if self.rejects_path is not None:
+            self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = open(self.rejects_path, "w", encoding="utf-8", newline="\n")
+            self._file.write("id\treason\trecord\tdetail\n")
+
+    def kept(self, n_ambiguous: int) -> None:
+        self.n_read += 1
+        self.n_kept += 1
+        if n_ambiguous:
+            self.n_ambiguous_bases += n_ambiguous
+            self.n_ambiguous_records += 1
+
+    def skip(self, record_id: str, reason: str, record_number: int, detail: str = "") -> None:
+        self.n_read += 1
+        self.counts[reason] += 1
+        examples = self.examples.setdefault(reason, [])
+        if len(examples) < EXAMPLES_PER_REASON:
+            examples.append(record_id)
+        if self._file is not None:
+            self._file.write(f"{_cell(record_id)}\t{reason}\t{record_number}\t{_cell(detail)}\n")
+
+    def skip_marker(self, record_id: str, marker: str, record_number: int, wanted: str) -> None:
+        self.other_markers[marker or "(none)"] += 1
+        self.skip(record_id, OTHER_MARKER, record_number, f"marker {marker or '(none)'!s}, kept {wanted}")
+
+    def close(self, log: logging.Logger | None = None) -> None:
+        """End a pass: close the rejects file and log the one-line summary."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self.finished = True
+        log = log or logger
+        if self.total:
+            log.warning("%s", self.summary())
+        else:
+            log.info("%s", self.summary())
+
+    def summary(self) -> str:
+        """One line: records kept, skipped per reason with their first ids, ambiguity, file."""
+        name = Path(self.source).name
+        text = f"{name}: kept {self.n_kept:,} of {self.n_read:,} records"
+        if self.total:
+            parts = []
+            for reason, n in self.counts.most_common():
+                ids = ", ".join(self.examples.get(reason, []))
+                more = ", ..." if n > len(self.examples.get(reason, [])) else ""
+                parts.append(f"{reason} {n:,} ({ids}{more})")
+            text += f"; skipped {self.total:,}: " + "; ".join(parts)
+            if self.other_markers:
+                markers = ", ".join(f"{m} {n:,}" for m, n in self.other_markers.most_common())
+                text += f"; other markers: {markers}"
+            if self.rejects_path is not None:
+                text += f"; details in {self.rejects_path}"
+        if self.n_ambiguous_bases:
+            text += (
+                f"; {self.n_ambiguous_bases:,} IUPAC code(s)/gap(s) became N in "
+                f"{self.n_ambiguous_records:,} record(s) (N runs at the ends trimmed)"
+            )
+        return text
+
+    def as_dict(self) -> dict:
+        """Plain counters for reports and JSON output."""
+        return {
+            "source": self.source,
+            "read": self.n_read,
+            "kept": self.n_kept,
+            "skipped": self.total,
+            "reasons": dict(self.counts),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+            "other_markers": dict(self.other_markers),
+            "ambiguous_bases": self.n_ambiguous_bases,
+            "ambiguous_records": self.n_ambiguous_records,
+        }
+
+    def __repr__(self) -> str:
+        return f"Rejects({self.summary()!r})"

@@ -1,0 +1,134 @@
+"""Tabular barcode files (TSV/CSV with a header row), whatever tool wrote them.
+
+One reader covers every layout we know, by finding each role's column among its aliases
+(header names compared case-insensitively; the first alias present wins):
+
+============  ==========================================================================
+role          columns looked for
+============  ==========================================================================
+id            ``processid``, ``id``, ``record_id``, ``seqid``, ``sequence_id``, ``accession``
+sequence      ``dna``, ``sequence``, ``nucleotides``, ``nuc``, ``dna_barcode``, ``seq``
+rank ``r``    ``r`` or ``r_name`` for each canonical rank (``genus`` or ``genus_name``)
+marker        ``markercode``, ``marker_code``, ``marker``
+bin           ``bin_uri``, ``dna_bin``, ``bin``
+split         ``split``
+dup_in_train  ``dup_in_train`` (written by ``barcodefm split --dedup``)
+============  ==========================================================================
+
+Layouts this covers: BOLD v3 "combined" TSV (``processid``, ``nucleotides``, ``markercode``,
+``bin_uri``, ``*_name``), BOLD's BCDM data package TSV (``nuc``, ``marker_code``, plain rank
+columns), the BarcodeBERT / BIOSCAN-5M CSV (``nucleotides`` or ``dna_barcode``, ``*_name`` or plain
+ranks, ``split``) and our shared TSV (``dna``/``sequence``, ranks, ``split``). TSV cells are split
+on tabs only (BOLD writes no quotes, and its cells may hold stray ``\\r``); CSV goes through the
+``csv`` module so quoted cells work. Cells are stripped, so BOLD's blank ``" "`` cells are empty.
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from .formats import CSV, BarcodeFileError
+from .labels import RANKS
+from .textfile import iter_lines
+
+ID_COLUMNS = ("processid", "id", "record_id", "seqid", "sequence_id", "accession")
+SEQUENCE_COLUMNS = ("dna", "sequence", "nucleotides", "nuc", "dna_barcode", "seq")
+EXTRA_COLUMNS = {
+    "marker": ("markercode", "marker_code", "marker"),
+    "bin": ("bin_uri", "dna_bin", "bin"),
+    "split": ("split",),
+    "dup_in_train": ("dup_in_train",),
+}
+
+
+def _find(header: list[str], aliases: tuple[str, ...]) -> int | None:
+    for alias in aliases:
+        if alias in header:
+            return header.index(alias)
+    return None
+
+
+def _layout_name(header: list[str], delimiter: str) -> str:
+    if "nucleotides" in header and "markercode" in header:
+        return "bold-v3-tsv"
+    if "nuc" in header and "marker_code" in header:
+        return "bold-bcdm-tsv"
+    if delimiter == ",":
+        return "bioscan-csv"
+    return "barcode-tsv"
+
+
+class TableSource:
+    """Raw records of a TSV/CSV file: dicts with ``number`` (1-based data row), ``id``,
+    ``sequence`` (``None`` when the row has no such cell), ``labels`` and the extra roles found."""
+
+    def __init__(self, path: str | Path, kind: str):
+        self.path = Path(path)
+        self.delimiter = "," if kind == CSV else "\t"
+        lines = iter_lines(self.path)
+        raw_header = next((line for line in lines if line.strip()), "")
+        lines.close()
+        self.header = [name.strip().strip('"').lower() for name in self._split(raw_header)]
+        self.sequence_index = _find(self.header, SEQUENCE_COLUMNS)
+        if self.sequence_index is None:
+            raise BarcodeFileError(
+                f"{self.path}: no sequence column; looked for {', '.join(SEQUENCE_COLUMNS)} "
+                f"among the header's columns: {', '.join(self.header[:40])}"
+            )
+        self.id_index = _find(self.header, ID_COLUMNS)
+        self.rank_indices = {}
+        for rank in RANKS:
+            index = _find(self.header, (rank, f"{rank}_name"))
+            if index is not None:
+                self.rank_indices[rank] = index
+        self.ranks: tuple[str, ...] = tuple(self.rank_indices)
+        self.extra_indices = {}
+        for role, aliases in EXTRA_COLUMNS.items():
+            index = _find(self.header, aliases)
+            if index is not None:
+                self.extra_indices[role] = index
+        self.extras: tuple[str, ...] = tuple(self.extra_indices)
+        self.layout = _layout_name(self.header, self.delimiter)
+
+    def _split(self, line: str) -> list[str]:
+        if self.delimiter == "\t":
+            return line.split("\t")
+        return next(csv.reader([line]), [])
+
+    def _rows(self) -> Iterator[list[str]]:
+        lines = iter_lines(self.path)
+        if self.delimiter == "\t":
+            return (line.split("\t") for line in lines)
+        csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
+        return csv.reader(lines)
+
+    def __iter__(self) -> Iterator[dict]:
+        n_columns = len(self.header)
+        rows = self._rows()
+        next((row for row in rows if any(cell.strip() for cell in row)), None)  # the header
+        number = 0
+        for row in rows:
+            if not any(cell.strip() for cell in row):
+                continue  # blank line: not a record
+            number += 1
+            record_id = row[self.id_index].strip() if self.id_index is not None and self.id_index < len(row) else ""
+            if len(row) > n_columns and any(cell.strip() for cell in row[n_columns:]):
+                yield {
+                    "number": number,
+                    "id": record_id,
+                    "error": f"{len(row)} cells for {n_columns} columns (a stray delimiter?)",
+                }
+                continue
+            sequence = row[self.sequence_index] if self.sequence_index < len(row) else None
+            if len(row) < n_columns:
+                row = row + [""] * (n_columns - len(row))  # trailing empty cells are often cut
+            yield {
+                "number": number,
+                "id": record_id,
+                "sequence": sequence,
+                "labels": {rank: row[i] for rank, i in self.rank_indices.items()},
+                **{role: row[i].strip() for role, i in self.extra_indices.items()},
+            }

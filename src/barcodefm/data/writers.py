@@ -1,0 +1,71 @@
+"""Write barcode records in our shared TSV layout, which :func:`load_barcodes` reads back.
+
+Columns, in order: ``id``, the rank columns (highest first), ``bin_uri``, ``marker``, ``split``,
+``dup_in_train``, then ``sequence`` last (the long cell at the end keeps the file readable with
+``cut``/``less``); only the columns the records carry are written. ``.gz`` paths are gzipped.
+Missing values are empty cells; tabs or line breaks inside a label become spaces.
+"""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+from collections.abc import Iterable
+from pathlib import Path
+
+from .labels import RANKS
+
+# Record key -> TSV header name (BOLD's name for the BIN, so BOLD users recognise it).
+_HEADER_NAMES = {"bin": "bin_uri"}
+_TAIL = ("bin", "marker", "split", "dup_in_train")
+
+
+def tsv_columns(names: Iterable[str]) -> list[str]:
+    """Order record keys in the shared layout (unknown extra keys go before ``sequence``)."""
+    names = list(names)
+    ranks = [r for r in RANKS if r in names]
+    tail = [c for c in _TAIL if c in names]
+    others = [c for c in names if c not in ("id", "sequence", *ranks, *tail)]
+    return ["id", *ranks, *others, *tail, "sequence"]
+
+
+def _cell(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    return " ".join(str(value).split()) if isinstance(value, str) else str(value)
+
+
+def _rows(records) -> Iterable[dict]:
+    # A map-style dataset is read by batches: row-by-row access is several times slower.
+    if hasattr(records, "iter") and hasattr(records, "column_names") and hasattr(records, "__len__"):
+        for batch in records.iter(batch_size=4096):
+            names = list(batch)
+            for values in zip(*(batch[c] for c in names)):
+                yield dict(zip(names, values))
+    else:
+        yield from records
+
+
+def write_barcodes_tsv(records, path: str | Path, columns: list[str] | None = None) -> int:
+    """Write ``records`` (a ``datasets.Dataset`` or an iterable of dicts) to ``path``; return the
+    number of rows written. ``columns`` defaults to the dataset's columns / the first record's
+    keys, in the shared order."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = iter(_rows(records))
+    first = next(rows, None)
+    if columns is None:
+        names = getattr(records, "column_names", None) or (list(first) if first else ["id", "sequence"])
+        columns = tsv_columns(names)
+    opener = gzip.open if path.suffix == ".gz" else open
+    n = 0
+    with opener(path, "wt", encoding="utf-8", newline="\n") as out:
+        out.write("\t".join(_HEADER_NAMES.get(c, c) for c in columns) + "\n")
+        if first is None:
+            return 0
+        for record in itertools.chain([first], rows):
+            out.write("\t".join(_cell(record.get(c)) for c in columns) + "\n")
+            n += 1
+    return n
