@@ -3,13 +3,21 @@ Hugging Face Transformers natively."""
 
 __version__ = "0.1.0"
 
+from .configuration_barcodemae import BarcodeMAEConfig
 from .configuration_barcodemamba import BarcodeMambaConfig
 from .dna import InvalidSequenceError, normalize_sequence, reverse_complement
 from .factory import config_from_tokenizer, load_model, load_tokenizer
+from .modeling_barcodemae import (
+    BarcodeMAEForPreTraining,
+    BarcodeMAEForSequenceClassification,
+    BarcodeMAEModel,
+    BarcodeMAEPreTrainedModel,
+)
 from .modeling_barcodemamba import (
     BarcodeMambaForCausalLM,
     BarcodeMambaForMaskedLM,
     BarcodeMambaForSequenceClassification,
+    BarcodeMambaForTaxonomicClassification,
     BarcodeMambaModel,
     BarcodeMambaPreTrainedModel,
 )
@@ -24,10 +32,16 @@ __all__ = [
     "BarcodeBPETokenizer",
     "BarcodeCharTokenizer",
     "BarcodeKmerTokenizer",
+    "BarcodeMAEConfig",
+    "BarcodeMAEForPreTraining",
+    "BarcodeMAEForSequenceClassification",
+    "BarcodeMAEModel",
+    "BarcodeMAEPreTrainedModel",
     "BarcodeMambaConfig",
     "BarcodeMambaForCausalLM",
     "BarcodeMambaForMaskedLM",
     "BarcodeMambaForSequenceClassification",
+    "BarcodeMambaForTaxonomicClassification",
     "BarcodeMambaModel",
     "BarcodeMambaPreTrainedModel",
     "InvalidSequenceError",

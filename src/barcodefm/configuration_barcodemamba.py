@@ -26,6 +26,9 @@ class BarcodeMambaConfig(PretrainedConfig):
       or ``"always"`` (error if they cannot run).
     - ``pooling``: default pooling of :meth:`embed` and of the classification heads.
     - ``mlm_loss_on``: ``"all"`` (published: CE on every position) or ``"masked"``.
+    - ``taxonomy*``: BarcodeMamba+ (SPEC 4): the rank tree (``TaxonomySpec.to_dict()``), hierarchical
+      label smoothing masses (``"default"``: 0.02 above species, 0 at species; ``None`` = off),
+      class-weight exponent (0.5 = n_c^-0.5; 0 = off) and per-rank loss weights.
     - ``mask_token_id`` / ``n_token_id``: ids of ``[MASK]`` and of the ``N`` token (the filler of
       the published ``mean_all`` pooling; ``[UNK]`` for k-mer vocabularies). Defaults match the
       char tokenizer; :func:`barcodefm.config_from_tokenizer` sets all token ids from a tokenizer.
@@ -69,6 +72,10 @@ class BarcodeMambaConfig(PretrainedConfig):
         mlm_loss_on: str = "all",
         classifier_dropout: float = 0.0,
         tie_word_embeddings: bool = False,
+        taxonomy: dict | None = None,
+        taxonomy_label_smoothing: str | list[float] | None = "default",
+        taxonomy_class_weight_strength: float = 0.5,
+        taxonomy_rank_weights: list[float] | None = None,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -98,6 +105,10 @@ class BarcodeMambaConfig(PretrainedConfig):
         self.pooling = pooling
         self.mlm_loss_on = mlm_loss_on
         self.classifier_dropout = classifier_dropout
+        self.taxonomy = taxonomy
+        self.taxonomy_label_smoothing = taxonomy_label_smoothing
+        self.taxonomy_class_weight_strength = taxonomy_class_weight_strength
+        self.taxonomy_rank_weights = taxonomy_rank_weights
         self.mask_token_id = mask_token_id
         self.n_token_id = n_token_id
         super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)

@@ -23,6 +23,7 @@ from .mamba_cache import BarcodeMambaCache
 from .mixer_mamba1 import Mamba1Mixer
 from .mixer_mamba2 import Mamba2Mixer
 from .pooling import EmbeddingMixin, pool
+from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads
 
 
 @dataclass
@@ -126,13 +127,20 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
                 module.reset_ssm_parameters()
             if isinstance(module, Mamba2Mixer):
                 init.ones_(module.norm.weight)
+        if isinstance(module, TaxonomyHeads):
+            module.reset_buffers()  # integer HLS tables; not saved, rebuilt from config.taxonomy
         if isinstance(module, BarcodeMambaMLP):
             init.normal_(module.fc2.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # Every head's Auto entry, not only this class's, so one folder serves AutoModel,
         # AutoModelForCausalLM, ... (transformers adds just the saved class by itself).
-        self.config.auto_map = {**AUTO_MAP, **(getattr(self.config, "auto_map", None) or {})}
+        auto_map = dict(AUTO_MAP)
+        if isinstance(self, BarcodeMambaForTaxonomicClassification):
+            # A taxonomy folder's AutoModel is the classifier itself: a user (or the pipeline)
+            # loading it gets names per rank, not a bare backbone.
+            auto_map["AutoModel"] = "modeling_barcodemamba.BarcodeMambaForTaxonomicClassification"
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **auto_map}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
     def _vocab_logits(self, hidden):
@@ -386,7 +394,53 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
+@dataclass
+class TaxonomicClassifierOutput(ModelOutput):
+    """``logits``: one (batch, C_rank) tensor per rank, in ``config.taxonomy["ranks"]`` order."""
+
+    loss: torch.FloatTensor | None = None
+    logits: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMambaPreTrainedModel):
+    """BarcodeMamba+ (SPEC 4): one Linear head per taxonomic rank on the pooled backbone feature,
+    hierarchical label smoothing and an inverse-square-root class-weighted loss. ``labels`` is
+    (batch, n_ranks) with -100 where a rank's label is unknown."""
+
+    def __init__(self, config: BarcodeMambaConfig):
+        super().__init__(config)
+        self.backbone = BarcodeMambaModel(config)
+        self._init_taxonomy(config, config.d_model)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.backbone.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if self.config.pooling == "mean_all":
+            pooled, hidden = self.embed(input_ids, attention_mask), None
+        else:
+            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
+                                output_hidden_states=output_hidden_states, return_dict=True)
+            pooled, hidden = pool(out.last_hidden_state, attention_mask, self.config.pooling), out.hidden_states
+        loss, logits = self._taxonomy_forward(pooled, labels)
+        if not return_dict:
+            return ((loss,) if loss is not None else ()) + (logits,)
+        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
+
+
 __all__ = [
+    "BarcodeMambaForTaxonomicClassification",
     "BarcodeMambaPreTrainedModel",
     "BarcodeMambaModel",
     "BarcodeMambaForCausalLM",
@@ -409,3 +463,5 @@ BarcodeMambaModel.register_for_auto_class("AutoModel")
 BarcodeMambaForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 BarcodeMambaForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
 BarcodeMambaForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+# Multi-rank heads have no Auto class of their own: a taxonomy folder's AutoModel is the classifier.
+BarcodeMambaForTaxonomicClassification.register_for_auto_class("AutoModel")

@@ -673,3 +673,50 @@ def predict(
             }
         )
     return results
+
+
+# --------------------------------------------------------------------------------------------
+# The part of a *ForTaxonomicClassification model that every family shares
+# --------------------------------------------------------------------------------------------
+
+
+class TaxonomicClassifierMixin:
+    """Heads, loss and prediction of BarcodeMamba+ style models, for any backbone family.
+
+    A family's model class mixes this in, calls :meth:`_init_taxonomy` in ``__init__`` and
+    :meth:`_taxonomy_forward` on its pooled features; its ``_init_weights`` calls
+    ``TaxonomyHeads.reset_buffers``. Settings come from the config: ``taxonomy`` (a
+    :meth:`TaxonomySpec.to_dict`), ``taxonomy_label_smoothing``, ``taxonomy_class_weight_strength``,
+    ``taxonomy_rank_weights``, ``classifier_dropout``.
+    """
+
+    def _init_taxonomy(self, config, hidden_size: int) -> None:
+        if not getattr(config, "taxonomy", None):
+            raise ValueError(
+                "a taxonomic classifier needs config.taxonomy (ranks, labels and parent maps): build it "
+                "from labelled training data with barcodefm.data.taxonomy_labels.build_taxonomy_spec(...).to_dict()"
+            )
+        self.taxonomy = TaxonomyHeads(
+            hidden_size,
+            config.taxonomy,
+            dropout=getattr(config, "classifier_dropout", 0.0) or 0.0,
+            label_smoothing=getattr(config, "taxonomy_label_smoothing", "default"),
+            class_weight_strength=getattr(config, "taxonomy_class_weight_strength", DEFAULT_CLASS_WEIGHT_STRENGTH),
+            rank_weights=getattr(config, "taxonomy_rank_weights", None),
+        )
+
+    def _taxonomy_forward(self, pooled: torch.Tensor, labels: torch.Tensor | None):
+        """``(loss or None, per-rank logits as a tuple in rank order)``."""
+        logits = self.taxonomy(pooled)
+        loss = self.taxonomy.loss(logits, labels).total if labels is not None else None
+        return loss, tuple(x.float() for x in logits.values())
+
+    @property
+    def taxonomy_spec(self) -> TaxonomySpec:
+        return self.taxonomy.spec
+
+    @torch.no_grad()
+    def predict_taxonomy(self, input_ids, attention_mask=None, min_prob: float | None = None) -> list[dict[str, Any]]:
+        """Names, probabilities and a consistency flag per rank (see :func:`predict`)."""
+        logits = self(input_ids=input_ids, attention_mask=attention_mask).logits
+        return predict(list(logits), self.taxonomy.spec, min_prob=min_prob)
