@@ -11,23 +11,37 @@ from barcodefm import (
     BarcodeMambaForCausalLM,
     BarcodeMambaForMaskedLM,
     BarcodeMambaForSequenceClassification,
+    BarcodeMambaForTaxonomicClassification,
     BarcodeMambaModel,
     config_from_tokenizer,
 )
+from barcodefm.taxonomy import TaxonomySpec
 
-HEADS = [BarcodeMambaModel, BarcodeMambaForCausalLM, BarcodeMambaForMaskedLM, BarcodeMambaForSequenceClassification]
+HEADS = [BarcodeMambaModel, BarcodeMambaForCausalLM, BarcodeMambaForMaskedLM, BarcodeMambaForSequenceClassification,
+         BarcodeMambaForTaxonomicClassification]
+
+# A small real tree (COI: order > family > genus).
+TREE = TaxonomySpec.from_columns({
+    "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
+    "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
+    "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
+}).to_dict()
 
 
 def tiny_config(tokenizer, version=2, **kw):
     base = dict(d_model=32, n_layer=2, headdim=16, d_state=16 if version == 2 else 8, mamba_version=version,
-                torch_chunk_size=16, num_labels=3)
+                torch_chunk_size=16, num_labels=3, taxonomy=TREE)
     base.update(kw)
     return config_from_tokenizer(tokenizer, **base)
 
 
 def output_tensor(model, enc):
     out = model(**enc)
-    return out.last_hidden_state if isinstance(model, BarcodeMambaModel) else out.logits
+    if isinstance(model, BarcodeMambaModel):
+        return out.last_hidden_state
+    if isinstance(out.logits, tuple):  # one tensor per taxonomic rank
+        return torch.cat(out.logits, dim=-1)
+    return out.logits
 
 
 @pytest.fixture(scope="module")

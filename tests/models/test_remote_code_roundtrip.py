@@ -101,3 +101,42 @@ def test_hub_modules_import_only_allowed_packages():
                 for alias in node.names:
                     assert alias.name.split(".")[0] in allowed, f"{path.name} imports {alias.name}"
     assert src / "ssd_chunk_scan.py" in seen and src / "dna.py" in seen
+
+
+TAXONOMY_LOADER = r"""
+import json, sys
+sys.modules["barcodefm"] = None
+import torch
+from transformers import AutoModel, AutoTokenizer
+folder, seqs = sys.argv[1], json.loads(sys.argv[2])
+tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+model = AutoModel.from_pretrained(folder, trust_remote_code=True).eval()
+enc = tok(seqs, padding=True, return_tensors="pt")
+print(json.dumps({"class": type(model).__name__, "pred": model.predict_taxonomy(enc["input_ids"], enc["attention_mask"])}))
+"""
+
+
+def test_taxonomy_model_loads_with_names_without_barcodefm(tmp_path, coi_rows):
+    from barcodefm import BarcodeMambaForTaxonomicClassification
+    from barcodefm.taxonomy import TaxonomySpec
+
+    spec = TaxonomySpec.from_columns({r: [row[r] for row in coi_rows] for r in ("order", "family", "genus", "species")})
+    tok = BarcodeCharTokenizer()
+    torch.manual_seed(0)
+    model = BarcodeMambaForTaxonomicClassification(
+        config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
+    ).eval()
+    model.save_pretrained(tmp_path / "tax")
+    tok.save_pretrained(tmp_path / "tax")
+    seqs = [coi_rows[0]["dna"][:100], coi_rows[50]["dna"][:60]]
+    enc = tok(seqs, padding=True, return_tensors="pt")
+    expected = model.predict_taxonomy(enc["input_ids"], enc["attention_mask"])
+    proc = subprocess.run([sys.executable, "-c", TAXONOMY_LOADER, str(tmp_path / "tax"), json.dumps(seqs)],
+                          cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got["class"] == "BarcodeMambaForTaxonomicClassification"
+    for a, b in zip(got["pred"], expected):
+        assert a["labels"] == b["labels"] and a["consistent"] == b["consistent"]
+        for rank in a["probs"]:
+            assert abs(a["probs"][rank] - b["probs"][rank]) < 1e-6
