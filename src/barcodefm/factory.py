@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 
@@ -22,6 +23,11 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
         mask_token_id=tokenizer.mask_token_id,
         n_token_id=n_id,
     )
+    # Fields only some configs declare (BarcodeMAE: which ids are specials, the k of the k-mers).
+    accepted = inspect.signature(config_class.__init__).parameters
+    optional = {"unk_token_id": tokenizer.unk_token_id, "sep_token_id": tokenizer.sep_token_id,
+                "k_mer": getattr(tokenizer, "k", None)}
+    values.update({name: value for name, value in optional.items() if name in accepted and value is not None})
     values.update(kwargs)
     return config_class(**values)
 
@@ -39,3 +45,17 @@ def load_model(path: str | Path, auto_class: str = "AutoModel", **kwargs):
 
     cls = getattr(transformers, auto_class)
     return cls.from_pretrained(str(path), trust_remote_code=True, **kwargs)
+
+
+def load_saved_architecture(path: str | Path, **kwargs):
+    """The exact class a folder was saved from (``config.architectures[0]``), e.g. a taxonomic
+    classifier, which in-process ``AutoModel`` would map to the bare backbone."""
+    import barcodefm
+    from transformers import AutoConfig
+
+    config = AutoConfig.from_pretrained(str(path), trust_remote_code=True)
+    names = getattr(config, "architectures", None) or []
+    cls = getattr(barcodefm, names[0], None) if names else None
+    if cls is None:
+        return load_model(path, "AutoModel", **kwargs)
+    return cls.from_pretrained(str(path), **kwargs)

@@ -23,7 +23,7 @@ from .mamba_cache import BarcodeMambaCache
 from .mixer_mamba1 import Mamba1Mixer
 from .mixer_mamba2 import Mamba2Mixer
 from .pooling import EmbeddingMixin, pool
-from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads
+from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
 @dataclass
@@ -141,7 +141,10 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
             # loading it gets names per rank, not a bare backbone.
             auto_map["AutoModel"] = "modeling_barcodemamba.BarcodeMambaForTaxonomicClassification"
         self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **auto_map}
-        return super().save_pretrained(save_directory, *args, **kwargs)
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if isinstance(self, TaxonomicClassifierMixin):
+            save_taxonomy_pipeline(self.config, save_directory)
+        return result
 
     def _vocab_logits(self, hidden):
         """LM logits; the rows that only pad the vocabulary to a multiple of 8 can never be

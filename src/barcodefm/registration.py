@@ -10,20 +10,27 @@ from transformers import (
     AutoModel,
     AutoModelForCausalLM,
     AutoModelForMaskedLM,
+    AutoModelForPreTraining,
     AutoModelForSequenceClassification,
     AutoTokenizer,
 )
 
+from .configuration_barcodemae import BarcodeMAEConfig
 from .configuration_barcodemamba import BarcodeMambaConfig
+from .modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification, BarcodeMAEModel
 from .modeling_barcodemamba import (
     BarcodeMambaForCausalLM,
     BarcodeMambaForMaskedLM,
     BarcodeMambaForSequenceClassification,
+    BarcodeMambaForTaxonomicClassification,
     BarcodeMambaModel,
 )
 from .tokenization_barcode_bpe import BarcodeBPETokenizer
 from .tokenization_barcode_char import BarcodeCharTokenizer
 from .tokenization_barcode_kmer import BarcodeKmerTokenizer
+
+# Classes the pipeline task tries, in order, on a model folder (one per family).
+TAXONOMIC_CLASSIFIERS = (BarcodeMambaForTaxonomicClassification,)
 
 _done = False
 
@@ -37,10 +44,24 @@ def register_auto_classes() -> None:
     AutoModelForCausalLM.register(BarcodeMambaConfig, BarcodeMambaForCausalLM, exist_ok=True)
     AutoModelForMaskedLM.register(BarcodeMambaConfig, BarcodeMambaForMaskedLM, exist_ok=True)
     AutoModelForSequenceClassification.register(BarcodeMambaConfig, BarcodeMambaForSequenceClassification, exist_ok=True)
+    AutoConfig.register(BarcodeMAEConfig.model_type, BarcodeMAEConfig, exist_ok=True)
+    AutoModel.register(BarcodeMAEConfig, BarcodeMAEModel, exist_ok=True)  # the encoder
+    AutoModelForPreTraining.register(BarcodeMAEConfig, BarcodeMAEForPreTraining, exist_ok=True)
+    AutoModelForMaskedLM.register(BarcodeMAEConfig, BarcodeMAEForPreTraining, exist_ok=True)
+    AutoModelForSequenceClassification.register(BarcodeMAEConfig, BarcodeMAEForSequenceClassification, exist_ok=True)
+    AutoTokenizer.register(BarcodeMAEConfig, tokenizer_class=BarcodeKmerTokenizer, exist_ok=True)
     # AutoTokenizer resolves a saved tokenizer by the class name in tokenizer_config.json among
     # registered classes. Registering a slow/fast pair would alias one to the other (char ->
     # BPE), so each class is registered under its own name.
     AutoTokenizer.register(BarcodeMambaConfig, tokenizer_class=BarcodeCharTokenizer, exist_ok=True)
     for tokenizer_class in (BarcodeKmerTokenizer, BarcodeBPETokenizer):
         tokenization_auto.REGISTERED_TOKENIZER_CLASSES[tokenizer_class.__name__] = tokenizer_class
+    from transformers.pipelines import PIPELINE_REGISTRY
+
+    from .pipeline_barcodefm import PIPELINE_TASK, BarcodeClassificationPipeline
+
+    if PIPELINE_TASK not in PIPELINE_REGISTRY.supported_tasks:
+        PIPELINE_REGISTRY.register_pipeline(
+            PIPELINE_TASK, pipeline_class=BarcodeClassificationPipeline, pt_model=TAXONOMIC_CLASSIFIERS, type="text"
+        )
     _done = True

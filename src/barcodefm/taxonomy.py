@@ -719,4 +719,32 @@ class TaxonomicClassifierMixin:
     def predict_taxonomy(self, input_ids, attention_mask=None, min_prob: float | None = None) -> list[dict[str, Any]]:
         """Names, probabilities and a consistency flag per rank (see :func:`predict`)."""
         logits = self(input_ids=input_ids, attention_mask=attention_mask).logits
+        return self.predict_from_logits(logits, min_prob=min_prob)
+
+    def predict_from_logits(self, logits, min_prob: float | None = None) -> list[dict[str, Any]]:
         return predict(list(logits), self.taxonomy.spec, min_prob=min_prob)
+
+
+def save_taxonomy_pipeline(config, save_directory) -> None:
+    """Ship the ``barcode-classification`` pipeline with a saved taxonomy model: copy its module
+    next to the weights and declare it in config.json's ``custom_pipelines`` (transformers reads
+    that key in ``pipeline(task, model=DIR, trust_remote_code=True)``)."""
+    import json
+    import os
+    import shutil
+
+    source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pipeline_barcodefm.py")
+    if not os.path.exists(source):  # loaded from a folder saved without it: nothing to ship
+        return
+    shutil.copy(source, os.path.join(save_directory, "pipeline_barcodefm.py"))
+    path = os.path.join(save_directory, "config.json")
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    data["custom_pipelines"] = {
+        "barcode-classification": {
+            "impl": "pipeline_barcodefm.BarcodeClassificationPipeline", "pt": ["AutoModel"], "type": "text"
+        }
+    }
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2, sort_keys=True)
+    config.custom_pipelines = data["custom_pipelines"]

@@ -1,0 +1,31 @@
+"""barcodefm classify MODEL_DIR INPUT -o OUT.tsv"""
+
+from __future__ import annotations
+
+NAME = "classify"
+HELP = "assign a name at every taxonomic rank (with probabilities, consistency and novelty) to each barcode"
+
+
+def add_arguments(p):
+    p.add_argument("model_dir", help="a BarcodeMamba+ / taxonomic classifier folder (barcodefm finetune --task taxonomy)")
+    p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
+    p.add_argument("-o", "--output", required=True, help="output TSV")
+    p.add_argument("--min-prob", type=float, default=None,
+                   help="SINTAX-style cutoff: stop the assignment at the first rank below this probability")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--resume", action="store_true", help="keep an existing output and skip the ids already in it")
+    p.add_argument("--device", default=None)
+    p.add_argument("--format", default="auto")
+    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
+    p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+
+
+def run(args) -> int:
+    from ..inference.classify import classify_file
+
+    summary = classify_file(args.model_dir, args.input, args.output, batch_size=args.batch_size,
+                            min_prob=args.min_prob, resume=args.resume, device=args.device, format=args.format,
+                            marker=None if args.marker == "all" else args.marker, rejects_path=args.rejects)
+    print(f"classified {summary['classified']} barcodes -> {args.output}"
+          + (f"; skipped {summary['rejects']}" if summary["skipped_records"] else ""))
+    return 0

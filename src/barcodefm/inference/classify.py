@@ -1,0 +1,105 @@
+"""``barcodefm classify``: a taxonomy table from a FASTA/TSV with a saved BarcodeMamba+ model.
+
+Columns: ``id``; per rank ``<rank>`` and ``<rank>_prob``; ``consistent`` (every predicted child
+belongs to the predicted parent); ``novelty`` (cosine distance to the nearest training
+reference) and ``likely_novel`` when the model folder carries a novelty reference. With
+``min_prob`` the assignment stops at the first rank below it (SINTAX-style): those cells are
+empty rather than a guess. Rows are written and flushed batch by batch; ``resume=True`` keeps an
+existing output and skips the ids already in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from ..data import iter_barcodes
+from .batching import iter_batches
+from .novelty import load_novelty_reference, nearest_distance
+
+logger = logging.getLogger(__name__)
+
+
+def _done_ids(path: Path) -> set[str]:
+    with open(path, newline="") as f:
+        rows = list(csv.reader(f, delimiter="\t"))
+    # A kill can leave a half-written last line: keep only complete rows.
+    width = len(rows[0]) if rows else 0
+    complete = [r for r in rows[1:] if len(r) == width]
+    if len(complete) != len(rows) - 1:
+        with open(path, "w", newline="") as f:
+            csv.writer(f, delimiter="\t", lineterminator="\n").writerows([rows[0]] + complete)
+    return {r[0] for r in complete}
+
+
+def classify_file(
+    model_dir: str | Path,
+    input_path: str | Path,
+    output: str | Path,
+    batch_size: int = 64,
+    min_prob: float | None = None,
+    resume: bool = False,
+    device: str | None = None,
+    format: str = "auto",
+    marker: str | None = "COI-5P",
+    rejects_path: str | Path | None = None,
+) -> dict:
+    from ..factory import load_saved_architecture, load_tokenizer
+
+    tokenizer = load_tokenizer(model_dir)
+    model = load_saved_architecture(model_dir).eval()
+    if not hasattr(model, "predict_taxonomy"):
+        raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a taxonomic classifier "
+                         "(train one with `barcodefm finetune --task taxonomy`)")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device)
+    spec = model.taxonomy.spec
+    novelty = load_novelty_reference(model_dir)
+    if novelty is None:
+        logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
+    columns = ["id"] + [c for r in spec.ranks for c in (r, f"{r}_prob")] + ["consistent"]
+    if novelty is not None:
+        columns += ["novelty", "likely_novel"]
+    output = Path(output)
+    done = set()
+    if output.exists() and resume:
+        done = _done_ids(output)
+        logger.info("resuming: %d records already classified", len(done))
+    elif output.exists():
+        raise ValueError(f"{output} exists: pass --resume to continue it, or choose another output")
+    reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)
+    progress = tqdm(desc="classifying", unit=" seq", disable=None)
+    n_new = 0
+    with open(output, "a", newline="") as f:
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        if not done:
+            writer.writerow(columns)
+        for batch in iter_batches(reader, batch_size, skip_ids=done):
+            enc = tokenizer([r["sequence"] for r in batch], padding=True, return_tensors="pt").to(device)
+            with torch.no_grad():
+                out = model(**enc)
+                preds = model.predict_from_logits(out.logits, min_prob=min_prob)
+                if novelty is not None:
+                    emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
+                    dist = nearest_distance(emb.float().cpu(), novelty[0])
+            for i, (record, pred) in enumerate(zip(batch, preds)):
+                row = [record["id"]]
+                for rank in spec.ranks:
+                    label = pred["labels"][rank]
+                    row += [label or "", "" if label is None else f"{pred['probs'][rank]:.4f}"]
+                row.append(str(pred["consistent"]).lower())
+                if novelty is not None:
+                    row += [f"{dist[i]:.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
+                writer.writerow(row)
+            f.flush()  # an interrupted run keeps every finished batch
+            n_new += len(batch)
+            progress.update(len(batch))
+    progress.close()
+    if reader.rejects.total:
+        logger.warning("skipped %s", reader.rejects.summary())
+    return {"classified": n_new + len(done), "new": n_new, "skipped_records": reader.rejects.total,
+            "rejects": reader.rejects.summary() if reader.rejects.total else ""}
