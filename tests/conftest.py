@@ -47,3 +47,12 @@ def read_tsv_rows(path: Path, n: int | None = None, where=None) -> list[dict]:
 def coi_rows() -> list[dict]:
     """400 real COI barcodes (cap20 train split)."""
     return read_tsv_rows(COI_CAP20, 400, where=lambda r: r["split"] == "train")
+
+
+@pytest.fixture(scope="session")
+def coi_cap20_table():
+    """The whole COI cap20 table (19,901 rows) as a pandas DataFrame; skipped when absent."""
+    _skip_without(COI_CAP20)
+    import pandas as pd
+
+    return pd.read_csv(COI_CAP20, sep="\t")
