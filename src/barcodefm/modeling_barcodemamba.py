@@ -154,6 +154,15 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
             logits[..., self.config.vocab_size :] = float("-inf")
         return logits
 
+    def _pooled_features(self, input_ids, attention_mask, inputs_embeds=None, output_hidden_states=None):
+        """(pooled features with ``config.pooling``, per-layer hidden states or None) for the
+        classification heads; ``mean_all`` re-pads with N as published (see pooling.py)."""
+        if self.config.pooling == "mean_all" and input_ids is not None:
+            return self.embed(input_ids, attention_mask), None
+        out = self._backbone()(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                               output_hidden_states=output_hidden_states, return_dict=True)
+        return pool(out.last_hidden_state, attention_mask, self.config.pooling), out.hidden_states
+
     def _token_states(self, input_ids, attention_mask):
         return self._backbone()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
@@ -377,24 +386,14 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
         **kwargs,
     ):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        out = self.backbone(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        if self.config.pooling == "mean_all" and input_ids is not None:
-            pooled = self.embed(input_ids, attention_mask)  # re-pads with N as published
-        else:
-            pooled = pool(out.last_hidden_state, attention_mask, self.config.pooling)
+        pooled, hidden = self._pooled_features(input_ids, attention_mask, inputs_embeds, output_hidden_states)
         logits = self.classifier(self.dropout(pooled)).float()
         loss = None
         if labels is not None:
             loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
         if not return_dict:
             return ((loss,) if loss is not None else ()) + (logits,)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
 
 
 @dataclass
@@ -430,12 +429,7 @@ class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMa
         **kwargs,
     ):
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if self.config.pooling == "mean_all":
-            pooled, hidden = self.embed(input_ids, attention_mask), None
-        else:
-            out = self.backbone(input_ids=input_ids, attention_mask=attention_mask,
-                                output_hidden_states=output_hidden_states, return_dict=True)
-            pooled, hidden = pool(out.last_hidden_state, attention_mask, self.config.pooling), out.hidden_states
+        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
         loss, logits = self._taxonomy_forward(pooled, labels)
         if not return_dict:
             return ((loss,) if loss is not None else ()) + (logits,)
