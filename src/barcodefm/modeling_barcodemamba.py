@@ -147,11 +147,14 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
         return result
 
     def _vocab_logits(self, hidden):
-        """LM logits; the rows that only pad the vocabulary to a multiple of 8 can never be
-        predicted (so generation cannot sample an id the tokenizer does not have)."""
+        """LM logits; [PAD] and the rows that only pad the vocabulary to a multiple of 8 can never
+        be predicted (generation cannot sample them; a converted published model, which had no
+        [PAD], keeps its exact distribution)."""
         logits = self.lm_head(hidden.to(self.lm_head.weight.dtype)).float()
         if self.config.padded_vocab_size > self.config.vocab_size:
             logits[..., self.config.vocab_size :] = float("-inf")
+        if self.config.pad_token_id is not None:
+            logits[..., self.config.pad_token_id] = float("-inf")  # padding is never a prediction
         return logits
 
     def _pooled_features(self, input_ids, attention_mask, inputs_embeds=None, output_hidden_states=None):
