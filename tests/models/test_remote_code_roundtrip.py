@@ -16,59 +16,34 @@ import torch
 
 from barcodefm import BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer, BarcodeMambaForCausalLM, config_from_tokenizer
 
-LOADER = r"""
-import json, sys
-sys.modules["barcodefm"] = None  # any `import barcodefm` now raises ImportError
-import torch
-from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
-jobs = json.loads(sys.argv[1])
-out = {}
-for folder, seqs in jobs.items():
-    tok = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
-    model = AutoModelForCausalLM.from_pretrained(folder, trust_remote_code=True).eval()
-    assert "barcodefm" not in type(model).__module__ and "transformers_modules" in type(model).__module__
-    enc = tok(seqs, padding=True, return_tensors="pt")
-    with torch.no_grad():
-        logits = model(**enc).logits
-        emb = AutoModel.from_pretrained(folder, trust_remote_code=True).eval().embed(enc["input_ids"], enc["attention_mask"])
-    torch.save({"ids": enc["input_ids"], "logits": logits, "emb": emb}, folder + "/remote_outputs.pt")
-    out[folder] = type(tok).__name__
-print(json.dumps(out))
-"""
-
-
 def test_saved_models_load_without_barcodefm(tmp_path, coi_rows):
+    """char, k-mer and BPE tokenizers x Mamba-1 and Mamba-2: identical ids, logits, embeddings."""
+    from barcodefm.release.load_check import check_folders
+
     seqs = [coi_rows[0]["dna"][:200], coi_rows[1]["dna"][:90], "ACGTRYNNACGT"]
     bpe = BarcodeBPETokenizer.train([r["dna"] for r in coi_rows[:200]], vocab_size=48)
     tokenizers = {"char": BarcodeCharTokenizer(), "kmer": BarcodeKmerTokenizer(k=4), "bpe": bpe}
-    expected, jobs = {}, {}
+    references = []
     for name, tok in tokenizers.items():
         for version in (1, 2):
             torch.manual_seed(version)
             cfg = config_from_tokenizer(tok, d_model=32, n_layer=2, headdim=16, mamba_version=version,
                                         d_state=16 if version == 2 else 8)
             model = BarcodeMambaForCausalLM(cfg).eval()
-            folder = str(tmp_path / f"{name}-mamba{version}")
+            folder = tmp_path / f"{name}-mamba{version}"
             model.save_pretrained(folder)
             tok.save_pretrained(folder)
-            enc = tok(seqs, padding=True, return_tensors="pt")
-            with torch.no_grad():
-                expected[folder] = (enc["input_ids"], model(**enc).logits, model.embed(enc["input_ids"], enc["attention_mask"]))
-            jobs[folder] = seqs
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    # Run from tmp_path so that the repository's src/ is not importable either.
-    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps(jobs)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    names = json.loads(proc.stdout.strip().splitlines()[-1])
-    for folder, (ids, logits, emb) in expected.items():
-        got = torch.load(os.path.join(folder, "remote_outputs.pt"))
-        assert torch.equal(got["ids"], ids), folder
-        torch.testing.assert_close(got["logits"], logits, rtol=0, atol=0)
-        torch.testing.assert_close(got["emb"], emb, rtol=0, atol=0)
-        config = json.load(open(os.path.join(folder, "config.json")))
-        assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(config["auto_map"])
-    assert sorted(set(names.values())) == ["BarcodeBPETokenizer", "BarcodeCharTokenizer", "BarcodeKmerTokenizer"]
+            references.append((folder, model, tok))
+            config = json.load(open(folder / "config.json"))
+            assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(config["auto_map"])
+    # One fresh process, `import barcodefm` blocked, HF_HUB_OFFLINE=1, cwd outside the repository.
+    results = check_folders(references, sequences=seqs, atol=0.0)
+    for result in results:
+        assert result.ok, (result.folder, result.problems)
+        assert result.max_abs_diff == 0.0
+        assert "transformers_modules" in result.model_class
+    assert sorted({r.tokenizer_class.rsplit(".", 1)[-1] for r in results}) == [
+        "BarcodeBPETokenizer", "BarcodeCharTokenizer", "BarcodeKmerTokenizer"]
 
 
 def test_hub_modules_import_only_allowed_packages():
