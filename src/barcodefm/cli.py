@@ -16,8 +16,13 @@ COMMAND_MODULES = [
     "split",
     "train-tokenizer",
     "embed",
+    "classify",
+    "probe",
     "pretrain",
     "finetune",
+    "demo",
+    "convert",
+    "release",
 ]
 
 
