@@ -43,7 +43,8 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
                         help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})")
 
     size = parser.add_argument_group("model (default: the family's published small model)")
-    size.add_argument("--family", default=d.family, choices=family_names(), help=f"model family (default {d.family})")
+    size.add_argument("--model", "--family", dest="family", default=d.family, choices=family_names(),
+                      help=f"model family (default {d.family})")
     size.add_argument("--d-model", type=int, help="hidden size (BarcodeMamba default 384)")
     size.add_argument("--n-layer", type=int, help="number of blocks (default 2)")
     size.add_argument("--headdim", type=int, help="Mamba-2 head size (default 48)")
