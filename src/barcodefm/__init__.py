@@ -10,6 +10,7 @@ from .factory import config_from_tokenizer, load_model, load_tokenizer
 from .modeling_barcodemae import (
     BarcodeMAEForPreTraining,
     BarcodeMAEForSequenceClassification,
+    BarcodeMAEForTaxonomicClassification,
     BarcodeMAEModel,
     BarcodeMAEPreTrainedModel,
 )
@@ -35,6 +36,7 @@ __all__ = [
     "BarcodeMAEConfig",
     "BarcodeMAEForPreTraining",
     "BarcodeMAEForSequenceClassification",
+    "BarcodeMAEForTaxonomicClassification",
     "BarcodeMAEModel",
     "BarcodeMAEPreTrainedModel",
     "BarcodeMambaConfig",

@@ -14,13 +14,22 @@ from barcodefm import (
     BarcodeMAEConfig,
     BarcodeMAEForPreTraining,
     BarcodeMAEForSequenceClassification,
+    BarcodeMAEForTaxonomicClassification,
     BarcodeMAEModel,
     config_from_tokenizer,
 )
+from barcodefm.taxonomy import TaxonomySpec
 
 TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
             decoder_hidden_size=24, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
             decoder_intermediate_size=48, num_labels=3)
+
+# A small real tree (COI: order > family > genus) for the taxonomic head.
+TREE = TaxonomySpec.from_columns({
+    "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
+    "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
+    "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
+}).to_dict()
 
 
 def tiny_config(tokenizer, **kw):
@@ -233,11 +242,11 @@ def test_with_mask_variant_feeds_mask_tokens_to_the_encoder(tok, barcodes):
     assert torch.isfinite(out.loss)
 
 
-@pytest.mark.parametrize("head", [BarcodeMAEModel, BarcodeMAEForSequenceClassification, BarcodeMAEForPreTraining],
-                         ids=lambda c: c.__name__)
+@pytest.mark.parametrize("head", [BarcodeMAEModel, BarcodeMAEForSequenceClassification, BarcodeMAEForPreTraining,
+                                  BarcodeMAEForTaxonomicClassification], ids=lambda c: c.__name__)
 def test_embeddings_are_padding_side_and_batch_invariant(head, tok, barcodes):
     torch.manual_seed(0)
-    model = head(tiny_config(tok)).eval()
+    model = head(tiny_config(tok, taxonomy=TREE)).eval()
     with torch.no_grad():
         left = tok(barcodes, padding=True, return_tensors="pt")
         right = tok(barcodes, padding=True, padding_side="right", return_tensors="pt")
@@ -277,6 +286,22 @@ def test_sequence_classification_loss_and_batch_invariance(tok, barcodes):
     assert out.logits.shape == (4, 3)
     torch.testing.assert_close(out.logits, alone, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(out.loss, F.cross_entropy(out.logits, labels), rtol=1e-6, atol=1e-6)
+
+
+def test_taxonomic_head_scores_every_rank_and_is_batch_invariant(tok, barcodes):
+    torch.manual_seed(0)
+    model = BarcodeMAEForTaxonomicClassification(tiny_config(tok, taxonomy=TREE)).eval()
+    enc = tok(barcodes, padding=True, return_tensors="pt")
+    labels = torch.tensor([[0, 0, 0], [0, 0, 1], [1, 1, 2], [1, -100, -100]])  # -100: unknown rank
+    with torch.no_grad():
+        out = model(**enc, labels=labels)
+        alone = [model(**tok([s], return_tensors="pt")).logits for s in barcodes]
+        predictions = model.predict_taxonomy(enc["input_ids"], enc["attention_mask"])
+    assert [x.shape for x in out.logits] == [(4, 2), (4, 3), (4, 4)]
+    for rank, logits in enumerate(out.logits):
+        torch.testing.assert_close(logits, torch.cat([a[rank] for a in alone]), rtol=1e-5, atol=1e-5)
+    assert torch.isfinite(out.loss) and out.loss > 0
+    assert len(predictions) == 4 and predictions[0]["labels"]["genus"] in {"Abax", "Carabus", "Pyrausta", "Noctua"}
 
 
 def test_pretraining_trains_through_kwargs_and_backward_reaches_every_parameter(tok, barcodes):

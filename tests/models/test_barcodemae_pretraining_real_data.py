@@ -18,8 +18,18 @@ def held_out_loss(model, batch):
     return loss
 
 
+@pytest.fixture
+def one_thread():
+    # Tiny matmuls: a second thread adds nothing, and on a busy shared CPU every op would wait
+    # for it (measured 10-25x slower steps with 2 threads under load).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.mark.parametrize("mask_in_encoder", [False, True], ids=["mae", "with-mask"])
-def test_a_few_steps_on_real_coi_lower_the_loss(coi_rows, mask_in_encoder):
+def test_a_few_steps_on_real_coi_lower_the_loss(coi_rows, mask_in_encoder, one_thread):
     train_tok = BarcodeKmerTokenizer(k=6, random_offset=True, seed=0)  # frame-shift augmentation
     eval_tok = BarcodeKmerTokenizer(k=6)
     torch.manual_seed(0)

@@ -25,13 +25,36 @@ from barcodefm import (
     BarcodeMAEConfig,
     BarcodeMAEForPreTraining,
     BarcodeMAEForSequenceClassification,
+    BarcodeMAEForTaxonomicClassification,
     BarcodeMAEModel,
     config_from_tokenizer,
 )
+from barcodefm.factory import load_saved_architecture
+from barcodefm.taxonomy import TaxonomySpec
 
 TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
             decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
             decoder_intermediate_size=64)
+
+
+TREE = TaxonomySpec.from_columns({
+    "order": ["Coleoptera", "Coleoptera", "Lepidoptera"],
+    "family": ["Carabidae", "Carabidae", "Crambidae"],
+    "genus": ["Abax", "Carabus", "Pyrausta"],
+}).to_dict()
+
+
+@pytest.fixture(scope="module")
+def taxonomy_folder(tmp_path_factory):
+    """A saved BarcodeMAE taxonomic classifier (SPEC 4 heads on the MAE encoder)."""
+    tok = BarcodeKmerTokenizer(k=6)
+    torch.manual_seed(1)
+    model = BarcodeMAEForTaxonomicClassification(
+        config_from_tokenizer(tok, config_class=BarcodeMAEConfig, taxonomy=TREE, **TINY)).eval()
+    folder = str(tmp_path_factory.mktemp("mae-taxonomy"))
+    model.save_pretrained(folder)
+    tok.save_pretrained(folder)
+    return model, folder
 
 
 @pytest.fixture(scope="module")
@@ -80,6 +103,18 @@ def test_auto_classes_load_the_saved_folders_in_process(pretrained):
         assert torch.equal(classifier.encoder.state_dict()[name], value), name
 
 
+def test_taxonomy_folder_loads_as_the_classifier(taxonomy_folder, pretrained):
+    model, folder = taxonomy_folder
+    enc = pretrained[5]
+    # In-process AutoModel is the registered encoder; the saved architecture is the classifier
+    # (a fresh process's AutoModel gets it through auto_map: see the test below).
+    loaded = load_saved_architecture(folder).eval()
+    assert type(loaded) is BarcodeMAEForTaxonomicClassification
+    assert loaded.predict_taxonomy(enc["input_ids"], enc["attention_mask"]) == model.predict_taxonomy(
+        enc["input_ids"], enc["attention_mask"])
+    assert os.path.exists(os.path.join(folder, "taxonomy.py"))  # travels with the hub code
+
+
 def test_encoder_export_holds_the_encoder_only(pretrained):
     model, _, full, encoder_only, *_ = pretrained
     config = json.load(open(os.path.join(encoder_only, "config.json")))
@@ -99,42 +134,49 @@ import json, sys
 sys.modules["barcodefm"] = None  # any `import barcodefm` now raises ImportError
 import torch
 from transformers import AutoModel, AutoModelForPreTraining, AutoModelForSequenceClassification, AutoTokenizer
-full, encoder_only, seqs, out_path = json.loads(sys.argv[1])
+full, encoder_only, taxonomy, seqs, out_path = json.loads(sys.argv[1])
 tok = AutoTokenizer.from_pretrained(full, trust_remote_code=True)
 enc = tok(seqs, padding=True, return_tensors="pt")
 masked = torch.load(out_path.replace("remote", "masked"))
 pre = AutoModelForPreTraining.from_pretrained(full, trust_remote_code=True).eval()
 encoder = AutoModel.from_pretrained(encoder_only, trust_remote_code=True).eval()
 classifier = AutoModelForSequenceClassification.from_pretrained(encoder_only, trust_remote_code=True, num_labels=2)
-for m in (pre, encoder, classifier):
+tax = AutoModel.from_pretrained(taxonomy, trust_remote_code=True).eval()
+for m in (pre, encoder, classifier, tax):
     assert "barcodefm" not in type(m).__module__ and "transformers_modules" in type(m).__module__, type(m)
 with torch.no_grad():
     logits = pre(**enc, masked_positions=masked).logits
     torch.manual_seed(3)
     drawn = pre(**enc).masked_positions
     emb = encoder.embed(enc["input_ids"], enc["attention_mask"])
-torch.save({"ids": enc["input_ids"], "logits": logits, "drawn": drawn, "emb": emb,
-            "classes": [type(tok).__name__, type(pre).__name__, type(encoder).__name__]}, out_path)
+    tax_logits = tax(**enc).logits
+torch.save({"ids": enc["input_ids"], "logits": logits, "drawn": drawn, "emb": emb, "tax": tax_logits,
+            "classes": [type(tok).__name__, type(pre).__name__, type(encoder).__name__, type(tax).__name__]}, out_path)
 """
 
 
-def test_saved_folders_load_without_barcodefm(pretrained, tmp_path):
+def test_saved_folders_load_without_barcodefm(pretrained, taxonomy_folder, tmp_path):
     model, tok, full, encoder_only, seqs, enc, masked = pretrained
+    tax_model, tax_folder = taxonomy_folder
     with torch.no_grad():
         expected_logits = model(**enc, masked_positions=masked).logits
         torch.manual_seed(3)
         expected_drawn = model(**enc).masked_positions
         expected_emb = model.embed(enc["input_ids"], enc["attention_mask"])
+        expected_tax = tax_model(**enc).logits
     torch.save(masked, tmp_path / "masked.pt")
     out_path = str(tmp_path / "remote.pt")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     # Run from tmp_path so that the repository's src/ is not importable either.
-    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps([full, encoder_only, seqs, out_path])],
+    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps([full, encoder_only, tax_folder, seqs, out_path])],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = torch.load(out_path)
-    assert got["classes"] == ["BarcodeKmerTokenizer", "BarcodeMAEForPreTraining", "BarcodeMAEModel"]
+    assert got["classes"] == ["BarcodeKmerTokenizer", "BarcodeMAEForPreTraining", "BarcodeMAEModel",
+                              "BarcodeMAEForTaxonomicClassification"]
     assert torch.equal(got["ids"], enc["input_ids"])
     torch.testing.assert_close(got["logits"], expected_logits, rtol=0, atol=0)
     assert torch.equal(got["drawn"], expected_drawn)  # same seed, same mask
     torch.testing.assert_close(got["emb"], expected_emb, rtol=0, atol=0)
+    for got_rank, expected_rank in zip(got["tax"], expected_tax, strict=True):
+        torch.testing.assert_close(got_rank, expected_rank, rtol=0, atol=0)

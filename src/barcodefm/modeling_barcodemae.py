@@ -1,0 +1,493 @@
+"""BarcodeMAE (SPEC 3): a masked autoencoder over k-mer barcodes whose encoder never sees
+``[MASK]``.
+
+Pretraining (``BarcodeMAEForPreTraining``):
+1. Masked positions are drawn among the real k-mers of each row (never padding, ``[UNK]`` or other
+   special tokens): ``floor(mask_ratio * n)`` of the row's ``n`` maskable k-mers, uniformly, with
+   the global torch RNG (so the Trainer's seed controls it). Input that already holds ``[MASK]``
+   tokens is reconstructed at those positions instead.
+2. The ENCODER gets only the unmasked tokens, compacted to the left, each keeping its ORIGINAL
+   position id; the filler after them is masked out of attention.
+3. The DECODER gets the full length: the projected encoder state at every unmasked position, a
+   learned ``[MASK]`` embedding at masked ones (padding is masked out of its attention), plus its
+   own position embeddings.
+4. A token classifier over the whole vocabulary (so logit index = token id; specials are never
+   targets) and cross-entropy on the masked positions only (mean over the batch's masked tokens).
+
+``mask_in_encoder=True`` is the "BarcodeMAE w/MASK" ablation: the encoder sees ``[MASK]`` in place
+at full length and, as in the published code, the decoder gets the projected encoder output at
+every position.
+
+Positions count real tokens only (``cumsum(attention_mask) - 1``), so left and right padding give
+the same states; the k-mer tokenizer pads left by default and either side is fine.
+
+Hub module: travels with saved weights. Imports torch, transformers and single-dot siblings only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.masking_utils import create_bidirectional_mask
+from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput
+from transformers.models.bert.modeling_bert import BertLayer
+from transformers.utils import ModelOutput
+
+from .configuration_barcodemae import BarcodeMAEConfig
+from .pooling import EmbeddingMixin, masked_mean, pool
+from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
+
+
+@dataclass
+class BarcodeMAEPreTrainingOutput(ModelOutput):
+    """``masked_positions``: the (batch, length) bool mask of the positions that were hidden from
+    the encoder and scored; ``encoder_last_hidden_state``: the encoder states of the compacted
+    visible tokens (full length for the w/MASK variant)."""
+
+    loss: torch.FloatTensor | None = None
+    logits: torch.FloatTensor | None = None
+    masked_positions: torch.BoolTensor | None = None
+    encoder_last_hidden_state: torch.FloatTensor | None = None
+
+
+def real_token_positions(attention_mask: torch.Tensor) -> torch.LongTensor:
+    """Position of each token among the real tokens of its row (0 on padding), whatever the
+    padding side."""
+    mask = attention_mask.long()
+    return ((mask.cumsum(dim=1) - 1) * mask).clamp(min=0)
+
+
+def compact_left(keep: torch.Tensor, *tensors: torch.Tensor, fill_values: tuple):
+    """Move the ``keep`` positions of each row to the left (original order kept) and cut the width
+    to the longest row. Returns ``(source_index, valid, *compacted)``: the original position of
+    each slot, which slots hold a kept token, and each tensor compacted with its fill value in the
+    filler slots."""
+    order = torch.argsort((~keep).to(torch.int8), dim=1, stable=True)  # kept first, in order
+    n_keep = keep.sum(dim=1)
+    width = max(int(n_keep.max()) if n_keep.numel() else 0, 1)
+    order = order[:, :width]
+    valid = torch.arange(width, device=keep.device)[None, :] < n_keep[:, None]
+    out = [t.gather(1, order).masked_fill(~valid, fill) for t, fill in zip(tensors, fill_values)]
+    return (order, valid, *out)
+
+
+def run_bert_layers(layers, layer_config, hidden, attention_mask, attn_implementation, output_hidden_states=False):
+    """Bidirectional BERT layers over ``hidden`` with a (batch, length) padding mask."""
+    # The layers read the attention implementation from their own BertConfig: follow the model's
+    # (which ``from_pretrained(attn_implementation=...)`` / ``set_attn_implementation`` change).
+    layer_config._attn_implementation_internal = attn_implementation
+    if attention_mask is not None:
+        # A row without any real token attends to its filler, so it stays finite (never read).
+        empty = attention_mask.sum(dim=1) == 0
+        if bool(empty.any()):
+            attention_mask = attention_mask.masked_fill(empty[:, None], 1)
+    mask = create_bidirectional_mask(config=layer_config, inputs_embeds=hidden, attention_mask=attention_mask)
+    all_hidden = (hidden,) if output_hidden_states else None
+    for layer in layers:
+        hidden = layer(hidden, mask)
+        if output_hidden_states:
+            all_hidden += (hidden,)
+    return hidden, all_hidden
+
+
+class BarcodeMAEEmbeddings(nn.Module):
+    """Encoder input: k-mer embedding + absolute position embedding, LayerNorm, dropout (BERT)."""
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__()
+        self.word_embeddings = nn.Embedding(config.vocab_size, config.hidden_size)
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, config.hidden_size)
+        self.layer_norm = nn.LayerNorm(config.hidden_size, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, input_ids=None, position_ids=None, inputs_embeds=None):
+        if inputs_embeds is None:
+            inputs_embeds = self.word_embeddings(input_ids)
+        return self.dropout(self.layer_norm(inputs_embeds + self.position_embeddings(position_ids)))
+
+
+class BarcodeMAEDecoderEmbeddings(nn.Module):
+    """Decoder input: given states + the decoder's own position embedding, LayerNorm, dropout; holds
+    the learned ``[MASK]`` embedding (absent in the w/MASK variant, whose decoder never uses it)."""
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__()
+        hidden = config.decoder_hidden_size
+        self.mask_embedding = None if config.mask_in_encoder else nn.Parameter(torch.zeros(hidden))
+        self.position_embeddings = nn.Embedding(config.max_position_embeddings, hidden)
+        self.layer_norm = nn.LayerNorm(hidden, eps=config.layer_norm_eps)
+        self.dropout = nn.Dropout(config.hidden_dropout_prob)
+
+    def forward(self, inputs_embeds, position_ids):
+        return self.dropout(self.layer_norm(inputs_embeds + self.position_embeddings(position_ids)))
+
+
+class BarcodeMAEDecoder(nn.Module):
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__()
+        self.layer_config = config.bert_layer_config("decoder")
+        self.embeddings = BarcodeMAEDecoderEmbeddings(config)
+        self.layers = nn.ModuleList([BertLayer(self.layer_config, layer_idx=i) for i in range(config.decoder_num_hidden_layers)])
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, attn_implementation):
+        hidden = self.embeddings(inputs_embeds, position_ids)
+        hidden, _ = run_bert_layers(self.layers, self.layer_config, hidden, attention_mask, attn_implementation)
+        return hidden
+
+
+class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
+    config_class = BarcodeMAEConfig
+    config: BarcodeMAEConfig
+    base_model_prefix = "encoder"
+    main_input_name = "input_ids"
+    _no_split_modules = ["BertLayer"]
+    _supports_sdpa = True
+    supports_gradient_checkpointing = False
+    # Our losses are plain means over their own targets: the Trainer must not rescale them by
+    # num_items_in_batch (transformers 5 otherwise multiplies by processes / accumulation steps).
+    accepts_loss_kwargs = False
+    # AutoModel on a pretraining checkpoint keeps the encoder and drops the rest silently.
+    _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^projection\.", r"^lm_head\."]
+
+    @torch.no_grad()
+    def _init_weights(self, module):
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, BarcodeMAEDecoderEmbeddings) and module.mask_embedding is not None:
+            init.normal_(module.mask_embedding, mean=0.0, std=std)
+        elif isinstance(module, TaxonomyHeads):
+            module.reset_buffers()  # integer HLS tables; not saved, rebuilt from config.taxonomy
+
+    def save_pretrained(self, save_directory, *args, **kwargs):
+        # Every head's Auto entry, not only this class's, so one folder serves AutoModel,
+        # AutoModelForPreTraining, ... (transformers adds just the saved class by itself).
+        auto_map = dict(AUTO_MAP)
+        if isinstance(self, TaxonomicClassifierMixin):
+            # A taxonomy folder's AutoModel is the classifier itself (names per rank).
+            auto_map["AutoModel"] = "modeling_barcodemae.BarcodeMAEForTaxonomicClassification"
+        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **auto_map}
+        result = super().save_pretrained(save_directory, *args, **kwargs)
+        if isinstance(self, TaxonomicClassifierMixin):
+            save_taxonomy_pipeline(self.config, save_directory)
+        return result
+
+    def _encoder(self) -> "BarcodeMAEModel":
+        return getattr(self, self.base_model_prefix, self)
+
+    def _token_states(self, input_ids, attention_mask):
+        return self._encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+    def content_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """Real k-mer positions: attended and not a special token (pad, [MASK], [SEP], [UNK], ...)."""
+        real = torch.ones_like(input_ids, dtype=torch.bool) if attention_mask is None else attention_mask.bool()
+        specials = torch.tensor(self.config.special_token_ids, device=input_ids.device, dtype=input_ids.dtype)
+        return real & ~torch.isin(input_ids, specials)
+
+    def _pooled_features(self, input_ids, attention_mask, inputs_embeds=None, output_hidden_states=None):
+        """(pooled encoder features with ``config.pooling``, per-layer states or None) for the
+        classification heads."""
+        pooling = self.config.pooling
+        if pooling == "mean_all" and input_ids is not None:
+            return self.embed(input_ids, attention_mask), None  # re-pads with the filler, as published
+        out = self._encoder()(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
+                              output_hidden_states=output_hidden_states, return_dict=True)
+        if pooling == "mean" and input_ids is not None:
+            return masked_mean(out.last_hidden_state, self.content_mask(input_ids, attention_mask)), out.hidden_states
+        return pool(out.last_hidden_state, attention_mask, "mean" if pooling == "mean_all" else pooling), out.hidden_states
+
+    def embed(self, input_ids, attention_mask=None, pooling=None, **kwargs):
+        """Pooled (batch, hidden) embeddings of the last encoder layer. ``"mean"`` (default)
+        averages over real k-mers, padding and special tokens excluded (SPEC 3.1); a row with no
+        real k-mer gets the zero vector. Other poolings as in BarcodeMamba."""
+        pooling = pooling or self.config.pooling
+        if pooling != "mean":
+            return super().embed(input_ids, attention_mask, pooling=pooling, **kwargs)
+        hidden = self._token_states(input_ids, attention_mask)
+        return masked_mean(hidden, self.content_mask(input_ids, attention_mask))
+
+
+class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
+    """The encoder (what downstream use loads): token states (batch, length, hidden_size)."""
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__(config)
+        self.layer_config = config.bert_layer_config("encoder")
+        self.embeddings = BarcodeMAEEmbeddings(config)
+        self.layers = nn.ModuleList([BertLayer(self.layer_config, layer_idx=i) for i in range(config.num_hidden_layers)])
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.embeddings.word_embeddings
+
+    def set_input_embeddings(self, value):
+        self.embeddings.word_embeddings = value
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        """``position_ids`` default to each token's index among the real tokens of its row."""
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
+        device = input_ids.device if input_ids is not None else inputs_embeds.device
+        if attention_mask is None:
+            attention_mask = torch.ones(shape, dtype=torch.long, device=device)
+        if position_ids is None:
+            position_ids = real_token_positions(attention_mask)
+        self._check_ids(input_ids, position_ids)
+        hidden = self.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
+        hidden, all_hidden = run_bert_layers(
+            self.layers, self.layer_config, hidden, attention_mask, self.config._attn_implementation, output_hidden_states
+        )
+        if not return_dict:
+            return tuple(v for v in (hidden, all_hidden) if v is not None)
+        return BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
+
+    def _check_ids(self, input_ids, position_ids):
+        if input_ids is not None and input_ids.numel() and int(input_ids.max()) >= self.config.vocab_size:
+            raise ValueError(
+                f"token id {int(input_ids.max())} is outside the model's vocabulary ({self.config.vocab_size}): "
+                "was the input made with this model's tokenizer?"
+            )
+        if position_ids.numel() and int(position_ids.max()) >= self.config.max_position_embeddings:
+            raise ValueError(
+                f"a sequence has {int(position_ids.max()) + 1} tokens but max_position_embeddings is "
+                f"{self.config.max_position_embeddings}: truncate it (tokenizer max_length) or use a model "
+                "with more positions"
+            )
+
+
+class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
+    """Encoder + decoder for masked-autoencoder pretraining (see the module docstring).
+
+    ``forward(input_ids, attention_mask)`` needs no labels: the targets are the input ids (or
+    ``labels`` when given, ``-100`` ignored). ``masked_positions`` (bool, batch x length) fixes the
+    mask instead of drawing it. ``save_pretrained(dir, encoder_only=True)`` / ``save_encoder(dir)``
+    export the encoder alone, which ``AutoModel`` loads as ``BarcodeMAEModel``.
+    """
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__(config)
+        self.encoder = BarcodeMAEModel(config)
+        self.projection = nn.Linear(config.hidden_size, config.decoder_hidden_size)
+        self.decoder = BarcodeMAEDecoder(config)
+        self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.encoder.set_input_embeddings(value)
+
+    def get_output_embeddings(self):
+        return self.lm_head
+
+    def save_pretrained(self, save_directory, *args, encoder_only: bool = False, **kwargs):
+        if encoder_only:
+            return self.encoder.save_pretrained(save_directory, *args, **kwargs)
+        return super().save_pretrained(save_directory, *args, **kwargs)
+
+    def save_encoder(self, save_directory, *args, **kwargs):
+        """Write the encoder alone (config + weights + hub code): what downstream use loads."""
+        return self.encoder.save_pretrained(save_directory, *args, **kwargs)
+
+    def choose_masked_positions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """``floor(mask_ratio * n)`` of the ``n`` real k-mers of each row, uniformly at random (the
+        global torch RNG); floor keeps at least one visible k-mer in every non-empty row."""
+        maskable = self.content_mask(input_ids, attention_mask)
+        n_mask = torch.floor(maskable.sum(dim=1).double() * self.config.mask_ratio).long()
+        scores = torch.rand(input_ids.shape, device=input_ids.device).masked_fill(~maskable, 2.0)
+        ranks = scores.argsort(dim=1).argsort(dim=1)  # non-maskable positions rank last
+        return maskable & (ranks < n_mask[:, None])
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        masked_positions: torch.Tensor | None = None,
+        return_loss: bool = True,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        if input_ids is None:
+            raise ValueError("BarcodeMAEForPreTraining needs input_ids (it masks k-mers itself)")
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        if attention_mask is None:
+            attention_mask = torch.ones_like(input_ids)
+        real = attention_mask.bool()
+        positions = real_token_positions(attention_mask)
+        mask_id = self.config.mask_token_id
+        user_masked = masked_positions is None and bool((input_ids == mask_id).any())
+        if masked_positions is not None:
+            masked_positions = masked_positions.to(device=input_ids.device, dtype=torch.bool)
+            if masked_positions.shape != input_ids.shape:
+                raise ValueError(f"masked_positions has shape {tuple(masked_positions.shape)}, input_ids {tuple(input_ids.shape)}")
+            if bool((masked_positions & ~real).any()):
+                raise ValueError("masked_positions marks padding positions; only real tokens can be masked")
+        elif user_masked:
+            masked_positions = (input_ids == mask_id) & real  # reconstruct the caller's [MASK]s
+        else:
+            masked_positions = self.choose_masked_positions(input_ids, attention_mask)
+
+        if self.config.mask_in_encoder:
+            encoder_ids = input_ids.masked_fill(masked_positions, mask_id)
+            encoder_states = self.encoder(encoder_ids, attention_mask, position_ids=positions).last_hidden_state
+            decoder_inputs = self.projection(encoder_states)
+        else:
+            visible = real & ~masked_positions
+            pad_id = self.config.pad_token_id if self.config.pad_token_id is not None else 0
+            source, valid, encoder_ids, encoder_positions = compact_left(
+                visible, input_ids, positions, fill_values=(pad_id, 0)
+            )
+            encoder_states = self.encoder(encoder_ids, valid.long(), position_ids=encoder_positions).last_hidden_state
+            projected = self.projection(encoder_states)
+            # Back to the original positions; filler slots land on hidden positions, which the
+            # [MASK] embedding then overwrites (source is a permutation, so nothing collides).
+            index = source[:, :, None].expand(-1, -1, projected.shape[-1])
+            scattered = projected.new_zeros(*input_ids.shape, projected.shape[-1]).scatter(1, index, projected)
+            mask_embedding = self.decoder.embeddings.mask_embedding.to(projected.dtype)
+            decoder_inputs = torch.where(visible[:, :, None], scattered, mask_embedding)
+        decoder_states = self.decoder(decoder_inputs, attention_mask, positions, self.config._attn_implementation)
+        logits = self.lm_head(decoder_states).float()
+
+        loss = None
+        targets = labels if labels is not None else (None if user_masked else input_ids)
+        if return_loss and targets is not None:
+            targets = targets.to(logits.device).masked_fill(~masked_positions, -100)
+            if bool((targets != -100).any()):
+                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+            else:  # nothing masked in this batch (rows of one k-mer): a zero that still has a graph
+                loss = logits.sum() * 0.0
+        if not return_dict:
+            return ((loss,) if loss is not None else ()) + (logits, masked_positions)
+        return BarcodeMAEPreTrainingOutput(
+            loss=loss, logits=logits, masked_positions=masked_positions, encoder_last_hidden_state=encoder_states
+        )
+
+
+class BarcodeMAEForSequenceClassification(BarcodeMAEPreTrainedModel):
+    """Pooled encoder features (mean over real k-mers by default) -> dropout -> Linear."""
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__(config)
+        self.num_labels = config.num_labels
+        self.encoder = BarcodeMAEModel(config)
+        self.dropout = nn.Dropout(config.classifier_dropout)
+        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def set_input_embeddings(self, value):
+        self.encoder.set_input_embeddings(value)
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        inputs_embeds: torch.Tensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        pooled, hidden = self._pooled_features(input_ids, attention_mask, inputs_embeds, output_hidden_states)
+        logits = self.classifier(self.dropout(pooled)).float()
+        loss = None
+        if labels is not None:
+            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
+        if not return_dict:
+            return ((loss,) if loss is not None else ()) + (logits,)
+        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
+
+
+@dataclass
+class TaxonomicClassifierOutput(ModelOutput):
+    """``logits``: one (batch, C_rank) tensor per rank, in ``config.taxonomy["ranks"]`` order."""
+
+    loss: torch.FloatTensor | None = None
+    logits: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+class BarcodeMAEForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMAEPreTrainedModel):
+    """SPEC 4 heads on the MAE encoder: one Linear head per taxonomic rank on the pooled encoder
+    feature, hierarchical label smoothing and a class-weighted loss (see ``taxonomy.py``).
+    ``labels`` is (batch, n_ranks) with -100 where a rank's label is unknown."""
+
+    def __init__(self, config: BarcodeMAEConfig):
+        super().__init__(config)
+        self.encoder = BarcodeMAEModel(config)
+        self._init_taxonomy(config, config.hidden_size)
+        self.post_init()
+
+    def get_input_embeddings(self):
+        return self.encoder.get_input_embeddings()
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
+        loss, logits = self._taxonomy_forward(pooled, labels)
+        if not return_dict:
+            return ((loss,) if loss is not None else ()) + (logits,)
+        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
+
+
+__all__ = [
+    "BarcodeMAEPreTrainedModel",
+    "BarcodeMAEModel",
+    "BarcodeMAEForPreTraining",
+    "BarcodeMAEForSequenceClassification",
+    "BarcodeMAEForTaxonomicClassification",
+]
+
+# Remote code: save_pretrained copies this module (and its single-dot imports) next to the
+# weights and writes these entries into config.json's auto_map, so that every Auto class loads
+# the folder with trust_remote_code=True on a machine without barcodefm.
+AUTO_MAP = {
+    "AutoConfig": "configuration_barcodemae.BarcodeMAEConfig",
+    "AutoModel": "modeling_barcodemae.BarcodeMAEModel",
+    "AutoModelForPreTraining": "modeling_barcodemae.BarcodeMAEForPreTraining",
+    "AutoModelForMaskedLM": "modeling_barcodemae.BarcodeMAEForPreTraining",
+    "AutoModelForSequenceClassification": "modeling_barcodemae.BarcodeMAEForSequenceClassification",
+}
+BarcodeMAEConfig.register_for_auto_class()
+BarcodeMAEModel.register_for_auto_class("AutoModel")
+BarcodeMAEForPreTraining.register_for_auto_class("AutoModelForPreTraining")
+BarcodeMAEForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
+# Multi-rank heads have no Auto class of their own: a taxonomy folder's AutoModel is the classifier.
+BarcodeMAEForTaxonomicClassification.register_for_auto_class("AutoModel")
