@@ -80,9 +80,44 @@ def _barcodemamba() -> ModelFamily:
     )
 
 
+def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **sizes):
+    from ..configuration_barcodemae import BarcodeMAEConfig
+    from ..factory import config_from_tokenizer
+
+    # --d-model / --n-layer size the encoder and the decoder alike (SPEC 3.1: 6 + 6 layers).
+    if d_model is not None:
+        sizes.update(hidden_size=d_model, decoder_hidden_size=d_model, intermediate_size=4 * d_model,
+                     decoder_intermediate_size=4 * d_model)
+        heads = next(h for h in (6, 4, 2, 1) if d_model % h == 0)
+        sizes.update(num_attention_heads=heads, decoder_num_attention_heads=heads)
+    if n_layer is not None:
+        sizes.update(num_hidden_layers=n_layer, decoder_num_hidden_layers=n_layer)
+    if dropout is not None:
+        sizes.update(hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout)
+    return config_from_tokenizer(tokenizer, config_class=BarcodeMAEConfig, **sizes)
+
+
+def _barcodemae() -> ModelFamily:
+    from ..modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification
+
+    return ModelFamily(
+        name="barcodemae",
+        description="BarcodeMAE: masked autoencoder whose encoder never sees [MASK] (SPEC 3)",
+        default_tokenizer="kmer",
+        build_config=_barcodemae_config,
+        objectives={
+            # The model masks inside forward: the collator only pads.
+            "mae": Objective(BarcodeMAEForPreTraining, BarcodeCollator, "masked autoencoding (published)"),
+        },
+        classification_class=BarcodeMAEForSequenceClassification,
+        size_options=frozenset({"d_model", "n_layer", "dropout"}),
+    )
+
+
 # name -> factory (families are built on first use, so importing this module stays cheap)
 FAMILY_FACTORIES: dict[str, Callable[[], ModelFamily]] = {
     "barcodemamba": _barcodemamba,
+    "barcodemae": _barcodemae,
 }
 
 
