@@ -201,12 +201,12 @@ def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) ->
          f"{100 * summary['barcodemamba']['dedup']:.1f}%"],
         ["6-mer frequency 1-NN", f"{100 * kmer['all']:.1f}%", f"{100 * kmer['dedup']:.1f}%"],
     ]))
+    ppl = summary["pretrain_val_perplexity"]
+    print(f"pretraining: next-token perplexity on val {ppl:.1f} per token" if ppl else "")
     print()
     summary["taxonomy"] = run_taxonomy_step(out, sizes, seed=seed)
     timings["taxonomy_s"] = summary["taxonomy"]["seconds"]
     print()
-    ppl = summary["pretrain_val_perplexity"]
-    print(f"pretraining: next-token perplexity on val {ppl:.1f} per token" if ppl else "")
     print(f"time: pretrain {timings['pretrain_s']:.0f} s, fine-tune {timings['finetune_s']:.0f} s, "
           f"taxonomy {timings['taxonomy_s']:.0f} s; model folders {out / 'model'} and {out / 'taxonomy-model'}, "
           f"calls in {out / 'predictions.tsv'} and {out / 'taxonomy_predictions.tsv'}")

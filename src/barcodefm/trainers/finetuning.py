@@ -5,7 +5,8 @@ The backbone comes from a pretrained folder (``AutoModelForSequenceClassificatio
 label map is built from the training split only; evaluation splits are scored by label name,
 so records whose label training never saw count as errors, on every record and on the
 de-duplicated part (records whose exact sequence is not in the training split).
-``eval_results.json`` holds the metrics, ``predictions_<split>.tsv`` the calls.
+``eval_results.json`` holds the metrics, ``predictions_<split>.tsv`` the calls. ``--task taxonomy``
+(:mod:`.taxonomy_task`) scores itself per rank and also saves a novelty reference with the model.
 """
 
 from __future__ import annotations
