@@ -34,12 +34,13 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.masking_utils import create_bidirectional_mask
-from transformers.modeling_outputs import BaseModelOutput, SequenceClassifierOutput
+from transformers.modeling_outputs import BaseModelOutput
 from transformers.models.bert.modeling_bert import BertLayer
 from transformers.utils import ModelOutput
 
 from .configuration_barcodemae import BarcodeMAEConfig
 from .pooling import EmbeddingMixin, masked_mean, pool
+from .heads import SequenceClassifierMixin
 from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
@@ -389,7 +390,7 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         )
 
 
-class BarcodeMAEForSequenceClassification(BarcodeMAEPreTrainedModel):
+class BarcodeMAEForSequenceClassification(SequenceClassifierMixin, BarcodeMAEPreTrainedModel):
     """Pooled encoder features (mean over real k-mers by default) -> dropout -> Linear."""
 
     def __init__(self, config: BarcodeMAEConfig):
@@ -406,35 +407,6 @@ class BarcodeMAEForSequenceClassification(BarcodeMAEPreTrainedModel):
     def set_input_embeddings(self, value):
         self.encoder.set_input_embeddings(value)
 
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        pooled, hidden = self._pooled_features(input_ids, attention_mask, inputs_embeds, output_hidden_states)
-        logits = self.classifier(self.dropout(pooled)).float()
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
-
-
-@dataclass
-class TaxonomicClassifierOutput(ModelOutput):
-    """``logits``: one (batch, C_rank) tensor per rank, in ``config.taxonomy["ranks"]`` order."""
-
-    loss: torch.FloatTensor | None = None
-    logits: tuple[torch.FloatTensor, ...] | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
-
 
 class BarcodeMAEForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMAEPreTrainedModel):
     """SPEC 4 heads on the MAE encoder: one Linear head per taxonomic rank on the pooled encoder
@@ -449,22 +421,6 @@ class BarcodeMAEForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMAEP
 
     def get_input_embeddings(self):
         return self.encoder.get_input_embeddings()
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
-        loss, logits = self._taxonomy_forward(pooled, labels)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
 
 
 __all__ = [

@@ -15,7 +15,6 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import GenerationMixin, PreTrainedModel
 from transformers import initialization as init
-from transformers.modeling_outputs import SequenceClassifierOutput
 from transformers.utils import ModelOutput
 
 from .configuration_barcodemamba import BarcodeMambaConfig
@@ -23,6 +22,7 @@ from .mamba_cache import BarcodeMambaCache
 from .mixer_mamba1 import Mamba1Mixer
 from .mixer_mamba2 import Mamba2Mixer
 from .pooling import EmbeddingMixin, pool
+from .heads import SequenceClassifierMixin
 from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
@@ -364,7 +364,7 @@ class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
         return BarcodeMambaLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
 
 
-class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
+class BarcodeMambaForSequenceClassification(SequenceClassifierMixin, BarcodeMambaPreTrainedModel):
     """Pooled backbone features -> dropout -> Linear (species fine-tuning)."""
 
     def __init__(self, config: BarcodeMambaConfig):
@@ -377,35 +377,6 @@ class BarcodeMambaForSequenceClassification(BarcodeMambaPreTrainedModel):
 
     def get_input_embeddings(self):
         return self.backbone.get_input_embeddings()
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        pooled, hidden = self._pooled_features(input_ids, attention_mask, inputs_embeds, output_hidden_states)
-        logits = self.classifier(self.dropout(pooled)).float()
-        loss = None
-        if labels is not None:
-            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
-
-
-@dataclass
-class TaxonomicClassifierOutput(ModelOutput):
-    """``logits``: one (batch, C_rank) tensor per rank, in ``config.taxonomy["ranks"]`` order."""
-
-    loss: torch.FloatTensor | None = None
-    logits: tuple[torch.FloatTensor, ...] | None = None
-    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMambaPreTrainedModel):
@@ -421,22 +392,6 @@ class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMa
 
     def get_input_embeddings(self):
         return self.backbone.get_input_embeddings()
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
-        loss, logits = self._taxonomy_forward(pooled, labels)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
 
 
 __all__ = [

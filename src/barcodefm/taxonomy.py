@@ -28,6 +28,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.utils import ModelOutput
 
 logger = logging.getLogger(__name__)
 
@@ -680,6 +681,15 @@ def predict(
 # --------------------------------------------------------------------------------------------
 
 
+@dataclass
+class TaxonomicClassifierOutput(ModelOutput):
+    """``logits``: one (batch, C_rank) tensor per rank, in ``config.taxonomy["ranks"]`` order."""
+
+    loss: torch.FloatTensor | None = None
+    logits: tuple[torch.FloatTensor, ...] | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
 class TaxonomicClassifierMixin:
     """Heads, loss and prediction of BarcodeMamba+ style models, for any backbone family.
 
@@ -704,6 +714,23 @@ class TaxonomicClassifierMixin:
             class_weight_strength=getattr(config, "taxonomy_class_weight_strength", DEFAULT_CLASS_WEIGHT_STRENGTH),
             rank_weights=getattr(config, "taxonomy_rank_weights", None),
         )
+
+    def forward(
+        self,
+        input_ids: torch.LongTensor | None = None,
+        attention_mask: torch.Tensor | None = None,
+        labels: torch.LongTensor | None = None,
+        output_hidden_states: bool | None = None,
+        return_dict: bool | None = None,
+        **kwargs,
+    ):
+        """``labels``: (batch, n_ranks) ids, -100 where a rank's label is unknown."""
+        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
+        loss, logits = self._taxonomy_forward(pooled, labels)
+        if not return_dict:
+            return ((loss,) if loss is not None else ()) + (logits,)
+        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
 
     def _taxonomy_forward(self, pooled: torch.Tensor, labels: torch.Tensor | None):
         """``(loss or None, per-rank logits as a tuple in rank order)``."""
