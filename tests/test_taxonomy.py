@@ -6,7 +6,6 @@ import csv
 import gzip
 import json
 import logging
-import time
 
 import numpy as np
 import pytest
@@ -378,10 +377,9 @@ def test_real_cbs_its2_taxonomy(shared_data):
     # Compact tables, not a 7,608 x 7,608 matrix (230 MB).
     assert sum(b.numel() * b.element_size() for b in heads.buffers()) < 5_000_000
     labels = torch.from_numpy(spec.encode(columns)[:64])
-    start = time.perf_counter()
+    # (speed belongs in benchmarks/, not in a timed unit test)
     logits = heads(torch.randn(64, 32))
     out = heads.loss(logits, labels)
-    assert time.perf_counter() - start < 2.0
     assert torch.isfinite(out.total) and out.per_rank["kingdom"].item() == 0.0
     # Target rows are distributions on the real tree (orphans, dead ends, conflicts): every
     # class whose chain of parents breaks, plus 1,024 random others per rank.
