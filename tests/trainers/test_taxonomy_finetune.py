@@ -229,3 +229,20 @@ def test_demo_taxonomy_step_saves_a_classify_ready_model(tmp_path, capsys):
     for rank in summary["ranks"]:
         assert rank in printed and 0.0 <= summary["test"][rank] <= 1.0
     assert calls[0]["id"] in printed and "unseen species" in printed
+
+
+def test_barcodemae_backbone_fine_tunes_under_taxonomy_heads(tmp_path):
+    from barcodefm import BarcodeMAEForTaxonomicClassification
+
+    pre = tmp_path / "mae"
+    assert main(["pretrain", "--family", "barcodemae", "--d-model", "32", "--n-layer", "1", *COMMON,
+                 "--output", str(pre), "--splits", ",".join(TRAIN_SPLITS), "--max-steps", "1",
+                 "--eval-split", "none"]) == 0
+    options = FinetuneOptions(model=str(pre), task="taxonomy", data=ITS, output=str(tmp_path / "run"),
+                              train_splits=TRAIN_SPLITS, max_length=500, batch_size=16, max_steps=1, save_steps=0)
+    model = build_finetuning(options).trainer.model
+    assert isinstance(model, BarcodeMAEForTaxonomicClassification)
+    assert model.taxonomy.spec.ranks == ["phylum", "class", "order", "family", "genus", "species"]
+    saved = load_file(str(pre / "model.safetensors"))
+    encoder = {n: t for n, t in model.state_dict().items() if n.startswith("encoder.")}
+    assert encoder and all(torch.equal(t, saved[n]) for n, t in encoder.items())

@@ -81,7 +81,7 @@ class TaxonomyCollator(BarcodeCollator):
 
 
 class TaxonomyTask:
-    """Per-rank labels predicted by :class:`BarcodeMambaForTaxonomicClassification` heads.
+    """Per-rank labels predicted by a family's ``*ForTaxonomicClassification`` heads (BarcodeMamba, BarcodeMAE).
 
     ``ranks``: the rank columns to predict (default: every canonical rank column with at least
     two labels among the training records); ``hls``: hierarchical label smoothing with SPEC's
