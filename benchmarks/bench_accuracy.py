@@ -190,7 +190,7 @@ def run(ctx: BenchContext) -> dict:
         f"Models: width {size.d_model}, depth {size.n_layer} (BarcodeMamba: Mamba-2, headdim {size.headdim},",
         f"d_state {size.d_state}; BarcodeMAE: {_mae_heads(models)} heads, encoder and decoder alike), batch",
         f"{size.batch_size}, first {size.max_bases} bases, AdamW lr {size.lr:g}; each pretrained for {size.pretrain_seconds:.0f} s and",
-        f"fine-tuned for {size.finetune_seconds:.0f} s of CPU (steps calibrated to the budget, so faster models",
+        f"fine-tuned for {size.finetune_seconds:.0f} s of CPU (runs end by the clock, so faster models",
         "make more steps). Params: the embedding backbone. Linear probe: published SGD recipe",
         f"({size.linear_probe_epochs} epochs); ZSC: UMAP-50 + Ward, AMI x 100; harmonic mean of 1-NN and AMI.",
         "Baselines use train as their reference: their species/genus columns are top-hit accuracies;",

@@ -74,8 +74,6 @@ class SizePreset:
     mamba2_args: tuple[str, ...]
     umap_genera: int = 10
     min_steps: int = 2  # a run makes at least this many steps, whatever the budget
-    # timed steps (after one warm-up) that set a run's step count; 0 = no calibration, min_steps
-    calibration_steps: int = 3
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -98,7 +96,7 @@ PRESETS: dict[str, SizePreset] = {
         seq_length_args=("--lengths", "330", "660", "--batches", "1", "--hidden", "32", "--layers", "1",
                          "--mae-heads", "2", "--mae-intermediate", "64", "--mamba-headdim", "16", "--repeats", "1"),
         mamba2_args=("--quick", "--batch", "2", "--repeats", "1"),
-        umap_genera=5, min_steps=1, calibration_steps=0,
+        umap_genera=5, min_steps=1,
     ),
     # Shared real data, tiny models, minutes of CPU per model: ~35 min on 2 cores in total.
     "ci": SizePreset(

@@ -163,7 +163,7 @@ def run(ctx: BenchContext) -> dict:
         f"BarcodeMamba+: BPE tokenizer ({size.bpe_vocab_size} tokens) trained on train + train_singleton, Mamba-2",
         f"width {size.d_model}, depth {size.n_layer}, batch {size.batch_size}, first {size.max_bases} bases, AdamW lr {size.lr:g};",
         f"next-token pretraining for {size.its_pretrain_seconds:.0f} s, then one taxonomy fine-tune per variant",
-        f"from that model for {size.its_finetune_seconds:.0f} s each (steps calibrated to the budget), class-weighted",
+        f"from that model for {size.its_finetune_seconds:.0f} s each (runs end by the clock), class-weighted",
         "loss in both; HLS = hierarchical label smoothing 0.02 per rank above species. References of the",
         "baselines = train + train_singleton; SINTAX: `vsearch --sintax --sintax_cutoff 0.8`, one thread",
         f"(calls below the cutoff count as wrong); BLAST/VSEARCH use {ctx.threads} threads. Accuracy in % per rank,",

@@ -2,10 +2,12 @@
 (``barcodefm.trainers``: the code behind ``barcodefm pretrain`` / ``barcodefm finetune``).
 
 Equal budget means equal wall-clock seconds, not equal steps: a character model (660 tokens
-per barcode) makes fewer steps in a minute than a 6-mer model (110 tokens). Each run is
-calibrated before it starts: a few forward/backward passes on real batches give the seconds
-per step, and ``max_steps`` is set so that the learning-rate schedule (warm-up, cosine) ends at
-the budget. A callback stops a run that overshoots the budget by more than 25% (logged). The
+per barcode) makes fewer steps in a minute than a 6-mer model (110 tokens). On a shared CPU the
+seconds per step drift with the load, so a step count fixed in advance would not give equal
+budgets. Instead the run is driven by the clock: :class:`TimeBudget` stops the Trainer when the
+budget is spent (after at least ``min_steps``) and sets the learning rate from the elapsed
+fraction of the budget with the trainers' own schedule shape (linear warm-up over the first
+``warmup`` of the time, then cosine decay to ``min_lr_rate`` of the peak at the budget). The
 steps made and the seconds spent are what the tables report.
 
 Finished runs are kept in the work folder with ``bench_run.json``; a later invocation with the
@@ -16,22 +18,21 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import shutil
-import statistics
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import torch
-from transformers import TrainerCallback, set_seed
+from transformers import TrainerCallback
 
 from bench_common import BenchContext, SizePreset
 
 logger = logging.getLogger("benchmarks")
 
 RUN_RECORD = "bench_run.json"
-OVERSHOOT = 1.25  # hard stop at this multiple of the budget
 SEED = 0
+OPEN_ENDED_STEPS = 10**6  # the Trainer's max_steps: the clock, not this, ends a run
 
 
 @dataclass(frozen=True)
@@ -123,57 +124,55 @@ class TrainRecord:
         return Path(self.directory)
 
 
-class TimeBudgetCallback(TrainerCallback):
-    """Times the training loop and stops it past ``OVERSHOOT`` x the budget."""
+class TimeBudget(TrainerCallback):
+    """Ends training when ``budget_seconds`` are spent (after at least ``min_steps``) and gives
+    the learning-rate factor for the elapsed fraction of the budget (:meth:`lr_factor`)."""
 
-    def __init__(self, budget_seconds: float):
-        self.budget = budget_seconds
+    def __init__(self, budget_seconds: float, min_steps: int = 1, warmup: float = 0.01, min_lr_rate: float = 0.1,
+                 clock=time.perf_counter):
+        self.budget = float(budget_seconds)
+        self.min_steps = int(min_steps)
+        self.warmup = float(warmup) if 0 <= warmup < 1 else 0.01  # a fraction of the time
+        self.min_lr_rate = float(min_lr_rate)
+        self.clock = clock
         self.start = None
         self.seconds = 0.0
-        self.stopped_early = False
+
+    def fraction(self) -> float:
+        """Elapsed share of the budget (0 before training starts, at most 1)."""
+        if self.start is None:
+            return 0.0
+        return min(1.0, (self.clock() - self.start) / self.budget)
+
+    def lr_factor(self, _step: int = 0) -> float:
+        f = self.fraction()
+        if f < self.warmup:
+            return f / self.warmup
+        progress = (f - self.warmup) / (1.0 - self.warmup)
+        return self.min_lr_rate + (1.0 - self.min_lr_rate) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    def install(self, trainer) -> None:
+        """Make ``trainer`` build its learning-rate scheduler from this clock."""
+        from torch.optim.lr_scheduler import LambdaLR
+
+        trainer.args.max_steps = OPEN_ENDED_STEPS
+
+        def create_scheduler(num_training_steps, optimizer=None):
+            if trainer.lr_scheduler is None:
+                trainer.lr_scheduler = LambdaLR(optimizer or trainer.optimizer, self.lr_factor)
+            return trainer.lr_scheduler
+
+        trainer.create_scheduler = create_scheduler
 
     def on_train_begin(self, args, state, control, **kwargs):
-        self.start = time.perf_counter()
+        self.start = self.clock()
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.perf_counter() - self.start > OVERSHOOT * self.budget:
-            self.stopped_early = True
+        if state.global_step >= self.min_steps and self.clock() - self.start >= self.budget:
             control.should_training_stop = True
 
     def on_train_end(self, args, state, control, **kwargs):
-        self.seconds = time.perf_counter() - self.start
-
-
-def seconds_per_step(trainer, n_timed: int = 3) -> float:
-    """Median seconds of one training step (batch collation + forward + backward) on real
-    batches; with more than one timed step, a first untimed step warms up. Gradients are
-    discarded."""
-    from torch.utils.data import DataLoader
-
-    model = trainer.model
-    model.train()
-    loader = DataLoader(
-        trainer.train_dataset,
-        batch_size=trainer.args.per_device_train_batch_size,
-        shuffle=True,
-        generator=torch.Generator().manual_seed(SEED),
-        collate_fn=trainer.data_collator,
-    )
-    times, batches = [], iter(loader)
-    warm_up = 1 if n_timed > 1 else 0
-    for i in range(n_timed + warm_up):
-        start = time.perf_counter()
-        try:
-            batch = next(batches)
-        except StopIteration:
-            batches = iter(loader)
-            batch = next(batches)
-        loss = model(**batch).loss
-        loss.backward()
-        model.zero_grad(set_to_none=True)
-        if i >= warm_up:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        self.seconds = self.clock() - self.start
 
 
 def _reusable(directory: Path, settings: dict, fresh: bool) -> TrainRecord | None:
@@ -188,8 +187,8 @@ def _reusable(directory: Path, settings: dict, fresh: bool) -> TrainRecord | Non
 
 
 def budgeted_run(ctx: BenchContext, kind: str, options, budget_seconds: float, label: str) -> TrainRecord:
-    """Build a pretraining (``kind="pretrain"``) or fine-tuning run from ``options``, calibrate
-    its steps to ``budget_seconds``, train, and record what happened."""
+    """Build a pretraining (``kind="pretrain"``) or fine-tuning run from ``options``, train it for
+    ``budget_seconds`` by the clock, and record what happened."""
     from barcodefm.trainers import build_pretraining
     from barcodefm.trainers.finetuning import build_finetuning
 
@@ -200,26 +199,18 @@ def budgeted_run(ctx: BenchContext, kind: str, options, budget_seconds: float, l
         return reused
     if directory.exists():
         shutil.rmtree(directory)
-    budget = TimeBudgetCallback(budget_seconds)
+    budget = TimeBudget(budget_seconds, ctx.size.min_steps, options.warmup, options.min_lr_rate)
     build = build_pretraining if kind == "pretrain" else build_finetuning
     run = build(options, callbacks=[budget])
-    if ctx.size.calibration_steps > 0:
-        step_seconds = seconds_per_step(run.trainer, ctx.size.calibration_steps)
-        steps = max(ctx.size.min_steps, int(budget_seconds / step_seconds))
-    else:  # no calibration (smoke size): the minimum number of steps
-        step_seconds, steps = float("nan"), ctx.size.min_steps
-    run.trainer.args.max_steps = steps  # the schedule is built from it when training starts
-    set_seed(options.seed)  # calibration drew dropout masks: start from the same RNG state
+    budget.install(run.trainer)
     n_parameters = run.trainer.model.num_parameters()
-    logger.info("%s %s: %.3f s/step -> %d steps for a %.0f s budget (%.2fM parameters)",
-                kind, label, step_seconds, steps, budget_seconds, n_parameters / 1e6)
+    logger.info("%s %s: %.0f s budget, %.2fM parameters", kind, label, budget_seconds, n_parameters / 1e6)
     results = run.train()
-    if budget.stopped_early:
-        logger.warning("%s %s overran its budget: stopped after %d of %d steps", kind, label,
-                       run.trainer.state.global_step, steps)
+    steps = int(run.trainer.state.global_step)
+    logger.info("%s %s: %d steps in %.1f s", kind, label, steps, budget.seconds)
     record = TrainRecord(
-        directory=str(directory), steps=int(run.trainer.state.global_step), seconds=budget.seconds,
-        budget_seconds=budget_seconds, seconds_per_step=step_seconds, n_parameters=int(n_parameters),
+        directory=str(directory), steps=steps, seconds=budget.seconds,
+        budget_seconds=budget_seconds, seconds_per_step=budget.seconds / max(steps, 1), n_parameters=int(n_parameters),
         results=json.loads(json.dumps(results, default=float)),
         settings=json.loads(json.dumps(settings, default=str)),
     )

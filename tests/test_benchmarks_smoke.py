@@ -122,31 +122,29 @@ def test_write_summary_keeps_tables_of_earlier_runs(tmp_path):
     assert "accuracy 2.0 min" in text and "taxonomy 1.0 min" in text
 
 
-def test_step_calibration_times_real_steps_and_leaves_weights_untouched():
-    """The equal-budget calibration (smoke runs skip it): forward + backward on real batches,
-    gradients discarded, parameters unchanged."""
+def test_time_budget_sets_the_learning_rate_by_the_clock_and_stops_at_the_budget():
+    """Equal training budgets are wall-clock seconds: warm-up then cosine by elapsed time, stop
+    once the budget is spent but never before min_steps."""
+    import math
     import types
 
-    import torch
-
     training = _bench_module("bench_training")
-    torch.manual_seed(0)
-    model = torch.nn.Linear(8, 3)
-
-    class Classifier(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.linear = model
-
-        def forward(self, x, labels):
-            return types.SimpleNamespace(loss=torch.nn.functional.cross_entropy(self.linear(x), labels))
-
-    examples = [{"x": torch.randn(8), "labels": i % 3} for i in range(40)]
-    collate = lambda batch: {"x": torch.stack([e["x"] for e in batch]),  # noqa: E731
-                             "labels": torch.tensor([e["labels"] for e in batch])}
-    trainer = types.SimpleNamespace(model=Classifier(), train_dataset=examples, data_collator=collate,
-                                    args=types.SimpleNamespace(per_device_train_batch_size=16))
-    before = model.weight.detach().clone()
-    seconds = training.seconds_per_step(trainer, n_timed=3)  # 4 steps: wraps around the 40 examples
-    assert 0.0 < seconds < 5.0
-    assert torch.equal(model.weight, before) and model.weight.grad is None
+    now = [100.0]
+    budget = training.TimeBudget(10.0, min_steps=3, warmup=0.1, min_lr_rate=0.1, clock=lambda: now[0])
+    assert budget.lr_factor() == 0.0  # before training starts
+    state, control = types.SimpleNamespace(global_step=0), types.SimpleNamespace(should_training_stop=False)
+    budget.on_train_begin(None, state, control)
+    now[0] = 100.5  # half of the warm-up
+    assert math.isclose(budget.lr_factor(), 0.5)
+    now[0] = 105.5  # half of the decay: halfway between 1 and 0.1
+    assert math.isclose(budget.lr_factor(), 0.55)
+    now[0] = 111.0  # past the budget: the floor
+    assert math.isclose(budget.lr_factor(), 0.1)
+    state.global_step = 2
+    budget.on_step_end(None, state, control)
+    assert not control.should_training_stop  # min_steps not reached yet
+    state.global_step = 3
+    budget.on_step_end(None, state, control)
+    assert control.should_training_stop
+    budget.on_train_end(None, state, control)
+    assert budget.seconds == 11.0

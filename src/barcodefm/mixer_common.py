@@ -21,18 +21,21 @@ def apply_padding_mask(x: torch.Tensor, attention_mask: torch.Tensor | None) -> 
 def causal_conv(x: torch.Tensor, conv: torch.nn.Conv1d) -> torch.Tensor:
     """Depthwise causal conv + SiLU over (batch, length, channels).
 
-    A d_conv-tap depthwise conv is d_conv shifted multiply-adds; done in the channels-last layout
-    the projections produce, it avoids two transposes and is ~3x faster on CPU than Conv1d.
+    A d_conv-tap depthwise conv is d_conv shifted multiply-adds; done in place in the
+    channels-last layout the projections produce, it makes one output tensor and no transposes
+    (~4x faster on CPU than Conv1d). The in-place updates are autograd-safe: addcmul's backward
+    never reads its output.
     """
     length, k = x.shape[1], conv.weight.shape[-1]
     w = conv.weight[:, 0, :].to(x.dtype)  # (channels, k)
-    padded = F.pad(x, (0, 0, k - 1, 0))
-    y = padded[:, k - 1 : k - 1 + length] * w[:, k - 1]
+    bias = conv.bias.to(x.dtype) if conv.bias is not None else x.new_zeros(())
+    y = torch.addcmul(bias, x, w[:, k - 1])  # tap k-1 reads the current step
     for i in range(k - 1):
-        y = y + padded[:, i : i + length] * w[:, i]
-    if conv.bias is not None:
-        y = y + conv.bias.to(x.dtype)
-    return F.silu(y)
+        shift = k - 1 - i  # tap i reads `shift` steps back; zeros before the sequence start
+        if shift < length:
+            y[:, shift:].addcmul_(x[:, : length - shift], w[:, i])
+    # SiLU's backward needs its input, so it may overwrite y only when no graph is recorded.
+    return F.silu(y, inplace=not (torch.is_grad_enabled() and y.requires_grad))
 
 
 def causal_conv_step(x: torch.Tensor, conv_state: torch.Tensor, conv: torch.nn.Conv1d):

@@ -70,43 +70,43 @@ def ssd_chunk_scan(
             Cf = F.pad(Cf, (0, 0, 0, 0, 0, pad))
         c = (l + pad) // T
 
-        X = (xf * dtf[..., None]).view(b, c, T, g, k, p)
-        Adt = (dtf * A.float()).view(b, c, T, h).permute(0, 3, 1, 2)  # (b, h, c, T)
+        # Chunk-major layouts, so every product below is a batched matmul without copies:
+        # x (b, c, g, k, T, p); B, C (b, c, g, 1, T, n); decays (b, c, g, k, T).
+        X = (xf * dtf[..., None]).view(b, c, T, h, p).transpose(2, 3).reshape(b, c, g, k, T, p)
+        Bc = Bf.view(b, c, T, g, n).transpose(2, 3).unsqueeze(3)
+        Cc = Cf.view(b, c, T, g, n).transpose(2, 3).unsqueeze(3)
+        Adt = (dtf * A.float()).view(b, c, T, h).transpose(2, 3).reshape(b, c, g, k, T)
         Acs = Adt.cumsum(dim=-1)
-        Bc = Bf.view(b, c, T, g, n)
-        Cc = Cf.view(b, c, T, g, n)
 
         # 1. Inside each chunk: y_i = sum_{j<=i} (C_i . B_j) exp(sum_{j<k<=i} dt A) dt_j x_j.
-        CB = torch.einsum("bcign,bcjgn->bcgij", Cc, Bc)  # (b, c, g, T, T)
-        decay = torch.exp(segment_sum(Adt)).permute(0, 2, 1, 3, 4).reshape(b, c, g, k, T, T)
-        scores = CB[:, :, :, None] * decay  # (b, c, g, k, T, T)
-        Y = torch.matmul(scores, X.permute(0, 1, 3, 4, 2, 5))  # (b, c, g, k, T, p)
+        CB = torch.matmul(Cc, Bc.transpose(-1, -2))  # (b, c, g, 1, T, T)
+        Y = torch.matmul(CB * torch.exp(segment_sum(Adt)), X)  # (b, c, g, k, T, p)
 
         # 2. State each chunk contributes at its end.
-        to_end = torch.exp(Acs[..., -1:] - Acs)  # (b, h, c, T)
-        Xd = X * to_end.permute(0, 2, 3, 1).reshape(b, c, T, g, k, 1)
-        chunk_states = torch.einsum("bctgkp,bctgn->bcgkpn", Xd, Bc).reshape(b, c, h, p, n)
+        to_end = torch.exp(Acs[..., -1:] - Acs)
+        chunk_states = torch.matmul((X * to_end[..., None]).transpose(-1, -2), Bc)  # (b, c, g, k, p, n)
 
         # 3. Pass states across chunks (a short recurrence: c = l / T steps).
         state = (
-            initial_state.float()
+            initial_state.float().reshape(b, g, k, p, n)
             if initial_state is not None
-            else torch.zeros(b, h, p, n, dtype=torch.float32, device=x.device)
+            else torch.zeros(b, g, k, p, n, dtype=torch.float32, device=x.device)
         )
-        chunk_decay = torch.exp(Acs[..., -1])  # (b, h, c)
+        chunk_decay = torch.exp(Acs[..., -1])  # (b, c, g, k)
         entering = []
         for i in range(c):
             entering.append(state)
-            state = state * chunk_decay[:, :, i, None, None] + chunk_states[:, i]
-        prev = torch.stack(entering, dim=1).view(b, c, g, k, p, n)
+            state = state * chunk_decay[:, i, :, :, None, None] + chunk_states[:, i]
+        prev = torch.stack(entering, dim=1)  # (b, c, g, k, p, n)
 
-        # 4. Contribution of the state entering each chunk to its outputs.
-        Y_off = torch.einsum("bctgn,bcgkpn->bcgktp", Cc, prev)
-        Y = Y + Y_off * torch.exp(Acs).permute(0, 2, 1, 3).reshape(b, c, g, k, T, 1)
+        # 4. Contribution of the state entering each chunk to its outputs (in place: matmul's
+        # backward does not read its output).
+        Y = Y.addcmul_(torch.matmul(Cc, prev.transpose(-1, -2)), torch.exp(Acs)[..., None])
 
-        y = Y.permute(0, 1, 4, 2, 3, 5).reshape(b, c * T, h, p)[:, :l]
+        y = Y.view(b, c, h, T, p).transpose(2, 3).reshape(b, c * T, h, p)[:, :l]
         if D is not None:
-            y = y + xf[:, :l] * D.float()[:, None]
+            y = torch.addcmul(y, xf[:, :l], D.float()[:, None])
+        state = state.reshape(b, h, p, n)
     y = y.to(out_dtype)
     return (y, state) if return_final_state else y
 

@@ -50,14 +50,18 @@ def barcodes(coi_rows):
     return [coi_rows[0]["dna"][:120], coi_rows[1]["dna"][:37], coi_rows[2]["dna"][:80], coi_rows[3]["dna"][:5]]
 
 
+@pytest.mark.parametrize("block_tokens", [0, 250], ids=["whole-batch", "cpu-row-blocks"])
 @pytest.mark.parametrize("version", [1, 2])
 @pytest.mark.parametrize("head", HEADS, ids=lambda c: c.__name__)
-def test_left_padded_batch_equals_each_barcode_alone(head, version, barcodes):
+def test_left_padded_batch_equals_each_barcode_alone(head, version, block_tokens, barcodes):
     tok = BarcodeCharTokenizer()
     torch.manual_seed(0)
-    model = head(tiny_config(tok, version)).eval()
+    model = head(tiny_config(tok, version, cpu_block_tokens=block_tokens)).eval()
     batch = tok(barcodes, padding=True, return_tensors="pt")
     assert (batch["attention_mask"] == 0).any()
+    backbone = model if isinstance(model, BarcodeMambaModel) else model.backbone
+    rows = backbone._cpu_block_rows(batch["input_ids"][..., None].float(), None)
+    assert rows == (len(barcodes) if block_tokens == 0 else 2)  # 2 rows of 121 tokens per block
     with torch.no_grad():
         together = output_tensor(model, batch)
         for i, seq in enumerate(barcodes):
@@ -67,6 +71,45 @@ def test_left_padded_batch_equals_each_barcode_alone(head, version, barcodes):
             else:
                 got = together[i]
             torch.testing.assert_close(got, alone, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_cpu_row_blocks_give_the_whole_batch_outputs_states_and_gradients(version, barcodes):
+    """cpu_block_tokens runs a CPU forward in row blocks: same outputs, hidden states, gradients."""
+    tok = BarcodeCharTokenizer()
+    torch.manual_seed(0)
+    whole = BarcodeMambaForCausalLM(tiny_config(tok, version, cpu_block_tokens=0, embed_dropout=0.0))
+    blocked = BarcodeMambaForCausalLM(tiny_config(tok, version, cpu_block_tokens=130, embed_dropout=0.0))
+    blocked.load_state_dict(whole.state_dict())
+    enc = tok(barcodes, padding=True, return_tensors="pt")
+    results = []
+    for model in (whole, blocked):
+        out = model(**enc, output_hidden_states=True)
+        real = enc["attention_mask"].bool()
+        out.logits[real].float().pow(2).mean().backward()
+        results.append((out, {name: p.grad.clone() for name, p in model.named_parameters() if p.grad is not None}))
+    (out_w, grad_w), (out_b, grad_b) = results
+    real = enc["attention_mask"].bool()
+    torch.testing.assert_close(out_b.logits[real], out_w.logits[real], rtol=1e-5, atol=1e-5)
+    assert len(out_b.hidden_states) == len(out_w.hidden_states) == whole.config.n_layer + 1
+    for hb, hw in zip(out_b.hidden_states, out_w.hidden_states):
+        torch.testing.assert_close(hb[real], hw[real], rtol=1e-5, atol=1e-5)
+    assert grad_b.keys() == grad_w.keys() and len(grad_w) > 10
+    for name in grad_w:
+        torch.testing.assert_close(grad_b[name], grad_w[name], rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_cpu_row_blocks_are_off_with_a_cache_or_when_zero():
+    tok = BarcodeCharTokenizer()
+    model = BarcodeMambaModel(tiny_config(tok, cpu_block_tokens=100))
+    hidden = torch.zeros(8, 50, 32)
+    assert model._cpu_block_rows(hidden, None) == 2
+    assert model._cpu_block_rows(torch.zeros(8, 500, 32), None) == 1  # at least one row
+    assert model._cpu_block_rows(hidden, object()) == 8  # generation keeps one cache for the batch
+    model.config.cpu_block_tokens = 0
+    assert model._cpu_block_rows(hidden, None) == 8
+    with pytest.raises(ValueError, match="cpu_block_tokens"):
+        tiny_config(tok, cpu_block_tokens=-1)
 
 
 @pytest.mark.parametrize("version", [1, 2])
