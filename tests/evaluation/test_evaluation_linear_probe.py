@@ -82,3 +82,25 @@ def test_bad_probe_inputs_are_clear():
         LinearProbe("adam")
     with pytest.raises(ValueError, match="6 train embeddings but 5 train labels"):
         LinearProbe(progress=False).fit(x, ["a", "b"] * 2 + ["a"])
+
+
+@pytest.mark.shared_data
+def test_scalar_standardisation_pitfall_is_logged_and_per_feature_probe_survives_it(coi_species_task, caplog):
+    """Features at very different offsets with a small spread each (as mean-pooled LayerNorm
+    outputs of a lightly trained model are): the published scalar standardisation leaves every
+    feature almost constant. The sgd probe says so in the log; the per-feature probe still works."""
+    x_train, y_train, x_test, y_test = coi_species_task
+    offsets = np.random.default_rng(0).normal(0.0, 50.0, size=x_train.shape[1])
+    scale = 0.01 / max(float(x_train.std()), 1e-12)
+    shifted_train, shifted_test = offsets + scale * x_train, offsets + scale * x_test
+    with caplog.at_level("WARNING", logger="barcodefm.evaluation.linear_probe"):
+        probe = LinearProbe("sgd", epochs=5, seed=0, progress=False).fit(shifted_train, y_train)
+    assert probe.feature_spread_ < 0.05
+    assert "scalar standardisation" in caplog.text and "method='sklearn'" in caplog.text
+    result = linear_probe(shifted_train, y_train, shifted_test, y_test, method="sklearn", progress=False)
+    assert result["accuracy"] >= 95.0
+
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="barcodefm.evaluation.linear_probe"):
+        LinearProbe("sgd", epochs=1, seed=0, progress=False).fit(x_train, y_train)
+    assert "scalar standardisation" not in caplog.text  # raw k-mer counts: no warning

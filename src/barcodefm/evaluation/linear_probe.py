@@ -27,6 +27,8 @@ from .metrics import classification_metrics
 logger = logging.getLogger(__name__)
 
 METHODS = ("sgd", "sklearn")
+# Median per-feature std (after scalar standardisation) below which the sgd probe warns.
+SCALAR_STD_WARNING = 0.05
 
 
 def _as_tensor(embeddings, name: str) -> torch.Tensor:
@@ -109,6 +111,17 @@ class LinearProbe:
         if not std > 0:
             raise ValueError("train embeddings are constant (standard deviation 0): nothing to learn")
         self.mean_, self.std_ = float(mean), float(std)
+        # The published scalar standardisation fails on embeddings whose features sit at
+        # different offsets with little spread each (e.g. mean-pooled LayerNorm outputs): every
+        # feature is left nearly constant and the probe learns nothing in 200 epochs.
+        spread = float(x.std(dim=0).median()) / self.std_
+        if spread < SCALAR_STD_WARNING:
+            logger.warning(
+                "linear probe (sgd): after the published scalar standardisation the median feature has "
+                "standard deviation %.3g (features differ mostly by offset); this probe may learn nothing: "
+                "compare method='sklearn' (per-feature standardisation)", spread,
+            )
+        self.feature_spread_ = spread
         x = ((x - self.mean_) / self.std_).to(device)
         y = y.to(device)
 
