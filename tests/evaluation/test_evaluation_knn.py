@@ -174,3 +174,29 @@ def test_knn_majority_vote_for_k_greater_than_one():
     # Nearest is "near", but 2 of the 3 nearest are "far".
     assert knn_predict(ref_emb, ref_labels, np.array([[1.0, 0.0]]), k=1, progress=False) == ["near"]
     assert knn_predict(ref_emb, ref_labels, np.array([[1.0, 0.0]]), k=3, progress=False) == ["far"]
+
+
+def test_collinear_embeddings_are_logged_and_centring_recovers_the_neighbours(caplog):
+    """Embeddings that differ only by a tiny offset around one shared direction (as a lightly
+    trained BarcodeMAE's mean-pooled outputs do: centroid cosine 0.9999998 in the ci benchmark):
+    raw float32 cosines tie, centring against the reference mean separates the genera again."""
+    rng = np.random.default_rng(0)
+    centers = rng.normal(size=(5, 32))
+    ref_labels = np.repeat(np.arange(5), 20)
+    query_labels = np.repeat(np.arange(5), 4)
+    shared = 1000.0 * rng.normal(size=32)
+    ref = (shared + 1e-3 * (centers[ref_labels] + 0.05 * rng.normal(size=(100, 32)))).astype(np.float32)
+    query = (shared + 1e-3 * (centers[query_labels] + 0.05 * rng.normal(size=(20, 32)))).astype(np.float32)
+    assert knn.centroid_cosine(ref) > knn.COLLINEAR_WARNING
+    with caplog.at_level("WARNING", logger="barcodefm.evaluation.knn"):
+        raw = knn_probe(ref, list(ref_labels), query, list(query_labels), progress=False)
+    assert "nearly collinear" in caplog.text
+    centred = knn_probe(ref, list(ref_labels), query, list(query_labels), center=True, progress=False)
+    assert centred["accuracy"] == 100.0
+    assert raw["accuracy"] < 60.0
+    with pytest.raises(ValueError, match="dense"):
+        knn_probe(sparse.csr_matrix(ref), list(ref_labels), query, list(query_labels), center=True)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="barcodefm.evaluation.knn"):
+        knn_probe(*_genus_clusters(), progress=False)
+    assert "nearly collinear" not in caplog.text

@@ -5,7 +5,7 @@ The probes report percentages (as the published scripts do); :mod:`.metrics` rep
 """
 
 from .clustering import umap_reduce, zero_shot_clustering
-from .knn import knn_predict, knn_probe, nearest_neighbors
+from .knn import centroid_cosine, knn_predict, knn_probe, nearest_neighbors
 from .labels import LabelMap, is_known_label
 from .linear_probe import LinearProbe, linear_probe
 from .metrics import (
@@ -23,6 +23,7 @@ __all__ = [
     "compute_classification_metrics",
     "harmonic_mean",
     "is_known_label",
+    "centroid_cosine",
     "knn_predict",
     "knn_probe",
     "linear_probe",

@@ -180,12 +180,26 @@ def knn_predict(
     return [_vote(label_map.decode(row)) for row in neighbour_codes]
 
 
+def centroid_cosine(embeddings, sample: int = 2048) -> float:
+    """Mean cosine between (up to ``sample`` of) the rows and their centroid: near 1 when every
+    embedding points the same way and only a small offset tells them apart."""
+    x = torch.as_tensor(np.asarray(embeddings[:sample]), dtype=torch.float64)
+    x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
+    centroid = x.mean(0)
+    return float((x @ (centroid / centroid.norm().clamp_min(1e-12))).mean())
+
+
+# Above this centroid cosine, raw cosine 1-NN is mostly rounding noise: the probe warns.
+COLLINEAR_WARNING = 0.999
+
+
 def knn_probe(
     reference_embeddings,
     reference_labels: Sequence,
     query_embeddings,
     query_labels: Sequence,
     k: int = 1,
+    center: bool = False,
     **neighbor_kwargs,
 ) -> dict[str, float]:
     """The 1-NN probe (SPEC 5): accuracy, balanced accuracy and macro F1 in percent, and ``n``.
@@ -193,10 +207,27 @@ def knn_probe(
     Predictions are reference labels and are compared with the query labels by value: a query
     whose label is absent from the references (an unseen genus) is counted wrong, never
     re-encoded. Queries without a true label are not scored (``n`` counts those scored).
+
+    ``center=True`` subtracts the reference mean from references and queries before the cosine
+    (not in the published protocol). It matters when the embeddings are nearly collinear
+    (``centroid_cosine`` near 1), which the uncentred probe logs as a warning.
     """
     n_queries = _shape(query_embeddings, "query_embeddings")[0]
     if len(query_labels) != n_queries:
         raise ValueError(f"{n_queries} query embeddings but {len(query_labels)} query labels")
+    if center:
+        if _is_sparse(reference_embeddings) or _is_sparse(query_embeddings):
+            raise ValueError("center=True needs dense embeddings (centring would densify sparse k-mer counts)")
+        mean = np.asarray(reference_embeddings, dtype=np.float64).mean(0)
+        reference_embeddings = (np.asarray(reference_embeddings, dtype=np.float64) - mean).astype(np.float32)
+        query_embeddings = (np.asarray(query_embeddings, dtype=np.float64) - mean).astype(np.float32)
+    elif not _is_sparse(reference_embeddings) and n_queries:
+        collinear = centroid_cosine(reference_embeddings)
+        if collinear > COLLINEAR_WARNING:
+            logger.warning(
+                "1-NN probe: the reference embeddings are nearly collinear (mean cosine to their centroid "
+                "%.6f), so raw cosine neighbours are mostly rounding noise; compare center=True", collinear,
+            )
     predictions = knn_predict(reference_embeddings, reference_labels, query_embeddings, k=k, **neighbor_kwargs)
     scores = classification_metrics(query_labels, predictions)
     return {
