@@ -129,3 +129,33 @@ def test_pipeline_task_returns_the_same_per_rank_dicts(taxonomy_dir, records):
     assert set(got["labels"]) == set(RANKS)
     truncated = pipe([seq, seq], min_prob=0.99)
     assert len(truncated) == 2 and truncated[0]["labels"]["species"] is None
+
+
+def test_classify_cuts_barcodes_to_the_trained_max_length(taxonomy_dir, records, tmp_path, capsys):
+    """A folder from `barcodefm finetune` records its --max-length in run_options.json: classify
+    cuts to it (as fine-tuning and the novelty reference did), and --max-length overrides it."""
+    import json
+    import shutil
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(taxonomy_dir, model_dir)
+    (model_dir / "run_options.json").write_text(json.dumps({"max_length": 60}))
+    full, cut = tmp_path / "full.fasta", tmp_path / "cut.fasta"
+    write_fasta(full, records[:12])  # 200 bases each
+    with open(cut, "w") as f:
+        for r in records[:12]:
+            f.write(f">{r['id']}\n{r['sequence'][:60]}\n")
+
+    runs = iter(range(100))
+
+    def classify(folder, fasta, *extra):
+        out = tmp_path / f"run-{next(runs)}.tsv"
+        assert main(["classify", str(folder), str(fasta), "-o", str(out), *extra]) == 0
+        return read_tsv(out)
+
+    by_default = classify(model_dir, full)
+    assert by_default == classify(taxonomy_dir, cut)  # same as cutting the input by hand
+    assert by_default != classify(taxonomy_dir, full)  # and the cut changes the answer
+    assert classify(model_dir, full, "--max-length", "200") == classify(taxonomy_dir, full)
+    assert main(["classify", str(model_dir), str(full), "-o", str(tmp_path / "bad.tsv"), "--max-length", "0"]) != 0
+    assert "max_length must be >= 1" in capsys.readouterr().err

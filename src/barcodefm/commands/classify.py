@@ -18,6 +18,9 @@ def add_arguments(p):
     p.add_argument("--format", default="auto")
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+    p.add_argument("--max-length", type=int, default=None,
+                   help="cut barcodes to this many bases (default: the fine-tuning run's --max-length, from "
+                        "MODEL_DIR/run_options.json; no cut for a folder without it)")
 
 
 def run(args) -> int:
@@ -25,7 +28,8 @@ def run(args) -> int:
 
     summary = classify_file(args.model_dir, args.input, args.output, batch_size=args.batch_size,
                             min_prob=args.min_prob, resume=args.resume, device=args.device, format=args.format,
-                            marker=None if args.marker == "all" else args.marker, rejects_path=args.rejects)
+                            marker=None if args.marker == "all" else args.marker, rejects_path=args.rejects,
+                            max_length=args.max_length)
     print(f"classified {summary['classified']} barcodes -> {args.output}"
           + (f"; skipped {summary['rejects']}" if summary["skipped_records"] else ""))
     return 0

@@ -11,6 +11,7 @@ existing output and skips the ids already in it.
 from __future__ import annotations
 
 import csv
+import json
 import logging
 from pathlib import Path
 
@@ -36,6 +37,17 @@ def _done_ids(path: Path) -> set[str]:
     return {r[0] for r in complete}
 
 
+def trained_max_length(model_dir: str | Path) -> int | None:
+    """The ``--max-length`` (bases) the model in ``model_dir`` was fine-tuned with, if the folder
+    came from ``barcodefm finetune`` (its ``run_options.json``); None otherwise."""
+    path = Path(model_dir) / "run_options.json"
+    if not path.is_file():
+        return None
+    with open(path, encoding="utf-8") as f:
+        value = json.load(f).get("max_length")
+    return int(value) if value else None
+
+
 def classify_file(
     model_dir: str | Path,
     input_path: str | Path,
@@ -47,9 +59,18 @@ def classify_file(
     format: str = "auto",
     marker: str | None = "COI-5P",
     rejects_path: str | Path | None = None,
+    max_length: int | None = None,
 ) -> dict:
+    """Classify every barcode of ``input_path`` into ``output`` (TSV, flushed per batch).
+
+    Barcodes are cut to ``max_length`` bases; by default to the run's ``--max-length`` (from
+    ``run_options.json`` in ``model_dir``), as in fine-tuning and in the novelty reference.
+    """
     from ..factory import load_saved_architecture, load_tokenizer
 
+    max_length = trained_max_length(model_dir) if max_length is None else max_length
+    if max_length is not None and max_length < 1:
+        raise ValueError(f"max_length must be >= 1 base, got {max_length}")
     tokenizer = load_tokenizer(model_dir)
     model = load_saved_architecture(model_dir).eval()
     if not hasattr(model, "predict_taxonomy"):
@@ -73,13 +94,17 @@ def classify_file(
         raise ValueError(f"{output} exists: pass --resume to continue it, or choose another output")
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)
     progress = tqdm(desc="classifying", unit=" seq", disable=None)
-    n_new = 0
+    n_new = n_cut = 0
     with open(output, "a", newline="") as f:
         writer = csv.writer(f, delimiter="\t", lineterminator="\n")
         if not done:
             writer.writerow(columns)
         for batch in iter_batches(reader, batch_size, skip_ids=done):
-            enc = tokenizer([r["sequence"] for r in batch], padding=True, return_tensors="pt").to(device)
+            sequences = [r["sequence"] for r in batch]
+            if max_length is not None:
+                n_cut += sum(len(seq) > max_length for seq in sequences)
+                sequences = [seq[:max_length] for seq in sequences]
+            enc = tokenizer(sequences, padding=True, return_tensors="pt").to(device)
             with torch.no_grad():
                 out = model(**enc)
                 preds = model.predict_from_logits(out.logits, min_prob=min_prob)
@@ -101,5 +126,9 @@ def classify_file(
     progress.close()
     if reader.rejects.total:
         logger.warning("skipped %s", reader.rejects.summary())
-    return {"classified": n_new + len(done), "new": n_new, "skipped_records": reader.rejects.total,
+    if n_cut:
+        logger.info("%d barcode(s) longer than %d bases were cut to their first %d bases, as in training",
+                    n_cut, max_length, max_length)
+    return {"classified": n_new + len(done), "new": n_new, "cut_to_max_length": n_cut, "max_length": max_length,
+            "skipped_records": reader.rejects.total,
             "rejects": reader.rejects.summary() if reader.rejects.total else ""}
