@@ -231,11 +231,10 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
             return tuple(v for v in (hidden, cache_params, all_hidden) if v is not None)
         return BarcodeMambaOutput(last_hidden_state=hidden, cache_params=cache_params, hidden_states=all_hidden)
 
-
     def _cpu_block_rows(self, hidden, cache_params) -> int:
         """Rows per block of the CPU forward (``config.cpu_block_tokens`` tokens); the whole
         batch on other devices, with a cache, or when the option is 0."""
-        budget = getattr(self.config, "cpu_block_tokens", 0)
+        budget = self.config.cpu_block_tokens
         if budget <= 0 or cache_params is not None or hidden.device.type != "cpu":
             return hidden.shape[0]
         return max(1, budget // max(1, hidden.shape[1]))

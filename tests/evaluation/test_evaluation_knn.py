@@ -193,6 +193,9 @@ def test_collinear_embeddings_are_logged_and_centring_recovers_the_neighbours(ca
     assert "nearly collinear" in caplog.text
     centred = knn_probe(ref, list(ref_labels), query, list(query_labels), center=True, progress=False)
     assert centred["accuracy"] == 100.0
+    as_tensors = knn_probe(torch.from_numpy(ref), list(ref_labels), torch.from_numpy(query), list(query_labels),
+                           center=True, progress=False)
+    assert as_tensors == centred
     assert raw["accuracy"] < 60.0
     with pytest.raises(ValueError, match="dense"):
         knn_probe(sparse.csr_matrix(ref), list(ref_labels), query, list(query_labels), center=True)

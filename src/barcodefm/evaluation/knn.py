@@ -183,10 +183,18 @@ def knn_predict(
 def centroid_cosine(embeddings, sample: int = 2048) -> float:
     """Mean cosine between (up to ``sample`` of) the rows and their centroid: near 1 when every
     embedding points the same way and only a small offset tells them apart."""
-    x = torch.as_tensor(np.asarray(embeddings[:sample]), dtype=torch.float64)
+    x = torch.as_tensor(embeddings[:sample]).to(torch.float64)  # numpy or torch, any device
     x = x / x.norm(dim=1, keepdim=True).clamp_min(1e-12)
     centroid = x.mean(0)
     return float((x @ (centroid / centroid.norm().clamp_min(1e-12))).mean())
+
+
+def _centred(reference, query):
+    """References and queries minus the reference mean (float64 sums), float32, on their device."""
+    reference = torch.as_tensor(reference).to(torch.float64)
+    mean = reference.mean(0)
+    query = torch.as_tensor(query).to(device=reference.device, dtype=torch.float64)
+    return (reference - mean).float(), (query - mean).float()
 
 
 # Above this centroid cosine, raw cosine 1-NN is mostly rounding noise: the probe warns.
@@ -218,9 +226,7 @@ def knn_probe(
     if center:
         if _is_sparse(reference_embeddings) or _is_sparse(query_embeddings):
             raise ValueError("center=True needs dense embeddings (centring would densify sparse k-mer counts)")
-        mean = np.asarray(reference_embeddings, dtype=np.float64).mean(0)
-        reference_embeddings = (np.asarray(reference_embeddings, dtype=np.float64) - mean).astype(np.float32)
-        query_embeddings = (np.asarray(query_embeddings, dtype=np.float64) - mean).astype(np.float32)
+        reference_embeddings, query_embeddings = _centred(reference_embeddings, query_embeddings)
     elif not _is_sparse(reference_embeddings) and n_queries:
         collinear = centroid_cosine(reference_embeddings)
         if collinear > COLLINEAR_WARNING:
