@@ -43,10 +43,10 @@ def _slug(label: str) -> str:
 
 def predict_ranks(model_dir, sequences, max_bases: int, batch_size: int = 64) -> tuple[dict[str, list], float]:
     """``({rank: predicted label per sequence}, seconds)`` from a saved taxonomic classifier."""
-    from barcodefm.factory import load_saved_architecture, load_tokenizer
+    from barcodefm.factory import load_model, load_tokenizer
 
     tokenizer = load_tokenizer(model_dir)
-    model = load_saved_architecture(model_dir).eval()
+    model = load_model(model_dir, "AutoModel").eval()
     ranks = model.taxonomy_spec.ranks
     out = {rank: [] for rank in ranks}
     start = time.perf_counter()

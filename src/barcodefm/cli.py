@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "demo",
     "convert",
     "release",
+    "recipe",
 ]
 
 

@@ -6,7 +6,7 @@ Hub module: travels with saved weights; imports transformers and the standard li
 
 from __future__ import annotations
 
-from transformers import BertConfig, PretrainedConfig
+from transformers import PretrainedConfig
 
 POOLINGS = ("mean", "mean_all", "last")
 
@@ -121,27 +121,6 @@ class BarcodeMAEConfig(PretrainedConfig):
                getattr(self, "cls_token_id", None), getattr(self, "bos_token_id", None),
                getattr(self, "eos_token_id", None))
         return sorted({i for i in ids if isinstance(i, int)})
-
-    def bert_layer_config(self, part: str) -> BertConfig:
-        """The ``BertConfig`` of the encoder's or the decoder's transformer layers (``part`` is
-        ``"encoder"`` or ``"decoder"``); both are bidirectional BERT encoders."""
-        prefix = {"encoder": "", "decoder": "decoder_"}[part]
-        return BertConfig(
-            vocab_size=self.vocab_size,
-            hidden_size=getattr(self, f"{prefix}hidden_size"),
-            num_hidden_layers=getattr(self, f"{prefix}num_hidden_layers"),
-            num_attention_heads=getattr(self, f"{prefix}num_attention_heads"),
-            intermediate_size=getattr(self, f"{prefix}intermediate_size"),
-            hidden_act=self.hidden_act,
-            hidden_dropout_prob=self.hidden_dropout_prob,
-            attention_probs_dropout_prob=self.attention_probs_dropout_prob,
-            max_position_embeddings=self.max_position_embeddings,
-            layer_norm_eps=self.layer_norm_eps,
-            initializer_range=self.initializer_range,
-            pad_token_id=self.pad_token_id,
-            is_decoder=False,
-            add_cross_attention=False,
-        )
 
     def validate_numbers(self):
         for name in ("vocab_size", "k_mer", "hidden_size", "num_hidden_layers", "num_attention_heads",

@@ -40,7 +40,7 @@ class BarcodeMambaConfig(PretrainedConfig):
     model_type = "barcodemamba"
     # Names that generic Hugging Face code (Trainer, PEFT, pipelines) looks for.
     attribute_map = {"hidden_size": "d_model", "num_hidden_layers": "n_layer"}
-    keys_to_ignore_at_inference = ["cache_params"]
+    keys_to_ignore_at_inference = ["cache", "cache_params"]
 
     def __init__(
         self,

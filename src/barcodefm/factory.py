@@ -32,30 +32,31 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     return config_class(**values)
 
 
+def is_barcodefm_folder(path: str | Path) -> bool:
+    """Whether the saved model at ``path`` (folder or Hub id) is one of barcodefm's model types,
+    which the installed package loads with its own classes: the folder's copy of the code is then
+    never executed (and cannot differ from the installed one)."""
+    from transformers import PretrainedConfig
+
+    from .configuration_barcodemae import BarcodeMAEConfig
+    from .configuration_barcodemamba import BarcodeMambaConfig
+
+    config, _ = PretrainedConfig.get_config_dict(str(path))
+    return config.get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+
+
 def load_tokenizer(path: str | Path):
     """The tokenizer saved in a model folder (any barcodefm tokenizer)."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=True)
+    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=not is_barcodefm_folder(path))
 
 
 def load_model(path: str | Path, auto_class: str = "AutoModel", **kwargs):
-    """A saved barcodefm model through the named Auto class (``AutoModel`` = backbone)."""
+    """A saved model through the named Auto class. A barcodefm folder loads with the installed
+    classes (``AutoModel`` gives the class it was saved from when that is the backbone or a
+    taxonomic classifier, see ``registration.py``), on every transformers release."""
     import transformers
 
     cls = getattr(transformers, auto_class)
-    return cls.from_pretrained(str(path), trust_remote_code=True, **kwargs)
-
-
-def load_saved_architecture(path: str | Path, **kwargs):
-    """The exact class a folder was saved from (``config.architectures[0]``), e.g. a taxonomic
-    classifier, which in-process ``AutoModel`` would map to the bare backbone."""
-    import barcodefm
-    from transformers import AutoConfig
-
-    config = AutoConfig.from_pretrained(str(path), trust_remote_code=True)
-    names = getattr(config, "architectures", None) or []
-    cls = getattr(barcodefm, names[0], None) if names else None
-    if cls is None:
-        return load_model(path, "AutoModel", **kwargs)
-    return cls.from_pretrained(str(path), **kwargs)
+    return cls.from_pretrained(str(path), trust_remote_code=not is_barcodefm_folder(path), **kwargs)

@@ -33,11 +33,10 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
-from transformers.masking_utils import create_bidirectional_mask
 from transformers.modeling_outputs import BaseModelOutput
-from transformers.models.bert.modeling_bert import BertLayer
 from transformers.utils import ModelOutput
 
+from .bert_layer import BertEncoderLayer, run_bert_layers
 from .configuration_barcodemae import BarcodeMAEConfig
 from .pooling import EmbeddingMixin, masked_mean, pool
 from .heads import SequenceClassifierMixin
@@ -77,23 +76,21 @@ def compact_left(keep: torch.Tensor, *tensors: torch.Tensor, fill_values: tuple)
     return (order, valid, *out)
 
 
-def run_bert_layers(layers, layer_config, hidden, attention_mask, attn_implementation, output_hidden_states=False):
-    """Bidirectional BERT layers over ``hidden`` with a (batch, length) padding mask."""
-    # The layers read the attention implementation from their own BertConfig: follow the model's
-    # (which ``from_pretrained(attn_implementation=...)`` / ``set_attn_implementation`` change).
-    layer_config._attn_implementation_internal = attn_implementation
-    if attention_mask is not None:
-        # A row without any real token attends to its filler, so it stays finite (never read).
-        empty = attention_mask.sum(dim=1) == 0
-        if bool(empty.any()):
-            attention_mask = attention_mask.masked_fill(empty[:, None], 1)
-    mask = create_bidirectional_mask(config=layer_config, inputs_embeds=hidden, attention_mask=attention_mask)
-    all_hidden = (hidden,) if output_hidden_states else None
-    for layer in layers:
-        hidden = layer(hidden, mask)
-        if output_hidden_states:
-            all_hidden += (hidden,)
-    return hidden, all_hidden
+def bert_layers(config: BarcodeMAEConfig, part: str) -> nn.ModuleList:
+    """The encoder's (``part="encoder"``) or the decoder's (``"decoder"``) BERT layers."""
+    prefix = {"encoder": "", "decoder": "decoder_"}[part]
+    return nn.ModuleList([
+        BertEncoderLayer(
+            hidden=getattr(config, f"{prefix}hidden_size"),
+            heads=getattr(config, f"{prefix}num_attention_heads"),
+            intermediate=getattr(config, f"{prefix}intermediate_size"),
+            act=config.hidden_act,
+            eps=config.layer_norm_eps,
+            dropout=config.hidden_dropout_prob,
+            attention_dropout=config.attention_probs_dropout_prob,
+        )
+        for _ in range(getattr(config, f"{prefix}num_hidden_layers"))
+    ])
 
 
 class BarcodeMAEEmbeddings(nn.Module):
@@ -131,13 +128,12 @@ class BarcodeMAEDecoderEmbeddings(nn.Module):
 class BarcodeMAEDecoder(nn.Module):
     def __init__(self, config: BarcodeMAEConfig):
         super().__init__()
-        self.layer_config = config.bert_layer_config("decoder")
         self.embeddings = BarcodeMAEDecoderEmbeddings(config)
-        self.layers = nn.ModuleList([BertLayer(self.layer_config, layer_idx=i) for i in range(config.decoder_num_hidden_layers)])
+        self.layers = bert_layers(config, "decoder")
 
-    def forward(self, inputs_embeds, attention_mask, position_ids, attn_implementation):
+    def forward(self, inputs_embeds, attention_mask, position_ids):
         hidden = self.embeddings(inputs_embeds, position_ids)
-        hidden, _ = run_bert_layers(self.layers, self.layer_config, hidden, attention_mask, attn_implementation)
+        hidden, _ = run_bert_layers(self.layers, hidden, attention_mask)
         return hidden
 
 
@@ -146,7 +142,7 @@ class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
     config: BarcodeMAEConfig
     base_model_prefix = "encoder"
     main_input_name = "input_ids"
-    _no_split_modules = ["BertLayer"]
+    _no_split_modules = ["BertEncoderLayer"]
     _supports_sdpa = True
     supports_gradient_checkpointing = False
     # Our losses are plain means over their own targets: the Trainer must not rescale them by
@@ -225,9 +221,8 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
 
     def __init__(self, config: BarcodeMAEConfig):
         super().__init__(config)
-        self.layer_config = config.bert_layer_config("encoder")
         self.embeddings = BarcodeMAEEmbeddings(config)
-        self.layers = nn.ModuleList([BertLayer(self.layer_config, layer_idx=i) for i in range(config.num_hidden_layers)])
+        self.layers = bert_layers(config, "encoder")
         self.post_init()
 
     def get_input_embeddings(self):
@@ -259,9 +254,7 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
             position_ids = real_token_positions(attention_mask)
         self._check_ids(input_ids, position_ids)
         hidden = self.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
-        hidden, all_hidden = run_bert_layers(
-            self.layers, self.layer_config, hidden, attention_mask, self.config._attn_implementation, output_hidden_states
-        )
+        hidden, all_hidden = run_bert_layers(self.layers, hidden, attention_mask, output_hidden_states)
         if not return_dict:
             return tuple(v for v in (hidden, all_hidden) if v is not None)
         return BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
@@ -372,7 +365,7 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
             scattered = projected.new_zeros(*input_ids.shape, projected.shape[-1]).scatter(1, index, projected)
             mask_embedding = self.decoder.embeddings.mask_embedding.to(projected.dtype)
             decoder_inputs = torch.where(visible[:, :, None], scattered, mask_embedding)
-        decoder_states = self.decoder(decoder_inputs, attention_mask, positions, self.config._attn_implementation)
+        decoder_states = self.decoder(decoder_inputs, attention_mask, positions)
         logits = self.lm_head(decoder_states).float()
 
         loss = None

@@ -21,15 +21,27 @@ from .configuration_barcodemamba import BarcodeMambaConfig
 from .mamba_cache import BarcodeMambaCache
 from .mixer_mamba1 import Mamba1Mixer
 from .mixer_mamba2 import Mamba2Mixer
+# transformers 5.0 copies only the modules a remote-code file imports directly into its module
+# cache, not what those import in turn: name every module the mixers need here as well.
+from .mamba_kernels import load_kernels  # noqa: F401
+from .mixer_common import causal_conv  # noqa: F401
+from .selective_scan import selective_scan  # noqa: F401
+from .ssd_chunk_scan import ssd_chunk_scan  # noqa: F401
 from .pooling import EmbeddingMixin, pool
 from .heads import SequenceClassifierMixin
 from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
+# The recurrent state travels under the name ``cache``: transformers 5.24 renamed the cache of every
+# model output to it (and rewrites the old ``cache_params=`` keyword), while older releases leave a
+# field of that name alone. Our own code never uses the old names, so the classes below mean the
+# same thing on every transformers 5.x; ``take_cache`` still accepts the old keywords from callers.
+
+
 @dataclass
 class BarcodeMambaOutput(ModelOutput):
     last_hidden_state: torch.FloatTensor | None = None
-    cache_params: BarcodeMambaCache | None = None
+    cache: BarcodeMambaCache | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
@@ -37,8 +49,19 @@ class BarcodeMambaOutput(ModelOutput):
 class BarcodeMambaLMOutput(ModelOutput):
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
-    cache_params: BarcodeMambaCache | None = None
+    cache: BarcodeMambaCache | None = None
     hidden_states: tuple[torch.FloatTensor, ...] | None = None
+
+
+def take_cache(cache, kwargs: dict):
+    """The recurrent-state cache given as ``cache`` or under a pre-5.24 name (``cache_params``,
+    ``past_key_values``, removed from ``kwargs``). Only our own cache type counts: anything else
+    (e.g. a cache object ``generate`` made for attention models) means "no state yet"."""
+    for old_name in ("cache_params", "past_key_values"):
+        old = kwargs.pop(old_name, None)
+        if cache is None:
+            cache = old
+    return cache if isinstance(cache, BarcodeMambaCache) else None
 
 
 class BarcodeMambaEmbeddings(nn.Module):
@@ -194,7 +217,7 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         input_ids: torch.LongTensor | None = None,
         attention_mask: torch.Tensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
-        cache_params: BarcodeMambaCache | None = None,
+        cache: BarcodeMambaCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -202,17 +225,18 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
     ):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        cache = take_cache(cache, kwargs)
         output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         return_dict = return_dict if return_dict is not None else self.config.return_dict
-        if use_cache and cache_params is None:
-            cache_params = BarcodeMambaCache(self.config.n_layer)
+        if use_cache and cache is None:
+            cache = BarcodeMambaCache(self.config.n_layer)
         if input_ids is not None and input_ids.numel() and int(input_ids.max()) >= self.config.padded_vocab_size:
             raise ValueError(
                 f"token id {int(input_ids.max())} is outside the model's vocabulary "
                 f"({self.config.padded_vocab_size}): was the input made with this model's tokenizer?"
             )
         hidden = self.embeddings(input_ids) if inputs_embeds is None else self.embeddings.dropout(inputs_embeds)
-        rows = self._cpu_block_rows(hidden, cache_params)
+        rows = self._cpu_block_rows(hidden, cache)
         if rows < hidden.shape[0]:
             # Sequences are independent, so row blocks give the same result; on CPU they keep each
             # intermediate small enough for the allocator to reuse (2-3x faster than one batch).
@@ -224,28 +248,28 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
             hidden = torch.cat([h for h, _ in blocks])
             all_hidden = tuple(torch.cat(layer) for layer in zip(*(a for _, a in blocks))) if output_hidden_states else None
         else:
-            hidden, all_hidden = self._run_layers(hidden, attention_mask, cache_params, output_hidden_states)
-        if cache_params is not None:
-            cache_params.seqlen_offset += hidden.shape[1]
+            hidden, all_hidden = self._run_layers(hidden, attention_mask, cache, output_hidden_states)
+        if cache is not None:
+            cache.seqlen_offset += hidden.shape[1]
         if not return_dict:
-            return tuple(v for v in (hidden, cache_params, all_hidden) if v is not None)
-        return BarcodeMambaOutput(last_hidden_state=hidden, cache_params=cache_params, hidden_states=all_hidden)
+            return tuple(v for v in (hidden, cache, all_hidden) if v is not None)
+        return BarcodeMambaOutput(last_hidden_state=hidden, cache=cache, hidden_states=all_hidden)
 
-    def _cpu_block_rows(self, hidden, cache_params) -> int:
+    def _cpu_block_rows(self, hidden, cache) -> int:
         """Rows per block of the CPU forward (``config.cpu_block_tokens`` tokens); the whole
         batch on other devices, with a cache, or when the option is 0."""
         budget = self.config.cpu_block_tokens
-        if budget <= 0 or cache_params is not None or hidden.device.type != "cpu":
+        if budget <= 0 or cache is not None or hidden.device.type != "cpu":
             return hidden.shape[0]
         return max(1, budget // max(1, hidden.shape[1]))
 
-    def _run_layers(self, hidden, attention_mask, cache_params, output_hidden_states):
+    def _run_layers(self, hidden, attention_mask, cache, output_hidden_states):
         residual = None
         all_hidden = () if output_hidden_states else None
         for i, layer in enumerate(self.layers):
             if output_hidden_states:
                 all_hidden += (hidden,)
-            state = cache_params[i] if cache_params is not None else None
+            state = cache[i] if cache is not None else None
             hidden, residual = layer(hidden, residual, attention_mask=attention_mask, state=state)
         residual = hidden + residual if residual is not None else hidden
         hidden = self.ln_f(residual.to(self.ln_f.weight.dtype))
@@ -277,12 +301,21 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
         return False  # we build our own recurrent cache in forward
 
     def prepare_inputs_for_generation(
-        self, input_ids, attention_mask=None, cache_params=None, use_cache=None, inputs_embeds=None, **kwargs
+        self, input_ids, attention_mask=None, cache=None, use_cache=None, inputs_embeds=None, **kwargs
     ):
-        if cache_params is not None and cache_params.seqlen_offset > 0:
+        cache = take_cache(cache, kwargs)
+        if cache is not None and cache.seqlen_offset > 0:
             # The state already holds the prompt: feed only the newest token, unmasked.
-            return {"input_ids": input_ids[:, -1:], "cache_params": cache_params, "use_cache": True}
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "cache_params": cache_params, "use_cache": use_cache}
+            return {"input_ids": input_ids[:, -1:], "cache": cache, "use_cache": True}
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "cache": cache, "use_cache": use_cache}
+
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs):
+        # generate() before transformers 5.24 carries a cache from one step to the next only under
+        # its old names; hand ours on explicitly (on 5.24+ this repeats what generate already did).
+        model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
+        if getattr(outputs, "cache", None) is not None:
+            model_kwargs["cache"] = outputs.cache
+        return model_kwargs
 
     def forward(
         self,
@@ -290,7 +323,7 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
         attention_mask: torch.Tensor | None = None,
         labels: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
-        cache_params: BarcodeMambaCache | None = None,
+        cache: BarcodeMambaCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
         return_dict: bool | None = None,
@@ -301,7 +334,7 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
             input_ids=input_ids,
             attention_mask=attention_mask,
             inputs_embeds=inputs_embeds,
-            cache_params=cache_params,
+            cache=take_cache(cache, kwargs),
             use_cache=use_cache,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -311,9 +344,9 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
         if labels is not None:
             loss = causal_lm_loss(logits, labels, attention_mask, self.config.pad_token_id)
         if not return_dict:
-            rest = tuple(v for v in (out.cache_params, out.hidden_states) if v is not None)
+            rest = tuple(v for v in (out.cache, out.hidden_states) if v is not None)
             return ((loss,) if loss is not None else ()) + (logits,) + rest
-        return BarcodeMambaLMOutput(loss=loss, logits=logits, cache_params=out.cache_params, hidden_states=out.hidden_states)
+        return BarcodeMambaLMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)
 
 
 def _ignore_padding(labels, attention_mask, pad_token_id):

@@ -7,8 +7,6 @@ barcodefm; with barcodefm imported the task is also registered in-process.
 
 from __future__ import annotations
 
-import sys
-
 from transformers import Pipeline
 
 PIPELINE_TASK = "barcode-classification"
@@ -21,14 +19,7 @@ class BarcodeClassificationPipeline(Pipeline):
 
     def __init__(self, model, *args, **kwargs):
         if not hasattr(model, "predict_from_logits"):
-            # With barcodefm imported, AutoModel maps our config to the bare backbone; the folder
-            # was saved from a taxonomic classifier (config.architectures), which lives in the
-            # same module: load that.
-            names = getattr(model.config, "architectures", None) or []
-            cls = getattr(sys.modules[type(model).__module__], names[0], None) if names else None
-            if cls is None or not hasattr(cls, "predict_from_logits"):
-                raise ValueError(f"the barcode-classification task needs a taxonomic classifier, got {type(model).__name__}")
-            model = cls.from_pretrained(model.name_or_path).to(model.device).eval()
+            raise ValueError(f"the barcode-classification task needs a taxonomic classifier, got {type(model).__name__}")
         super().__init__(model, *args, **kwargs)
 
     def _sanitize_parameters(self, min_prob=None, **kwargs):

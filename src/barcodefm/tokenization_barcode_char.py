@@ -6,6 +6,9 @@ G=5 T=6 N=7``) and add a real ``[PAD]=8`` so padding can be masked (SPEC 1, 2.4)
 
 from __future__ import annotations
 
+# transformers 5.0 copies only the modules a remote-code file imports directly: name the base
+# tokenizer's own sibling here too.
+from .dna import normalize_sequence  # noqa: F401
 from .tokenization_dna_base import BarcodeVocabTokenizer
 
 

@@ -12,6 +12,9 @@ from __future__ import annotations
 import itertools
 import random
 
+# transformers 5.0 copies only the modules a remote-code file imports directly: name the base
+# tokenizer's own sibling here too.
+from .dna import normalize_sequence  # noqa: F401
 from .tokenization_dna_base import BarcodeVocabTokenizer
 
 

@@ -195,7 +195,7 @@ def test_decoder_gets_projected_encoder_states_and_the_mask_embedding(tok, barco
         out = model(**enc)
         projected = model.projection(out.encoder_last_hidden_state)
     handle.remove(), decoder_pos.remove()
-    states, attention, _, _ = decoder_inputs[0]
+    states, attention, _ = decoder_inputs[0]
     mask, masked = enc["attention_mask"], out.masked_positions
     assert states.shape[:2] == mask.shape and torch.equal(attention, mask)
     assert torch.equal(decoder_pos.inputs[0], real_positions(mask))

@@ -29,7 +29,7 @@ from barcodefm import (
     BarcodeMAEModel,
     config_from_tokenizer,
 )
-from barcodefm.factory import load_saved_architecture
+from barcodefm.factory import load_model
 from barcodefm.taxonomy import TaxonomySpec
 
 TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
@@ -108,7 +108,7 @@ def test_taxonomy_folder_loads_as_the_classifier(taxonomy_folder, pretrained):
     enc = pretrained[5]
     # In-process AutoModel is the registered encoder; the saved architecture is the classifier
     # (a fresh process's AutoModel gets it through auto_map: see the test below).
-    loaded = load_saved_architecture(folder).eval()
+    loaded = load_model(folder, "AutoModel").eval()
     assert type(loaded) is BarcodeMAEForTaxonomicClassification
     assert loaded.predict_taxonomy(enc["input_ids"], enc["attention_mask"]) == model.predict_taxonomy(
         enc["input_ids"], enc["attention_mask"])

@@ -66,13 +66,13 @@ def classify_file(
     Barcodes are cut to ``max_length`` bases; by default to the run's ``--max-length`` (from
     ``run_options.json`` in ``model_dir``), as in fine-tuning and in the novelty reference.
     """
-    from ..factory import load_saved_architecture, load_tokenizer
+    from ..factory import load_model, load_tokenizer
 
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 base, got {max_length}")
     tokenizer = load_tokenizer(model_dir)
-    model = load_saved_architecture(model_dir).eval()
+    model = load_model(model_dir, "AutoModel").eval()
     if not hasattr(model, "predict_taxonomy"):
         raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a taxonomic classifier "
                          "(train one with `barcodefm finetune --task taxonomy`)")

@@ -67,9 +67,10 @@ def auto_class_for(folder: str | Path) -> str:
     return "AutoModel" if "AutoModel" in matching else matching[0]
 
 
-def outputs_without_barcodefm(jobs: list[dict], timeout: float = 600) -> dict[str, dict]:
+def outputs_without_barcodefm(jobs: list[dict], timeout: float = 600, python: str | None = None) -> dict[str, dict]:
     """Run :mod:`fresh_loader` on ``jobs`` ({"folder", "auto_class", "sequences"}) in one fresh,
-    offline process without barcodefm; returns {folder: {"outputs"/"error", ...}}."""
+    offline process without barcodefm; returns {folder: {"outputs"/"error", ...}}. ``python``: the
+    interpreter to run (default this one; another environment checks another transformers)."""
     import torch
 
     with tempfile.TemporaryDirectory(prefix="barcodefm-loadcheck-") as tmp:
@@ -85,7 +86,7 @@ def outputs_without_barcodefm(jobs: list[dict], timeout: float = 600) -> dict[st
         # cwd = an empty folder, so that nothing there (a source checkout) is importable either.
         request = {"threads": torch.get_num_threads(), "jobs": jobs}
         proc = subprocess.run(
-            [sys.executable, "-c", script, json.dumps(request), str(out_path)],
+            [python or sys.executable, "-c", script, json.dumps(request), str(out_path)],
             cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout,
         )
         if proc.returncode != 0 or not out_path.is_file():
@@ -121,7 +122,7 @@ def compare_outputs(expected: dict, got: dict, atol: float = DEFAULT_ATOL, rtol:
 
 
 def check_folders(references: list[tuple], sequences: list[str] | None = None, atol: float = DEFAULT_ATOL,
-                  timeout: float = 600) -> list[LoadCheckResult]:
+                  timeout: float = 600, python: str | None = None) -> list[LoadCheckResult]:
     """Load check of several folders in ONE fresh process.
 
     ``references``: (folder, model, tokenizer) triples, where ``model``/``tokenizer`` are the
@@ -139,7 +140,7 @@ def check_folders(references: list[tuple], sequences: list[str] | None = None, a
         expected[folder] = fresh_loader.model_outputs(model, tokenizer, sequences)
         jobs.append({"folder": folder, "auto_class": auto_class, "sequences": sequences})
         results.append(LoadCheckResult(Path(folder), auto_class))
-    remote = outputs_without_barcodefm(jobs, timeout=timeout) if jobs else {}
+    remote = outputs_without_barcodefm(jobs, timeout=timeout, python=python) if jobs else {}
     for result in results:
         folder = str(result.folder)
         if folder not in remote:

@@ -22,8 +22,8 @@ def _json_value(value):
 
 
 class TrainLogCallback(TrainerCallback):
-    """Appends one JSON line per Trainer log (step, epoch, loss, lr, grad_norm, eval metrics)
-    to ``path`` and flushes it, so the log survives a killed run.
+    """Appends one JSON line per Trainer log (step, epoch, wall time, process CPU seconds, loss, lr,
+    grad_norm, eval metrics) to ``path`` and flushes it, so the log survives a killed run.
 
     ``session`` numbers the processes that worked on the run (0 = the first start, then one
     more per ``--resume``); a ``{"event": "start" | "resume"}`` line opens each session.
@@ -51,7 +51,9 @@ class TrainLogCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
-        record = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 6), "session": self.session}
+        # Wall clock and this process's CPU seconds (all threads): learning curves against CPU time.
+        record = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 6), "session": self.session,
+                  "time": round(time.time(), 3), "cpu_s": round(time.process_time(), 2)}
         for key, value in logs.items():
             if key == "epoch":
                 continue

@@ -1,0 +1,47 @@
+"""``barcodefm recipe NAME``: regenerate a bundled model (``coi-insect``, ``its-fungi``) from the
+project's shared data folder with its fixed recipe (see ``barcodefm.recipes.bundled``)."""
+
+from __future__ import annotations
+
+NAME = "recipe"
+HELP = "retrain a bundled model (coi-insect, its-fungi) from the shared data with its published recipe"
+
+
+def add_arguments(parser) -> None:
+    from ..recipes.bundled import RECIPES
+
+    parser.add_argument("name", choices=sorted(RECIPES), help="which bundled model")
+    parser.add_argument("--data-dir", required=True, metavar="DIR", help="the shared data folder (../shared/data)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder (the model lands here)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parser.add_argument("--max-steps", type=int, default=None,
+                        help="override the recipe's step count (a shorter try; the result is then not the recipe)")
+
+
+def run(args) -> int:
+    import json
+    from pathlib import Path
+
+    from ..recipes.bundled import RECIPES
+    from ..trainers.distributed import barrier, finish_distributed, is_main_process
+    from ..trainers.finetuning import run_finetuning
+    from ..trainers.options import FinetuneOptions
+
+    recipe = RECIPES[args.name]
+    output = Path(args.output)
+    try:
+        if is_main_process():
+            recipe.prepare(args.data_dir, output)
+        barrier()  # every process reads the table the first one wrote
+        options = FinetuneOptions(**recipe.options, data=str(recipe.table_path(args.data_dir, output)),
+                                  output=str(output), resume=args.resume)
+        if args.max_steps:
+            options.max_steps = args.max_steps
+        results = run_finetuning(options)
+        main = is_main_process()
+    finally:
+        finish_distributed()
+    if main:
+        print(json.dumps(results, indent=1))
+        print(f"model saved to {output}")
+    return 0
