@@ -131,3 +131,19 @@ def test_auto_model_gives_the_taxonomic_classifier_in_either_order(tmp_path, fir
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["BarcodeMambaForTaxonomicClassification"] * 2
+
+
+def test_declared_range_is_the_one_the_cards_and_readme_state_and_ci_tests():
+    """pyproject's transformers range = the model cards' = the README's, and CI builds its second
+    environment from the range's lower bound."""
+    import re
+
+    from barcodefm.release.cards import HUB_CODE_TRANSFORMERS
+
+    root = HERE.parents[1]
+    if not (root / "pyproject.toml").is_file():
+        pytest.skip("not a source checkout (no pyproject.toml)")
+    declared = re.search(r'"transformers([^"]*)"', (root / "pyproject.toml").read_text()).group(1)
+    assert declared == HUB_CODE_TRANSFORMERS
+    assert f"transformers{declared}" in (root / "README.md").read_text().replace("`", "")
+    assert "lowest_transformers" in (root / ".ci" / "run").read_text()

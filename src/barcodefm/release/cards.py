@@ -273,6 +273,11 @@ def _card_data(model, family: str, repo_id: str, metrics: list[Metric], license:
     )
 
 
+# The transformers releases the model code (what travels in a model folder) runs on: pyproject.toml
+# declares the same range, and CI loads folders under its lowest release and the newest.
+HUB_CODE_TRANSFORMERS = ">=5.0,<6"
+
+
 def render_model_card(
     model,
     tokenizer,
@@ -310,6 +315,7 @@ def render_model_card(
         "training": _training_section(run_options, training_data),
         "results": _results_section(metrics, dataset_name),
         "usage": usage_snippet(model, repo_id, example_barcodes(sample)).rstrip("\n"),
+        "transformers_range": HUB_CODE_TRANSFORMERS,
     }
     try:
         return string.Template(template_path.read_text(encoding="utf-8")).substitute(values)
