@@ -1,4 +1,4 @@
-"""barcodefm classify MODEL_DIR INPUT -o OUT.tsv"""
+"""barcodefm classify INPUT --model NAME|DIR|HUB_ID -o OUT.tsv (or: barcodefm classify MODEL INPUT -o OUT.tsv)"""
 
 from __future__ import annotations
 
@@ -7,8 +7,12 @@ HELP = "assign a name at every taxonomic rank (with probabilities, consistency a
 
 
 def add_arguments(p):
-    p.add_argument("model_dir", help="a BarcodeMamba+ / taxonomic classifier folder (barcodefm finetune --task taxonomy)")
-    p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
+    p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
+                   help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine); before them the "
+                        "model, unless --model names it")
+    p.add_argument("--model", default=None,
+                   help="a bundled model (coi-insect, its-fungi), a taxonomic classifier folder "
+                        "(barcodefm finetune --task taxonomy) or a Hub id")
     p.add_argument("-o", "--output", required=True, help="output TSV")
     p.add_argument("--min-prob", type=float, default=None,
                    help="SINTAX-style cutoff: stop the assignment at the first rank below this probability")
@@ -23,10 +27,28 @@ def add_arguments(p):
                         "MODEL_DIR/run_options.json; no cut for a folder without it)")
 
 
+def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
+    from ..cli import UserError
+    from ..registry import resolve_model
+
+    if args.model is not None and len(args.paths) == 1:
+        model, input_path = args.model, args.paths[0]
+    elif args.model is None and len(args.paths) == 2:
+        model, input_path = args.paths
+    else:
+        raise UserError(f"{parser_name}: give the input and --model NAME|DIR (bundled: coi-insect, its-fungi), "
+                        "or MODEL INPUT")
+    try:
+        return resolve_model(model), input_path
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+
+
 def run(args) -> int:
     from ..inference.classify import classify_file
 
-    summary = classify_file(args.model_dir, args.input, args.output, batch_size=args.batch_size,
+    model_dir, input_path = model_and_input(args)
+    summary = classify_file(model_dir, input_path, args.output, batch_size=args.batch_size,
                             min_prob=args.min_prob, resume=args.resume, device=args.device, format=args.format,
                             marker=None if args.marker == "all" else args.marker, rejects_path=args.rejects,
                             max_length=args.max_length)

@@ -1,5 +1,8 @@
 """``barcodefm recipe NAME``: regenerate a bundled model (``coi-insect``, ``its-fungi``) from the
-project's shared data folder with its fixed recipe (see ``barcodefm.recipes.bundled``)."""
+project's shared data folder with its fixed recipe (see ``barcodefm.recipes.bundled``): fine-tune,
+then store the training references and choose the identification rule per rank
+(:mod:`barcodefm.inference.reference_vote`). Run again on a finished run folder, it repeats only
+the reference step."""
 
 from __future__ import annotations
 
@@ -22,26 +25,30 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from ..recipes.bundled import RECIPES
+    from ..recipes.bundled import RECIPES, build_identification_reference
     from ..trainers.distributed import barrier, finish_distributed, is_main_process
     from ..trainers.finetuning import run_finetuning
     from ..trainers.options import FinetuneOptions
 
     recipe = RECIPES[args.name]
     output = Path(args.output)
+    trained = (output / "eval_results.json").is_file() and (output / "model.safetensors").is_file()
+    results = {}
     try:
-        if is_main_process():
-            recipe.prepare(args.data_dir, output)
-        barrier()  # every process reads the table the first one wrote
-        options = FinetuneOptions(**recipe.options, data=str(recipe.table_path(args.data_dir, output)),
-                                  output=str(output), resume=args.resume)
-        if args.max_steps:
-            options.max_steps = args.max_steps
-        results = run_finetuning(options)
+        if not trained:  # a finished training run is not repeated: only the reference step runs again
+            if is_main_process():
+                recipe.prepare(args.data_dir, output)
+            barrier()  # every process reads the table the first one wrote
+            options = FinetuneOptions(**recipe.options, data=str(recipe.table_path(args.data_dir, output)),
+                                      output=str(output), resume=args.resume)
+            if args.max_steps:
+                options.max_steps = args.max_steps
+            results = run_finetuning(options)
         main = is_main_process()
     finally:
         finish_distributed()
     if main:
+        results["identification"] = build_identification_reference(recipe, args.data_dir, output)
         print(json.dumps(results, indent=1))
         print(f"model saved to {output}")
     return 0

@@ -19,8 +19,10 @@ import torch
 from tqdm.auto import tqdm
 
 from ..data import iter_barcodes
+from ..taxonomy import predict
 from .batching import iter_batches
 from .novelty import load_novelty_reference, nearest_distance
+from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
 logger = logging.getLogger(__name__)
 
@@ -79,7 +81,12 @@ def classify_file(
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     spec = model.taxonomy.spec
+    reference = ReferenceSet.load(model_dir)  # heads + nearest training references, rule per rank
     novelty = load_novelty_reference(model_dir)
+    if reference is not None:
+        logger.info("identification: %s (k=%d nearest of %d training barcodes)",
+                    ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()), reference.k,
+                    reference.embeddings.shape[0])
     if novelty is None:
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
     columns = ["id"] + [c for r in spec.ranks for c in (r, f"{r}_prob")] + ["consistent"]
@@ -106,11 +113,18 @@ def classify_file(
                 sequences = [seq[:max_length] for seq in sequences]
             enc = tokenizer(sequences, padding=True, return_tensors="pt").to(device)
             with torch.no_grad():
-                out = model(**enc)
-                preds = model.predict_from_logits(out.logits, min_prob=min_prob)
-                if novelty is not None:
-                    emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
-                    dist = nearest_distance(emb.float().cpu(), novelty[0])
+                if reference is not None:
+                    probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
+                    sims, idx = reference.neighbours(emb)
+                    vote = reference.distributions(sims, idx, {r: p.shape[1] for r, p in probs.items()})
+                    preds = predict(as_logits(reference.combine(probs, vote)), spec, min_prob=min_prob)
+                    dist = (1.0 - sims[:, 0]).numpy()  # the novelty reference holds the same embeddings
+                else:
+                    out = model(**enc)
+                    preds = model.predict_from_logits(out.logits, min_prob=min_prob)
+                    if novelty is not None:
+                        emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
+                        dist = nearest_distance(emb.float().cpu(), novelty[0])
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
                 for rank in spec.ranks:

@@ -82,4 +82,4 @@ def load_novelty_reference(model_dir: str | Path) -> tuple[torch.Tensor, dict] |
     from safetensors.torch import load_file
 
     info = json.loads((model_dir / NOVELTY_FILE).read_text())
-    return load_file(str(model_dir / REFERENCE_FILE))["embeddings"], info
+    return load_file(str(model_dir / REFERENCE_FILE))["embeddings"].float(), info  # stored as float16 or 32

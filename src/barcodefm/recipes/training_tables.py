@@ -38,7 +38,8 @@ def require(data_dir: str | Path, relative: str) -> Path:
 
 
 def its_fungi_table(data_dir: str | Path, output: str | Path) -> Path:
-    """Write the joined CBS ITS2 + MycoAI table (gzipped TSV, column ``dataset`` = cbs|mycoai)."""
+    """Write the joined CBS ITS2 + MycoAI table (gzipped TSV, column ``dataset`` = cbs|mycoai, ids
+    prefixed with it)."""
     tables = {"cbs": _read_tsv(require(data_dir, CBS_TABLE)), "mycoai": _read_tsv(require(data_dir, MYCOAI_TABLE))}
     held_out = {r["id"] for rows in tables.values() for r in rows if r["split"] not in TRAINING_SPLITS}
     output = Path(output)
@@ -52,7 +53,8 @@ def its_fungi_table(data_dir: str | Path, output: str | Path) -> Path:
                 split = r["split"]
                 if split in TRAINING_SPLITS and r["id"] in held_out:
                     split, moved = OVERLAP_SPLIT, moved + 1
-                writer.writerow({**r, "dataset": name, "split": split})
+                # Ids are unique only within a table: prefix the table's name ("cbs:KY101633").
+                writer.writerow({**r, "id": f"{name}:{r['id']}", "dataset": name, "split": split})
     logger.info("its-fungi table: %d CBS + %d MycoAI records, %d training records held out in the other table "
                 "moved to %s", len(tables["cbs"]), len(tables["mycoai"]), moved, OVERLAP_SPLIT)
     return output

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,6 +113,13 @@ def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict
     (folder / "README.md").write_text(readme, encoding="utf-8")
 
 
+# Files a taxonomy run writes beside the weights that the released model uses: the training
+# references with their labels and rules (identification by nearest references and novelty), and
+# the run's options (``barcodefm classify`` cuts barcodes to the trained --max-length).
+COMPANION_FILES = ("novelty_reference.safetensors", "novelty.json", "reference_labels.safetensors",
+                   "identification.json", RUN_OPTIONS_FILE)
+
+
 def release_model(
     model_dir: str | Path,
     repo_id: str,
@@ -137,6 +145,9 @@ def release_model(
     model, tokenizer = load_saved_model(model_dir)
     with staged_folder(output) as staging:
         write_hub_folder(model, tokenizer, staging, repo_id, results, run_options, card)
+        for name in COMPANION_FILES:
+            if (model_dir / name).is_file():
+                shutil.copyfile(model_dir / name, staging / name)
         problems = audit_hub_folder(staging)
         check = None
         if not problems:  # a folder that fails the audit is not worth loading

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from ..registry import PRESETS, preset_options
 from .families import family_names
 from .options import TrainingOptions
 
@@ -23,6 +24,10 @@ def comma_floats(text: str) -> tuple[float, ...]:
         return tuple(float(part) for part in comma_list(text))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+# Size flags: None unless given, so a --preset fills only the ones left out.
+SIZE_FLAGS = ("d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout")
 
 
 def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
@@ -43,6 +48,9 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
                         help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})")
 
     size = parser.add_argument_group("model (default: the family's published small model)")
+    size.add_argument("--preset", default=None, choices=sorted(PRESETS), metavar="NAME",
+                      help="a published size (family, tokenizer and sizes): " + ", ".join(sorted(PRESETS))
+                           + "; size flags given beside it override its sizes")
     size.add_argument("--model", "--family", dest="family", default=d.family, choices=family_names(),
                       help=f"model family (default {d.family})")
     size.add_argument("--d-model", type=int, help="hidden size (BarcodeMamba default 384)")
@@ -97,4 +105,9 @@ def options_from_args(args: argparse.Namespace, options_class):
     for f in dataclasses.fields(options_class):
         if hasattr(args, f.name):
             values[f.name] = getattr(args, f.name)
+    if getattr(args, "preset", None):
+        for key, value in preset_options(args.preset).items():
+            if key in SIZE_FLAGS and values.get(key) is not None:
+                continue  # an explicit size flag wins over the preset
+            values[key] = value
     return options_class(**values)

@@ -1,0 +1,355 @@
+"""The bundled identifiers (``coi-insect``, ``its-fungi``) against BLAST, VSEARCH, SINTAX and 6-mer
+1-NN on the FULL test splits, with reference = the training records the model saw.
+
+    python benchmarks/bundled_models.py                      # both models, all tools
+    python benchmarks/bundled_models.py --baselines-only     # fill the classic tools' cache first
+    python benchmarks/bundled_models.py --model coi-insect=runs/coi-insect   # a folder instead
+
+Writes ``benchmarks/results/bundled_models.{md,json}`` and one learning-curve plot per model
+(validation accuracy per rank against the training run's CPU minutes, the classic tools' validation
+accuracy as flat lines). The classic tools' results do not depend on the model: they are cached in
+``runs/benchmarks/bundled_baselines/`` (delete it to rerun them).
+
+What is measured (per query set): accuracy per rank over the records whose true label at that rank
+is known (a label the reference never holds counts as wrong for every method); the model's
+per-query time (batch 64, 2 threads, heads + nearest references, the way `barcodefm classify`
+runs); expected calibration error of the per-rank probabilities (15 equal-width bins); precision
+and share of records assigned at ``--min-prob 0.8`` (SINTAX's convention, SINTAX beside it); and
+the AUROC of the novelty score (cosine distance to the nearest training barcode) separating
+``unseen_query`` (species never seen) from ``test`` (seen species).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+RESULTS = HERE / "results"
+CACHE = REPO / "runs" / "benchmarks" / "bundled_baselines"
+logger = logging.getLogger("bundled_models")
+
+MIN_PROB = 0.8
+ECE_BINS = 15
+
+
+def dataset_query_sets(name: str, records) -> list[tuple[str, list[int]]]:
+    split = records["split"]
+    if name == "coi-insect":
+        return [(f"COI {s}", [i for i, x in enumerate(split) if x == s]) for s in ("val", "test", "unseen_query")]
+    source = records["dataset"]
+    label = {"cbs": "CBS ITS2", "mycoai": "MycoAI test1"}
+    return [(f"{label[d]} {s}", [i for i, (x, y) in enumerate(zip(split, source)) if x == s and y == d])
+            for d in ("cbs", "mycoai") for s in ("val", "test", "unseen_query")]
+
+
+def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total, n = 0.0, len(confidence)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi) if lo > 0 else (confidence >= lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.sum() / n * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def accuracy(pred: list, truth: list) -> tuple[float, int]:
+    known = [i for i, t in enumerate(truth) if t not in (None, "")]
+    if not known:
+        return float("nan"), 0
+    return float(np.mean([pred[i] == truth[i] for i in known])), len(known)
+
+
+# --------------------------------------------------------------------------------------------- tools
+
+
+def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_sample: int | None) -> dict:
+    """{set: {tool: {"labels": {rank: [...]}, "ms_per_query": float, "n": int, ...}}}, cached."""
+    from barcodefm.evaluation.baselines.blast import blast_top_hits
+    from barcodefm.evaluation.baselines.kmer import kmer_top_hits
+    from barcodefm.evaluation.baselines.vsearch import sintax_classify, vsearch_top_hits
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    seqs, ids = records["sequence"], records["id"]
+    ref_seqs = [seqs[i] for i in ref_idx]
+    ref_ids = [f"ref{i}" for i in ref_idx]
+    ref_labels = {r: [records[r][i] for i in ref_idx] for r in ranks}
+    out = {}
+    rng = np.random.default_rng(0)
+    for set_name, idx in sets:
+        path = CACHE / f"{name}__{set_name.replace(' ', '_')}.json"
+        if path.is_file():
+            out[set_name] = json.loads(path.read_text())
+            continue
+        q_seqs, q_ids = [seqs[i] for i in idx], [f"q{i}" for i in idx]
+        result = {}
+        for tool, fn, kwargs in (
+            ("6-mer 1-NN", kmer_top_hits, dict(progress=False)),
+            ("VSEARCH", vsearch_top_hits, dict(threads=threads)),
+        ):
+            t0 = time.perf_counter()
+            hits = fn(ref_seqs, q_seqs, ref_ids, q_ids, **kwargs)
+            logger.info("%s %s: %d queries in %.0f s", set_name, tool, len(q_seqs), time.perf_counter() - t0)
+            result[tool] = {"labels": {r: hits.labels(ref_labels[r]) for r in ranks}, "ms_per_query": hits.ms_per_query,
+                            "rows": list(range(len(idx)))}
+        if not set_name.endswith(" val"):
+            t0 = time.perf_counter()
+            sintax = sintax_classify(ref_seqs, ref_labels, q_seqs, q_ids, cutoff=MIN_PROB, threads=1)
+            logger.info("%s SINTAX: %.0f s", set_name, time.perf_counter() - t0)
+            result["SINTAX (cutoff 0.8)"] = {
+                "labels": {r: sintax.predictions[r] for r in ranks}, "best": {r: sintax.best[r] for r in ranks},
+                "confidence": {r: [float(c) if c is not None else 0.0 for c in sintax.confidences[r]] for r in ranks},
+                "ms_per_query": sintax.ms_per_query, "rows": list(range(len(idx)))}
+            rows = list(range(len(idx)))
+            if blast_sample and len(rows) > blast_sample:
+                rows = sorted(rng.choice(len(rows), blast_sample, replace=False).tolist())
+            t0 = time.perf_counter()
+            hits = blast_top_hits(ref_seqs, [q_seqs[j] for j in rows], ref_ids, [q_ids[j] for j in rows],
+                                  threads=threads)
+            logger.info("%s BLAST: %d queries in %.0f s", set_name, len(rows), time.perf_counter() - t0)
+            result["BLAST"] = {"labels": {r: hits.labels(ref_labels[r]) for r in ranks},
+                               "ms_per_query": hits.ms_per_query, "rows": rows}
+        path.write_text(json.dumps(result))
+        out[set_name] = result
+    return out
+
+
+# --------------------------------------------------------------------------------------------- model
+
+
+def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
+    from barcodefm.factory import load_model, load_tokenizer
+    from barcodefm.inference.reference_vote import ReferenceSet, combine_rule, run_model as forward
+
+    model = load_model(model_dir, "AutoModel").eval()
+    tokenizer = load_tokenizer(model_dir)
+    reference = ReferenceSet.load(model_dir)
+    spec = model.taxonomy.spec
+    out = {}
+    for set_name, idx in sets:
+        seqs = [records["sequence"][i][:max_bases] for i in idx]
+        t0 = time.perf_counter()
+        heads, emb = forward(model, tokenizer, seqs, batch_size=64, progress=False)
+        sims, nn_idx = reference.neighbours(emb)
+        vote = reference.distributions(sims, nn_idx, {r: p.shape[1] for r, p in heads.items()})
+        combined = reference.combine(heads, vote)
+        seconds = time.perf_counter() - t0
+        variants = {"model": combined, "heads only": heads,
+                    "nearest references only": {r: combine_rule("reference", heads[r], vote[r]) for r in heads}}
+        result = {"ms_per_query": 1000 * seconds / max(len(seqs), 1), "novelty": (1 - sims[:, 0]).tolist()}
+        for variant, probs in variants.items():
+            labels, conf = {}, {}
+            for r in ranks:
+                p, k = probs[r].max(dim=1)
+                labels[r] = [spec.labels[r][j] for j in k.tolist()]
+                conf[r] = p.tolist()
+            result[variant] = {"labels": labels, "confidence": conf}
+        out[set_name] = result
+        logger.info("%s model: %d queries, %.2f ms/query", set_name, len(seqs), result["ms_per_query"])
+    return out
+
+
+# --------------------------------------------------------------------------------------------- report
+
+
+def folder_size_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
+
+
+def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sample: int | None,
+             baselines_only: bool) -> dict:
+    from barcodefm.recipes.bundled import RECIPES
+    from barcodefm.trainers.data_selection import read_barcodes
+
+    recipe = RECIPES[name]
+    work = REPO / "runs" / "benchmarks" / f"bundled-{name}"
+    work.mkdir(parents=True, exist_ok=True)
+    table = recipe.prepare(data_dir, work)
+    ds = read_barcodes(table)
+    ranks = list(recipe.options["ranks"])
+    records = {c: ds[c] for c in ["sequence", "split", *ranks]}
+    records["dataset"] = [i.split(":", 1)[0] if ":" in i else "" for i in ds["id"]]  # its-fungi: "cbs:KY101633"
+    records["id"] = list(range(len(ds)))
+    ref_idx = [i for i, s in enumerate(records["split"]) if s in set(recipe.options["train_splits"])]
+    sets = dataset_query_sets(name, records)
+    baselines = run_baselines(name, records, ranks, ref_idx, sets, threads, blast_sample)
+    if baselines_only:
+        return {}
+    model = run_model(model_dir, records, ranks, sets, recipe.options["max_length"])
+    train_seqs = {records["sequence"][i] for i in ref_idx}
+    report = {"model_dir": str(model_dir), "size_mb": folder_size_mb(model_dir), "n_references": len(ref_idx),
+              "sets": {}}
+    for set_name, idx in sets:
+        truth = {r: [records[r][i] for i in idx] for r in ranks}
+        dedup = [j for j, i in enumerate(idx) if records["sequence"][i] not in train_seqs]
+        rows = {}
+        methods = {f"{name} ({v})": model[set_name][v] for v in ("model", "heads only", "nearest references only")}
+        methods.update(baselines[set_name])
+        for method, res in methods.items():
+            picked = res.get("rows", list(range(len(idx))))
+            accs = {}
+            for r in ranks:
+                pred = res["labels"][r]
+                accs[r], _ = accuracy(pred, [truth[r][j] for j in picked])
+            picked_set = set(picked)
+            dd = [j for j in dedup if j in picked_set]
+            pos = {j: n for n, j in enumerate(picked)}
+            sp = ranks[-1]
+            accs["species_dedup"], _ = accuracy([res["labels"][sp][pos[j]] for j in dd], [truth[sp][j] for j in dd])
+            rows[method] = {"accuracy": accs, "n": len(picked), "ms_per_query": res.get("ms_per_query",
+                            model[set_name]["ms_per_query"])}
+            if "confidence" in res:
+                cal = {}
+                for r in ranks:
+                    known = [n for n, j in enumerate(picked) if truth[r][j] not in (None, "")]
+                    conf = np.array([res["confidence"][r][n] for n in known])
+                    pred_r = res.get("best", res["labels"])[r]
+                    correct = np.array([pred_r[n] == truth[r][picked[n]] for n in known], dtype=float)
+                    assigned = conf >= MIN_PROB
+                    cal[r] = {"ece": ece(conf, correct) if len(conf) else float("nan"),
+                              "share_at_0.8": float(assigned.mean()) if len(conf) else float("nan"),
+                              "precision_at_0.8": float(correct[assigned].mean()) if assigned.any() else float("nan")}
+                rows[method]["calibration"] = cal
+        report["sets"][set_name] = {"n": len(idx), "n_dedup": len(dedup), "methods": rows}
+    # Novelty: unseen_query (positives) against test (negatives).
+    from sklearn.metrics import roc_auc_score
+
+    for prefix in sorted({s.rsplit(" ", 1)[0] for s, _ in sets}):
+        neg, pos = model.get(f"{prefix} test"), model.get(f"{prefix} unseen_query")
+        if neg and pos:
+            scores = np.array(neg["novelty"] + pos["novelty"])
+            y = np.array([0] * len(neg["novelty"]) + [1] * len(pos["novelty"]))
+            report.setdefault("novelty_auroc", {})[prefix] = float(roc_auc_score(y, scores))
+    return report
+
+
+def learning_curve_plot(name: str, report: dict, ranks: list[str], log_path: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = [json.loads(x) for x in log_path.read_text().splitlines() if x.strip()]
+    evals = [x for x in lines if "eval_loss" in x and "cpu_s" in x]
+    val_sets = [s for s in report["sets"] if s.endswith(" val")]
+    fig, axes = plt.subplots(1, len(ranks), figsize=(3.2 * len(ranks), 3.2), sharey=True)
+    for ax, rank in zip(np.atleast_1d(axes), ranks):
+        minutes = [x["cpu_s"] / 60 for x in evals]
+        ax.plot(minutes, [100 * x.get(f"eval_{rank}_accuracy", np.nan) for x in evals], "o-", label="heads (val)")
+        vs = report["sets"][val_sets[0]]["methods"]
+        final = vs[f"{name} (model)"]["accuracy"][rank]
+        if minutes:
+            ax.plot([minutes[-1]], [100 * final], "*", ms=12, color="C3", label="heads + references (val)")
+        for i, tool in enumerate(("6-mer 1-NN", "VSEARCH")):
+            if tool in vs:
+                ax.axhline(100 * vs[tool]["accuracy"][rank], ls="--", color=f"C{i + 4}", label=f"{tool} (val)")
+        ax.set_title(rank)
+        ax.set_xlabel("training CPU-minutes")
+    np.atleast_1d(axes)[0].set_ylabel(f"accuracy on {val_sets[0]} (%)")
+    np.atleast_1d(axes)[-1].legend(fontsize=7, loc="lower right")
+    fig.suptitle(f"{name}: validation accuracy per rank during training")
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def fmt(x: float) -> str:
+    return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
+
+
+def markdown(reports: dict, command: str, threads: int, blast_sample: int | None) -> str:
+    import platform
+
+    from barcodefm.recipes.bundled import RECIPES
+
+    lines = ["# Bundled identifiers vs the classic tools", "",
+             f"Command: `{command}`. CPU: {platform.processor() or platform.machine()}, {threads} threads, "
+             f"torch {torch.__version__}. Reference of every method = the training records the model saw "
+             "(classic tools: full-length sequences; the model reads the first 660 bases). "
+             f"BLAST runs on a random {blast_sample}-query sample of each large split (seed 0), marked n; "
+             "every other number is on the full split. Accuracy in %, per rank over the records whose label "
+             "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
+             "head, the vote of the nearest training barcodes in the model's embedding space, or their mean, "
+             "chosen on `val` + `unseen_key`; the two other rows show each part alone.", ""]
+    for name, rep in reports.items():
+        ranks = list(RECIPES[name].options["ranks"])
+        lines += [f"## {name}", "", f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records.", ""]
+        prefixes = sorted({s.rsplit(" ", 1)[0] for s in rep["sets"]})
+        for prefix in prefixes:
+            test, unseen = rep["sets"].get(f"{prefix} test"), rep["sets"].get(f"{prefix} unseen_query")
+            lines += [f"### {prefix}: test ({test['n']:,} records, {test['n_dedup']:,} not in train) and "
+                      f"unseen_query ({unseen['n']:,} records of species never seen)", ""]
+            head = "| method | " + " | ".join(f"{r} (test)" for r in ranks) + " | species, test dedup | genus, unseen_query | n (test / unseen) | ms / query |"
+            lines += [head, "|" + "---|" * (len(ranks) + 5)]
+            for method, row in test["methods"].items():
+                u = unseen["methods"].get(method)
+                cells = [fmt(row["accuracy"][r]) for r in ranks] + [fmt(row["accuracy"]["species_dedup"]),
+                                                                    fmt(u["accuracy"]["genus"]) if u else "–"]
+                bold = "**" if method.endswith("(model)") else ""
+                lines.append(f"| {bold}{method}{bold} | " + " | ".join(cells)
+                             + f" | {row['n']:,} / {u['n'] if u else 0:,} | {row['ms_per_query']:.2f} |")
+            lines.append("")
+        lines += ["Calibration (test: species; unseen_query: genus): expected calibration error (ECE, 15 bins), and "
+                  "at probability >= 0.8 the share of records assigned and the precision of those assignments.", "",
+                  "| query set | method | rank | ECE | share assigned @0.8 | precision @0.8 |", "|---|---|---|---|---|---|"]
+        for prefix in prefixes:
+            for split, rank in (("test", ranks[-1]), ("unseen_query", "genus")):
+                for method, row in rep["sets"][f"{prefix} {split}"]["methods"].items():
+                    if "calibration" in row and (method.endswith("(model)") or method.startswith("SINTAX")):
+                        c = row["calibration"][rank]
+                        lines.append(f"| {prefix} {split} | {method} | {rank} | {c['ece']:.3f} | {fmt(c['share_at_0.8'])} | "
+                                     f"{fmt(c['precision_at_0.8'])} |")
+        lines += ["", "Novelty: AUROC of the model's novelty score (cosine distance to the nearest training barcode), "
+                  "unseen_query records (species never seen) against test records (seen species): "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in rep.get("novelty_auroc", {}).items()) + ".", "",
+                  f"![{name} learning curve]({name}_learning_curve.png)", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--models", default="coi-insect,its-fungi")
+    parser.add_argument("--model", action="append", default=[], metavar="NAME=DIR", help="evaluate DIR as NAME")
+    parser.add_argument("--data-dir", default=str(REPO.parent / "shared" / "data"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--blast-sample", type=int, default=1000)
+    parser.add_argument("--baselines-only", action="store_true")
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    torch.set_num_threads(args.threads)
+    from barcodefm.registry import bundled_model_path
+
+    dirs = dict(item.split("=", 1) for item in args.model)
+    out = Path(args.out)
+    reports = {}
+    for name in args.models.split(","):
+        model_dir = Path(dirs[name]) if name in dirs else (None if args.baselines_only else bundled_model_path(name))
+        rep = evaluate(name, model_dir, Path(args.data_dir), args.threads, args.blast_sample, args.baselines_only)
+        if rep:
+            reports[name] = rep
+            from barcodefm.recipes.bundled import RECIPES
+
+            log = HERE / "results" / f"{name}_train_log.jsonl"
+            if log.is_file():
+                learning_curve_plot(name, rep, list(RECIPES[name].options["ranks"]), log,
+                                    out / f"{name}_learning_curve.png")
+    if reports:
+        command = "python benchmarks/bundled_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        (out / "bundled_models.json").write_text(json.dumps(reports, indent=1))
+        (out / "bundled_models.md").write_text(markdown(reports, command.strip(), args.threads, args.blast_sample))
+        print((out / "bundled_models.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
