@@ -41,7 +41,14 @@ def is_barcodefm_folder(path: str | Path) -> bool:
     from .configuration_barcodemae import BarcodeMAEConfig
     from .configuration_barcodemamba import BarcodeMambaConfig
 
-    config, _ = PretrainedConfig.get_config_dict(str(path))
+    try:
+        config, _ = PretrainedConfig.get_config_dict(str(path))
+    except OSError as exc:  # neither a folder with a config.json nor a reachable Hub repository
+        from .registry import BUNDLED_MODELS
+
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise FileNotFoundError(f"{path}: not a model folder, a bundled model ({', '.join(sorted(BUNDLED_MODELS))}) "
+                                f"or a reachable Hub repository ({first_line})") from None
     return config.get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
 
 
