@@ -25,6 +25,6 @@ def test_ci_runs_the_readme_test_command():
     readme = (REPO_ROOT / "README.md").read_text()
     commands = re.findall(r"```bash\n(.*?)\n```", readme.split("## Set up", 1)[1].split("\n## ", 1)[0], flags=re.S)
     assert len(commands) == 2, "exactly two set-up commands: the main job and the tests"
-    assert "barcodefm demo" in commands[0]
+    assert "--model coi-insect" in commands[0] and "--model its-fungi" in commands[0]
     ci = (REPO_ROOT / ".ci" / "run").read_text()
     assert commands[1].strip() in ci

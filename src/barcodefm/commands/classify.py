@@ -8,8 +8,9 @@ HELP = "assign a name at every taxonomic rank (with probabilities, consistency a
 
 def add_arguments(p):
     p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
-                   help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine); before them the "
-                        "model, unless --model names it")
+                   help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine; sample:coi and "
+                        "sample:its are the real samples bundled with barcodefm); before them the model, unless "
+                        "--model names it")
     p.add_argument("--model", default=None,
                    help="a bundled model (coi-insect, its-fungi), a taxonomic classifier folder "
                         "(barcodefm finetune --task taxonomy) or a Hub id")
@@ -39,6 +40,10 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
         raise UserError(f"{parser_name}: give the input and --model NAME|DIR (bundled: coi-insect, its-fungi), "
                         "or MODEL INPUT")
     try:
+        if input_path.startswith("sample:"):  # the real barcodes bundled with barcodefm: sample:coi, sample:its
+            from ..data import sample_path
+
+            input_path = str(sample_path(input_path.split(":", 1)[1]))
         return resolve_model(model), input_path
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None

@@ -17,6 +17,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", required=True, metavar="DIR", help="the shared data folder (../shared/data)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder (the model lands here)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
+    parser.add_argument("--bundle", metavar="DIR", default=None,
+                        help="also write the finished model as a checked model folder to DIR (the package's own: "
+                             "src/barcodefm/bundled_models/NAME)")
     parser.add_argument("--max-steps", type=int, default=None,
                         help="override the recipe's step count (a shorter try; the result is then not the recipe)")
 
@@ -25,7 +28,7 @@ def run(args) -> int:
     import json
     from pathlib import Path
 
-    from ..recipes.bundled import RECIPES, build_identification_reference
+    from ..recipes.bundled import RECIPES, build_identification_reference, bundle, card_section
     from ..trainers.distributed import barrier, finish_distributed, is_main_process
     from ..trainers.finetuning import run_finetuning
     from ..trainers.options import FinetuneOptions
@@ -49,6 +52,8 @@ def run(args) -> int:
         finish_distributed()
     if main:
         results["identification"] = build_identification_reference(recipe, args.data_dir, output)
+        if args.bundle:
+            results["bundled"] = str(bundle(recipe, output, args.bundle, extra_card=card_section(recipe, output)))
         print(json.dumps(results, indent=1))
         print(f"model saved to {output}")
     return 0

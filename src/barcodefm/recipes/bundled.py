@@ -102,3 +102,72 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
     torch.manual_seed(0)
     return build_reference_set(model, tokenizer, run_dir, rows(set(recipe.options["train_splits"])),
                                rows(set(SELECTION_SPLITS)), batch_size=64)
+
+
+def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: str = "") -> Path:
+    """Write the finished run as a checked, self-contained model folder at ``dest`` (the package's
+    ``bundled_models/NAME`` in a source checkout): weights, config, code, tokenizer, reference
+    files and a model card, through ``barcodefm release``'s checks (a fresh process without
+    barcodefm must reproduce the model's outputs). ``extra_card`` is appended to the card."""
+    import shutil
+
+    from ..release import release_model
+    from ..release.release import CardOptions
+
+    dest = Path(dest)
+    if dest.exists():
+        shutil.rmtree(dest)
+    card = CardOptions(dataset_name=recipe.description, training_data=f"{recipe.description}.",
+                       tags=["barcodefm-bundled", recipe.name])
+    release_model(run_dir, repo_id=f"barcodefm/{recipe.name}", output=dest, card=card)
+    if extra_card:
+        readme = dest / "README.md"
+        readme.write_text(readme.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + extra_card.strip() + "\n",
+                          encoding="utf-8")
+    return dest
+
+
+def card_section(recipe: Recipe, run_dir: str | Path) -> str:
+    """The model card's account of how this bundled model was made: command, seed, data, time,
+    the identification rule per rank and why."""
+    import json
+
+    run_dir = Path(run_dir)
+    log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    timed = [x for x in log if "time" in x]
+    wall_min = (timed[-1]["time"] - timed[0]["time"]) / 60 if len(timed) > 1 else float("nan")
+    cpu_min = max((x.get("cpu_s", 0) for x in log), default=0) / 60
+    ident = json.loads((run_dir / "identification.json").read_text())
+    o = recipe.options
+    rules = ", ".join(f"{rank}: {rule}" for rank, rule in ident["rules"].items())
+    scores = "; ".join(f"{rank} " + ", ".join(f"{name} {100 * acc:.1f}" for name, acc in by_rule.items()
+                                              if name == "head" or name.endswith(f"@{ident['temperature']:g}"))
+                       for rank, by_rule in ident["selection_accuracy"].items())
+    return f"""## How this bundled model was made
+
+Regenerate it with one command (the shared data folder of the barcodefm project; on a 2-core CPU, or
+unchanged under `accelerate launch` on GPUs):
+
+```bash
+barcodefm recipe {recipe.name} --data-dir ../shared/data --output runs/{recipe.name}
+```
+
+- Data: {recipe.description}; trained on the `{",".join(o["train_splits"])}` split(s) only; `val` picked the
+  checkpoint settings, `val` + `unseen_key` chose the identification rule and the novelty threshold;
+  `test` and `unseen_query` were used for reporting only.
+- Model: BarcodeMamba-2 from scratch, BPE {o["bpe_vocab_size"]} tokens, width {o["d_model"]}, {o["n_layer"]} blocks,
+  headdim {o["headdim"]}; first {o["max_length"]} bases. Optimisation: AdamW lr {o["lr"]:g}, batch {o["batch_size"]},
+  {o["max_steps"]:,} steps, cosine schedule, hierarchical label smoothing, class weights n^-0.5. Seed {o["seed"]}.
+- Training: {wall_min:.0f} min wall clock, {cpu_min:.0f} CPU-minutes (one thread, on a 2-core machine shared
+  with a second job), then the reference step (embedding the {ident["n_references"]:,} distinct training
+  barcodes).
+- Identification: per rank, the head, the similarity-weighted vote of the {ident["k"]} nearest training
+  barcodes in the model's embedding space (temperature {ident["temperature"]:g}), or their mean ("mix"),
+  whichever was most accurate on `val` + `unseen_key`: {rules}. Selection accuracy (%): {scores}.
+  Why: the heads learn the frequent classes well in a CPU budget, while the vote over stored references
+  names species with few training barcodes, which is where the heads were weakest.
+
+With barcodefm installed, `barcodefm classify QUERIES.fasta --model {recipe.name} -o calls.tsv` runs the
+heads and the reference vote and adds a novelty score (cosine distance to the nearest training barcode).
+Loaded with plain `AutoModel` (no barcodefm), `model.predict_taxonomy(...)` gives the heads' calls.
+"""
