@@ -58,6 +58,22 @@ def test_folders_saved_here_load_under_the_other_release(tmp_path):
 
 
 @needs_other
+def test_bundled_models_load_under_the_other_release():
+    """The shipped identifiers (saved under whatever release bundled them) give this process's
+    outputs under the other release too."""
+    from barcodefm.factory import load_model, load_tokenizer
+    from barcodefm.registry import BUNDLED_MODELS, bundled_model_path
+
+    references = []
+    for name in sorted(BUNDLED_MODELS):
+        folder = bundled_model_path(name)
+        references.append((folder, load_model(folder, "AutoModel"), load_tokenizer(folder)))
+    for result in check_folders(references, atol=ATOL, python=OTHER_PYTHON):
+        assert result.ok, (result.folder.name, result.problems)
+        assert result.model_class.endswith("BarcodeMambaForTaxonomicClassification")
+
+
+@needs_other
 def test_folders_saved_under_the_other_release_load_here(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(HERE)}
     proc = subprocess.run([OTHER_PYTHON, str(HERE / "model_folders.py"), str(tmp_path)], env=env,
