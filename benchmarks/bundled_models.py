@@ -39,6 +39,7 @@ CACHE = REPO / "runs" / "benchmarks" / "bundled_baselines"
 logger = logging.getLogger("bundled_models")
 
 MIN_PROB = 0.8
+SINTAX_RANKS = ("domain", "kingdom", "phylum", "class", "order", "family", "genus", "species")
 ECE_BINS = 15
 
 
@@ -64,7 +65,7 @@ def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> fl
 
 def accuracy(pred: list, truth: list) -> tuple[float, int]:
     known = [i for i, t in enumerate(truth) if t not in (None, "")]
-    if not known:
+    if not known or all(p is None for p in pred):  # no call at this rank at all (SINTAX's subfamily)
         return float("nan"), 0
     return float(np.mean([pred[i] == truth[i] for i in known])), len(known)
 
@@ -103,11 +104,17 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
                             "rows": list(range(len(idx)))}
         if not set_name.endswith(" val"):
             t0 = time.perf_counter()
-            sintax = sintax_classify(ref_seqs, ref_labels, q_seqs, q_ids, cutoff=MIN_PROB, threads=1)
+            # SINTAX knows a fixed set of rank names (no subfamily): those ranks get no call.
+            sintax_ranks = [r for r in ranks if r in SINTAX_RANKS]
+            sintax = sintax_classify(ref_seqs, {r: ref_labels[r] for r in sintax_ranks}, q_seqs, q_ids,
+                                     cutoff=MIN_PROB, threads=1)
             logger.info("%s SINTAX: %.0f s", set_name, time.perf_counter() - t0)
+            none = [None] * len(idx)
             result["SINTAX (cutoff 0.8)"] = {
-                "labels": {r: sintax.predictions[r] for r in ranks}, "best": {r: sintax.best[r] for r in ranks},
-                "confidence": {r: [float(c) if c is not None else 0.0 for c in sintax.confidences[r]] for r in ranks},
+                "labels": {r: sintax.predictions[r] if r in sintax_ranks else none for r in ranks},
+                "best": {r: sintax.best[r] if r in sintax_ranks else none for r in ranks},
+                "confidence": {r: [float(c) if c is not None else 0.0 for c in sintax.confidences[r]]
+                               if r in sintax_ranks else [0.0] * len(idx) for r in ranks},
                 "ms_per_query": sintax.ms_per_query, "rows": list(range(len(idx)))}
             rows = list(range(len(idx)))
             if blast_sample and len(rows) > blast_sample:
@@ -232,6 +239,12 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
     return report
 
 
+def val_accuracy(report: dict, val_sets: list[str], method: str, rank: str) -> float:
+    """Accuracy over all validation records (the sets pooled, as the training run's eval pools them)."""
+    total = sum(report["sets"][s]["n"] for s in val_sets)
+    return sum(report["sets"][s]["methods"][method]["accuracy"][rank] * report["sets"][s]["n"] for s in val_sets) / total
+
+
 def learning_curve_plot(name: str, report: dict, ranks: list[str], log_path: Path, out: Path) -> None:
     import matplotlib
 
@@ -245,16 +258,14 @@ def learning_curve_plot(name: str, report: dict, ranks: list[str], log_path: Pat
     for ax, rank in zip(np.atleast_1d(axes), ranks):
         minutes = [x["cpu_s"] / 60 for x in evals]
         ax.plot(minutes, [100 * x.get(f"eval_{rank}_accuracy", np.nan) for x in evals], "o-", label="heads (val)")
-        vs = report["sets"][val_sets[0]]["methods"]
-        final = vs[f"{name} (model)"]["accuracy"][rank]
         if minutes:
+            final = val_accuracy(report, val_sets, f"{name} (model)", rank)
             ax.plot([minutes[-1]], [100 * final], "*", ms=12, color="C3", label="heads + references (val)")
         for i, tool in enumerate(("6-mer 1-NN", "VSEARCH")):
-            if tool in vs:
-                ax.axhline(100 * vs[tool]["accuracy"][rank], ls="--", color=f"C{i + 4}", label=f"{tool} (val)")
+            ax.axhline(100 * val_accuracy(report, val_sets, tool, rank), ls="--", color=f"C{i + 4}", label=f"{tool} (val)")
         ax.set_title(rank)
         ax.set_xlabel("training CPU-minutes")
-    np.atleast_1d(axes)[0].set_ylabel(f"accuracy on {val_sets[0]} (%)")
+    np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
     np.atleast_1d(axes)[-1].legend(fontsize=7, loc="lower right")
     fig.suptitle(f"{name}: validation accuracy per rank during training")
     fig.tight_layout()
@@ -315,6 +326,25 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
     return "\n".join(lines)
 
 
+CARD_HEADING = "## Measured against the classic tools"
+
+
+def update_card(card: Path, name: str, text: str) -> None:
+    """Replace (or add) the card's section holding this model's benchmark tables."""
+    intro = text.split("\n## ", 1)[0].split("\n", 2)[2].strip()  # the paragraph after the title
+    section = text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0].strip()
+    # The plot lives in the barcodefm repository, not in the model folder.
+    section = section.replace(f"![{name} learning curve]({name}_learning_curve.png)",
+                              f"Learning curve: `benchmarks/results/{name}_learning_curve.png` in the barcodefm source.")
+    body = card.read_text(encoding="utf-8")
+    if CARD_HEADING in body:
+        before, rest = body.split(CARD_HEADING, 1)
+        after = rest.split("\n## ", 1)[1] if "\n## " in rest else ""
+        body = before.rstrip() + "\n\n" + ("## " + after if after else "")
+    body = body.rstrip() + f"\n\n{CARD_HEADING}\n\n{intro}\n\n{section}\n"
+    card.write_text(body, encoding="utf-8")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--models", default="coi-insect,its-fungi")
@@ -324,6 +354,8 @@ def main(argv=None) -> int:
     parser.add_argument("--blast-sample", type=int, default=1000)
     parser.add_argument("--baselines-only", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--update-cards", action="store_true",
+                        help="put each model's tables into its bundled model card (README.md)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
@@ -331,6 +363,7 @@ def main(argv=None) -> int:
 
     dirs = dict(item.split("=", 1) for item in args.model)
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     reports = {}
     for name in args.models.split(","):
         model_dir = Path(dirs[name]) if name in dirs else (None if args.baselines_only else bundled_model_path(name))
@@ -346,8 +379,12 @@ def main(argv=None) -> int:
     if reports:
         command = "python benchmarks/bundled_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
         (out / "bundled_models.json").write_text(json.dumps(reports, indent=1))
-        (out / "bundled_models.md").write_text(markdown(reports, command.strip(), args.threads, args.blast_sample))
-        print((out / "bundled_models.md").read_text())
+        text = markdown(reports, command.strip(), args.threads, args.blast_sample)
+        (out / "bundled_models.md").write_text(text)
+        print(text)
+        if args.update_cards:
+            for name in reports:
+                update_card(bundled_model_path(name) / "README.md", name, text)
     return 0
 
 

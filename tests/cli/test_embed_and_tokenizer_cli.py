@@ -75,6 +75,55 @@ def test_embed_parquet_and_resume_skips_done_ids(model_dir, fasta_with_bad_recor
     assert not out.with_name(out.name + ".partial").exists()
 
 
+@pytest.mark.parametrize("torn", ["between_vectors_and_ids", "inside_a_vector_block", "inside_an_id"])
+def test_embed_resume_after_a_torn_write_matches_an_uninterrupted_run(model_dir, fasta_with_bad_records, tmp_path, torn):
+    fasta, good_ids, _ = fasta_with_bad_records
+    full = tmp_path / "full.npy"
+    assert main(["embed", str(model_dir), str(fasta), "-o", str(full), "--batch-size", "8"]) == 0
+    expected = np.load(full)
+    # An interrupted run that wrote two batches of 8, then was killed in the middle of its writes.
+    out = tmp_path / "emb.npy"
+    writer = EmbeddingWriter(out)
+    writer.write(good_ids[:8], expected[:8])
+    writer.write(good_ids[8:16], expected[8:16])
+    ids_text = writer.ids_path.read_text()
+    row_bytes = 4 * expected.shape[1]
+    if torn == "between_vectors_and_ids":  # batch 2's vectors are in, its ids are not
+        writer.ids_path.write_text(ids_text[: ids_text.index(good_ids[8])])
+    elif torn == "inside_a_vector_block":  # killed half-way through batch 2's vectors
+        writer.ids_path.write_text(ids_text[: ids_text.index(good_ids[8])])
+        with open(writer.vec_path, "r+b") as f:
+            f.truncate(8 * row_bytes + 3 * row_bytes + row_bytes // 2 + 1)
+    else:  # killed half-way through batch 2's ids
+        writer.ids_path.write_text(ids_text[: ids_text.index(good_ids[8]) + len(good_ids[8]) // 2])
+    assert main(["embed", str(model_dir), str(fasta), "-o", str(out), "--batch-size", "8", "--resume"]) == 0
+    np.testing.assert_allclose(np.load(out), expected, rtol=1e-6, atol=1e-6)
+    assert out.with_suffix(".ids.txt").read_text() == full.with_suffix(".ids.txt").read_text()
+    assert not out.with_name(out.name + ".partial").exists()
+
+
+def test_embed_ids_are_quoted_like_classify_writes_them(model_dir, fasta_with_bad_records, tmp_path):
+    import csv
+    import io
+
+    import pyarrow.parquet as pq
+
+    _, _, records = fasta_with_bad_records
+    ids = ['say"hi"', '"boxed"', "plain"]
+    fasta = tmp_path / "quotes.fasta"
+    fasta.write_text("".join(f">{i}\n{r['sequence'][:150]}\n" for i, r in zip(ids, records)))
+    out = tmp_path / "emb.npy"
+    assert main(["embed", str(model_dir), str(fasta), "-o", str(out)]) == 0
+    text = out.with_suffix(".ids.txt").read_text()
+    classify_style = io.StringIO()  # classify writes its id cells with this writer
+    csv.writer(classify_style, delimiter="\t", lineterminator="\n").writerows([i] for i in ids)
+    assert text == classify_style.getvalue() == '"say""hi"""\n"""boxed"""\nplain\n'
+    assert [row[0] for row in csv.reader(io.StringIO(text), delimiter="\t")] == ids
+    assert np.load(out).shape == (3, 32)
+    assert main(["embed", str(model_dir), str(fasta), "-o", str(tmp_path / "emb.parquet")]) == 0
+    assert pq.read_table(tmp_path / "emb.parquet").column("id").to_pylist() == ids  # a typed column: no quoting
+
+
 def test_train_tokenizer_cli(tmp_path, capsys):
     out = tmp_path / "bpe"
     assert main(["train-tokenizer", "--data", str(sample_path("its")), "--splits", "train,train_singleton",

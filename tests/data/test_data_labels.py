@@ -78,8 +78,9 @@ def test_cbs_labels_with_replacement_character_are_kept(shared_data):
     with gzip.open(path, "rt", encoding="utf-8") as handle:
         raw_text = handle.read()
     n_raw_rows = sum(1 for line in raw_text.splitlines()[1:] if "\ufffd" in line)
-    dataset = load_barcodes(path)
+    dataset, rejects = load_barcodes(path, return_rejects=True)
     ranks = [r for r in RANKS if r in dataset.column_names]
     broken = [row for row in dataset.select_columns(ranks).to_list() if any(v and "\ufffd" in v for v in row.values())]
     assert len(broken) == n_raw_rows > 0
-    assert len(dataset) == len(raw_text.splitlines()) - 1
+    assert len(dataset) + rejects.total == len(raw_text.splitlines()) - 1
+    assert rejects.counts == {"too_short": 5}  # 2-19 bases, in the table's own "excluded_short" split

@@ -101,12 +101,12 @@ def test_plain_fasta_multiline_lowercase_and_iupac(tmp_path, coi_rows):
         lines.append(f">{row['processid']} {row['species']} COI-5P")
         lines.extend(seq[i : i + 60] for i in range(0, len(seq), 60))
     # an IUPAC code and an inner gap become N; the terminal gap padding is trimmed
-    lines += [">odd1 test", "--ACGTRYACGT-ACGT---"]
+    lines += [">odd1 test", "--ACGTRYACGT-ACGT" + "ACGTTGCA" * 3 + "---"]
     dataset = load_barcodes(write_text(tmp_path / "plain.fasta", "\n".join(lines) + "\n"))
     assert dataset.column_names == ["id", "sequence"]
     assert dataset["id"][:-1] == [r["processid"] for r in coi_rows]
     assert dataset["sequence"][:-1] == [r["dna"] for r in coi_rows]
-    assert dataset[-1] == {"id": "odd1", "sequence": "ACGTNNACGTNACGT"}
+    assert dataset[-1] == {"id": "odd1", "sequence": "ACGTNNACGTNACGT" + "ACGTTGCA" * 3}
 
 
 def test_bold_fasta_headers_and_marker_filter(tmp_path, coi_rows, caplog):
@@ -307,6 +307,77 @@ def test_bad_records_are_skipped_counted_logged_and_written(tmp_path, coi_rows, 
     assert "'X' at position 101" in written[0][3]
 
 
+@pytest.mark.parametrize("ending", ["\r", "\r\n", "\n"])
+@pytest.mark.parametrize("layout", ["fasta", "tsv", "csv"])
+def test_every_line_ending_reads_every_record(tmp_path, coi_rows, layout, ending):
+    rows = coi_rows[:5]
+    if layout == "fasta":  # sequences wrapped at 60 columns, as many FASTA writers do
+        lines = [part for r in rows for part in [f">{r['processid']}", *(r["dna"][i:i + 60] for i in range(0, len(r["dna"]), 60))]]
+    else:
+        sep = "\t" if layout == "tsv" else ","
+        lines = [f"processid{sep}dna", *(f"{r['processid']}{sep}{r['dna']}" for r in rows)]
+    path = write_text(tmp_path / f"mac.{layout}.gz", ending.join(lines) + ending)  # old Mac files: CR only
+    dataset, rejects = load_barcodes(path, return_rejects=True)
+    assert dataset["id"][:] == [r["processid"] for r in rows]
+    assert dataset["sequence"][:] == [r["dna"] for r in rows]
+    assert rejects.total == 0
+
+
+def test_fasta_mixing_line_endings(tmp_path, coi_rows):
+    a, b, c = coi_rows[:3]
+    text = f">{a['processid']}\r{a['dna'][:200]}\r{a['dna'][200:]}\r\n>{b['processid']}\n{b['dna']}\r>{c['processid']}\r\n{c['dna']}"
+    dataset = load_barcodes(write_text(tmp_path / "mixed.fasta", text))
+    assert dataset["id"][:] == [a["processid"], b["processid"], c["processid"]]
+    assert dataset["sequence"][:] == [a["dna"], b["dna"], c["dna"]]
+
+
+def test_records_too_short_to_tokenise_are_skipped_and_counted(tmp_path, coi_rows):
+    real = coi_rows[0]["dna"]
+    text = "".join(f">{name}\n{seq}\n" for name, seq in [
+        ("one", "A"), ("two", "AC"), ("five", "ACGTA"), ("real", real), ("nineteen", real[:19]),
+        ("twenty", real[:20]), ("padded", "NN" + real[:10] + "NNNN" + real[10:19] + "---"),
+    ])
+    path = write_text(tmp_path / "short.fasta", text)
+    rejects_path = tmp_path / "rejects.tsv"
+    dataset, rejects = load_barcodes(path, rejects_path=rejects_path, return_rejects=True)
+    assert dataset["id"][:] == ["real", "twenty"]
+    assert rejects.counts == {"too_short": 5} and (rejects.n_read, rejects.n_kept) == (7, 2)
+    assert "too_short 5 (one, two, five, nineteen, padded)" in rejects.summary()
+    written = [line.split("\t") for line in rejects_path.read_text().splitlines()[1:]]
+    assert written[0][:3] == ["one", "too_short", "1"] and "1 A/C/G/T bases, fewer than the 20" in written[0][3]
+    assert written[-1][0] == "padded" and written[-1][3].startswith("19 A/C/G/T")  # N are not bases
+    assert load_barcodes(path, min_bases=5)["id"][:] == ["five", "real", "nineteen", "twenty", "padded"]
+    with pytest.raises(ValueError, match="min_bases must be >= 1"):
+        iter_barcodes(path, min_bases=0)
+
+
+def test_mostly_ambiguous_records_are_skipped_and_counted(tmp_path, coi_rows):
+    real = coi_rows[0]["dna"]
+    protein = "MKVHRDSWYKMBDHVRAGCTWWSKMHHDKVRYSAG" * 5  # only IUPAC letters: mostly N once read
+    half = real[:100] + "N" * 100  # a DNA record that is exactly half unknown is kept
+    text = f">prot\n{protein}\n>real\n{real}\n>half\n{half}T\n>over\n{real[:100]}{'R' * 102}T\n"
+    dataset, rejects = load_barcodes(write_text(tmp_path / "n.fasta", text), return_rejects=True)
+    assert dataset["id"][:] == ["real", "half"]
+    assert rejects.counts == {"mostly_ambiguous": 2}
+    assert "mostly_ambiguous 2 (prot, over)" in rejects.summary()
+
+
+def test_quoted_ids_round_trip_like_classify_writes_them(tmp_path, coi_rows):
+    ids = ['he said "hi"', '"quoted"', "carriage\rreturn"]  # the last: a stray CR in an id cell (BOLD)
+    with open(tmp_path / "in.tsv", "w", newline="") as f:  # written the way classify writes its table
+        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
+        writer.writerow(["id", "species", "sequence"])
+        writer.writerows([i, r["species"], r["dna"]] for i, r in zip(ids, coi_rows))
+    original = load_barcodes(tmp_path / "in.tsv")
+    assert original["id"][:] == ['he said "hi"', '"quoted"', "carriage return"]
+    assert original["sequence"][:] == [r["dna"] for r in coi_rows[:3]]
+    out = tmp_path / "out.tsv"
+    write_barcodes_tsv(original, out)
+    lines = out.read_text().splitlines()
+    assert lines[1].startswith('"he said ""hi"""\t') and lines[2].startswith('"""quoted"""\t')
+    assert load_barcodes(out).to_list() == original.to_list()
+
+
 def test_a_row_with_extra_cells_is_a_bad_record_not_a_bad_file(tmp_path, coi_rows):
     text = shared_tsv(coi_rows[:3]).splitlines()
     text[2] += "\tstray\tcells"
@@ -367,6 +438,8 @@ def test_real_shared_tables(shared_data):
     splits = coi["split"][:]
     counts = {s: splits.count(s) for s in ("train", "val", "test", "unseen_key", "unseen_query")}
     assert counts == {"train": 11057, "val": 1594, "test": 3167, "unseen_key": 2034, "unseen_query": 2044}
-    its = load_barcodes(shared_data / "fungal_its" / "cbs_its2_labelled.tsv.gz")
+    its, rejects = load_barcodes(shared_data / "fungal_its" / "cbs_its2_labelled.tsv.gz", return_rejects=True)
     assert its.column_names == ["id", "sequence", "kingdom", "phylum", "class", "order", "family", "genus", "species", "split"]
-    assert len(its) == 18779 and its[0]["id"] == "KY101633"
+    assert len(its) == 18774 and its[0]["id"] == "KY101633"
+    # Five records of 2-19 bases, all in the table's own "excluded_short" split, are too short.
+    assert rejects.counts == {"too_short": 5}

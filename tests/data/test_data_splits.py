@@ -153,6 +153,6 @@ def test_split_cli_reports_user_errors(tmp_path, capsys):
     code = main(["split", str(sample_path("coi")), "-o", str(tmp_path / "x.tsv"), "--unseen-fraction", "1.2"])
     assert code == 1 and "unseen_fraction" in capsys.readouterr().err
     fasta = tmp_path / "plain.fasta"
-    fasta.write_text(">a\nACGT\n>b\nACGA\n")
+    fasta.write_text(f">a\n{'ACGT' * 6}\n>b\n{'ACGA' * 6}\n")
     code = main(["split", str(fasta), "-o", str(tmp_path / "y.tsv")])
     assert code == 1 and "no 'species' labels" in capsys.readouterr().err

@@ -76,7 +76,7 @@ class FastaSource:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        lines = iter_lines(self.path)
+        lines = iter_lines(self.path, any_ending=True)
         first = next((line for line in lines if line.startswith(">")), ">")
         lines.close()
         self.flavour = header_flavour(first)
@@ -98,7 +98,7 @@ class FastaSource:
         number = 0
         header = None
         chunks: list[str] = []
-        for line in iter_lines(self.path):
+        for line in iter_lines(self.path, any_ending=True):
             if line.startswith(">"):
                 if header is not None:
                     yield self._record(number, header, "".join(chunks))

@@ -8,11 +8,12 @@ IUPAC codes and gaps -> N; then leading/trailing N runs trimmed), one column per
 the source carries (cleaned by :func:`barcodefm.data.labels.normalize_label`, unknown -> ``None``),
 and ``split``, ``bin``, ``dup_in_train`` when the source has them (``marker`` too when
 ``marker=None`` keeps every marker). A record without an id gets ``record<N>`` (N = its 1-based
-record number).
+record number); tabs and line breaks inside an id become spaces.
 
-Bad records (no sequence, empty sequence, non-DNA characters, only N, a malformed row, another
-marker) are skipped, counted in a :class:`~barcodefm.data.rejects.Rejects` and logged once per
-pass; a bad FILE raises :class:`~barcodefm.data.formats.BarcodeFileError` naming it.
+Bad records (no sequence, empty sequence, non-DNA characters, only N, fewer than
+:data:`MIN_BASES` A/C/G/T, more than :data:`MAX_N_SHARE` N, a malformed row, another marker) are
+skipped, counted in a :class:`~barcodefm.data.rejects.Rejects` and logged once per pass; a bad
+FILE raises :class:`~barcodefm.data.formats.BarcodeFileError` naming it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,14 @@ logger = logging.getLogger(__name__)
 DEFAULT_MARKER = "COI-5P"
 _MISSING_CELLS = frozenset({"na", "nan", "none", "null"})
 _TRUE = frozenset({"true", "1", "yes", "t"})
+# Line breaks and tabs inside an id would split the rows of every TSV written from it.
+_ID_BREAKS = str.maketrans({c: " " for c in "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"})
+# A record with fewer A/C/G/T than this gives no k-mer tokens (or a handful) and so an empty
+# embedding and a meaningless call; real COI/ITS barcodes have 100+ bases. ``min_bases`` overrides it.
+MIN_BASES = 20
+# A record whose N share (after trimming end runs) is above this is not a barcode: e.g. a protein
+# that uses only IUPAC letters; real barcodes have a few percent N at most.
+MAX_N_SHARE = 0.5
 
 
 class BarcodeReader:
@@ -55,7 +64,11 @@ class BarcodeReader:
         format: str = "auto",
         marker: str | None = DEFAULT_MARKER,
         rejects_path: str | Path | None = None,
+        min_bases: int = MIN_BASES,
     ):
+        if min_bases < 1:
+            raise ValueError(f"min_bases must be >= 1, got {min_bases}")
+        self.min_bases = min_bases
         self.path = Path(path)
         kind = sniff_format(self.path, format)
         self.source = FastaSource(self.path) if kind == FASTA else TableSource(self.path, kind)
@@ -94,7 +107,7 @@ class BarcodeReader:
 
     def _clean(self, raw: dict, rejects: Rejects) -> dict | None:
         number = raw["number"]
-        record_id = raw.get("id") or f"record{number}"
+        record_id = (raw.get("id") or "").translate(_ID_BREAKS).strip() or f"record{number}"
         if "error" in raw:
             rejects.skip(record_id, reasons.MALFORMED_ROW, number, raw["error"])
             return None
@@ -121,6 +134,15 @@ class BarcodeReader:
         if not trimmed:
             rejects.skip(record_id, reasons.NO_BASES, number, f"{len(sequence)} positions, none A/C/G/T")
             return None
+        n_unknown = trimmed.count("N")
+        if len(trimmed) - n_unknown < self.min_bases:
+            rejects.skip(record_id, reasons.TOO_SHORT, number,
+                         f"{len(trimmed) - n_unknown} A/C/G/T bases, fewer than the {self.min_bases} required")
+            return None
+        if n_unknown > MAX_N_SHARE * len(trimmed):
+            rejects.skip(record_id, reasons.MOSTLY_AMBIGUOUS, number,
+                         f"{n_unknown} of {len(trimmed)} positions are N (more than {MAX_N_SHARE:.0%})")
+            return None
         sequence = trimmed
         rejects.kept(n_ambiguous)
         record = {"id": record_id, "sequence": sequence}
@@ -142,6 +164,7 @@ def iter_barcodes(
     format: str = "auto",
     marker: str | None = DEFAULT_MARKER,
     rejects_path: str | Path | None = None,
+    min_bases: int = MIN_BASES,
 ) -> BarcodeReader:
     """Iterate the clean records of ``path`` as dicts, without building a dataset.
 
@@ -149,7 +172,7 @@ def iter_barcodes(
     ``reader.rejects`` afterwards (``.total``, ``.counts``, ``.summary()``); ``reader.columns`` lists
     the record keys. Raises :class:`BarcodeFileError` at once if the file cannot be read.
     """
-    return BarcodeReader(path, format=format, marker=marker, rejects_path=rejects_path)
+    return BarcodeReader(path, format=format, marker=marker, rejects_path=rejects_path, min_bases=min_bases)
 
 
 def _generate(reader: BarcodeReader) -> Iterator[dict]:
@@ -178,7 +201,8 @@ def _fingerprint(reader: BarcodeReader) -> str:
     """Identity of a read (file state + options). Without one, ``datasets`` fingerprints an
     in-memory table by hashing all of it: a 300 MB transient spike for the 108k COI file."""
     stat = reader.path.stat()
-    key = f"{reader.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader.layout}|{reader.marker}|{reader.columns}"
+    key = (f"{reader.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader.layout}|{reader.marker}|"
+           f"{reader.columns}|{reader.min_bases}")
     return hashlib.sha256(f"barcodefm-read-v1|{key}".encode()).hexdigest()[:32]
 
 
@@ -189,6 +213,7 @@ def load_barcodes(
     rejects_path: str | Path | None = None,
     streaming: bool = False,
     return_rejects: bool = False,
+    min_bases: int = MIN_BASES,
 ):
     """Read a barcode file into a ``datasets.Dataset`` (``IterableDataset`` if ``streaming``).
 
@@ -198,10 +223,11 @@ def load_barcodes(
     without markers ignore it. ``rejects_path``: write skipped records there as TSV (``id``,
     ``reason``, ``record``, ``detail``). ``return_rejects``: also return the
     :class:`~barcodefm.data.rejects.Rejects` counts (for a streaming dataset they fill as it is
-    iterated). A map-style dataset is parsed in one pass into an in-memory Arrow table (about
+    iterated). ``min_bases``: fewest A/C/G/T a kept record has (default :data:`MIN_BASES`).
+    A map-style dataset is parsed in one pass into an in-memory Arrow table (about
     the file's uncompressed size); use ``streaming=True`` for files larger than memory.
     """
-    reader = BarcodeReader(path, format=format, marker=marker, rejects_path=rejects_path)
+    reader = BarcodeReader(path, format=format, marker=marker, rejects_path=rejects_path, min_bases=min_bases)
     logger.info("reading %s as %s", reader.path, reader.layout)
     if streaming:
         dataset = datasets.IterableDataset.from_generator(

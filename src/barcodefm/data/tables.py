@@ -19,8 +19,11 @@ Layouts this covers: BOLD v3 "combined" TSV (``processid``, ``nucleotides``, ``m
 ``bin_uri``, ``*_name``), BOLD's BCDM data package TSV (``nuc``, ``marker_code``, plain rank
 columns), the BarcodeBERT / BIOSCAN-5M CSV (``nucleotides`` or ``dna_barcode``, ``*_name`` or plain
 ranks, ``split``) and our shared TSV (``dna``/``sequence``, ranks, ``split``). TSV cells are split
-on tabs only (BOLD writes no quotes, and its cells may hold stray ``\\r``); CSV goes through the
-``csv`` module so quoted cells work. Cells are stripped, so BOLD's blank ``" "`` cells are empty.
+on tabs only (BOLD writes no quotes, and its cells may hold stray ``\\r``), then a cell wholly
+quoted the ``csv`` module's way (``"..."`` with ``""`` for each ``"`` inside, as our writer and
+``classify`` write a cell holding ``"``) is unquoted; any other ``"`` is kept as text. CSV goes
+through the ``csv`` module so quoted cells work. Cells are stripped, so BOLD's blank ``" "`` cells
+are empty.
 """
 
 from __future__ import annotations
@@ -49,6 +52,18 @@ def _find(header: list[str], aliases: tuple[str, ...]) -> int | None:
         if alias in header:
             return header.index(alias)
     return None
+
+
+def _unquote(cell: str) -> str:
+    """``"a ""b"" c"`` -> ``a "b" c``; a cell not wholly quoted that way is returned as is."""
+    if len(cell) >= 2 and cell[0] == cell[-1] == '"' and '"' not in cell[1:-1].replace('""', ""):
+        return cell[1:-1].replace('""', '"')
+    return cell
+
+
+def _split_tsv(line: str) -> list[str]:
+    cells = line.split("\t")
+    return [_unquote(c) for c in cells] if '"' in line else cells
 
 
 def _layout_name(header: list[str], delimiter: str) -> str:
@@ -95,13 +110,13 @@ class TableSource:
 
     def _split(self, line: str) -> list[str]:
         if self.delimiter == "\t":
-            return line.split("\t")
+            return _split_tsv(line)
         return next(csv.reader([line]), [])
 
     def _rows(self) -> Iterator[list[str]]:
         lines = iter_lines(self.path)
         if self.delimiter == "\t":
-            return (line.split("\t") for line in lines)
+            return (_split_tsv(line) for line in lines)
         csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
         return csv.reader(lines)
 

@@ -3,11 +3,14 @@
 Columns, in order: ``id``, the rank columns (highest first), ``bin_uri``, ``marker``, ``split``,
 ``dup_in_train``, then ``sequence`` last (the long cell at the end keeps the file readable with
 ``cut``/``less``); only the columns the records carry are written. ``.gz`` paths are gzipped.
-Missing values are empty cells; tabs or line breaks inside a label become spaces.
+Missing values are empty cells; tabs or line breaks inside a label become spaces. Rows go through
+the ``csv`` module (tab-delimited) like ``classify``'s table, so a cell holding ``"`` is quoted;
+the TSV reader unquotes such cells.
 """
 
 from __future__ import annotations
 
+import csv
 import gzip
 import itertools
 from collections.abc import Iterable
@@ -61,11 +64,12 @@ def write_barcodes_tsv(records, path: str | Path, columns: list[str] | None = No
         columns = tsv_columns(names)
     opener = gzip.open if path.suffix == ".gz" else open
     n = 0
-    with opener(path, "wt", encoding="utf-8", newline="\n") as out:
-        out.write("\t".join(_HEADER_NAMES.get(c, c) for c in columns) + "\n")
+    with opener(path, "wt", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out, delimiter="\t", lineterminator="\n")
+        writer.writerow([_HEADER_NAMES.get(c, c) for c in columns])
         if first is None:
             return 0
         for record in itertools.chain([first], rows):
-            out.write("\t".join(_cell(record.get(c)) for c in columns) + "\n")
+            writer.writerow([_cell(record.get(c)) for c in columns])
             n += 1
     return n

@@ -152,9 +152,9 @@ unchanged under `accelerate launch` on GPUs):
 barcodefm recipe {recipe.name} --data-dir ../shared/data --output runs/{recipe.name}
 ```
 
-- Data: {recipe.description}; trained on the `{",".join(o["train_splits"])}` split(s) only; `val` picked the
-  checkpoint settings, `val` + `unseen_key` chose the identification rule and the novelty threshold;
-  `test` and `unseen_query` were used for reporting only.
+- Data: {recipe.description}; trained on the `{",".join(o["train_splits"])}` split(s) only; `val` was
+  scored during training (the learning curve), `val` + `unseen_key` chose the identification rule and the
+  novelty threshold; `test` and `unseen_query` were used for reporting only.
 - Model: BarcodeMamba-2 from scratch, BPE {o["bpe_vocab_size"]} tokens, width {o["d_model"]}, {o["n_layer"]} blocks,
   headdim {o["headdim"]}; first {o["max_length"]} bases. Optimisation: AdamW lr {o["lr"]:g}, batch {o["batch_size"]},
   {o["max_steps"]:,} steps, cosine schedule, hierarchical label smoothing, class weights n^-0.5. Seed {o["seed"]}.
@@ -164,8 +164,8 @@ barcodefm recipe {recipe.name} --data-dir ../shared/data --output runs/{recipe.n
 - Identification: per rank, the head, the similarity-weighted vote of the {ident["k"]} nearest training
   barcodes in the model's embedding space (temperature {ident["temperature"]:g}), or their mean ("mix"),
   whichever was most accurate on `val` + `unseen_key`: {rules}. Selection accuracy (%): {scores}.
-  Why: the heads learn the frequent classes well in a CPU budget, while the vote over stored references
-  names species with few training barcodes, which is where the heads were weakest.
+  Why: on those selection records the vote or the mix was more accurate than the head alone at most
+  ranks (scores above); the head stays where it was as good.
 
 With barcodefm installed, `barcodefm classify QUERIES.fasta --model {recipe.name} -o calls.tsv` runs the
 heads and the reference vote and adds a novelty score (cosine distance to the nearest training barcode).
