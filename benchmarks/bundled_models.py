@@ -327,6 +327,20 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
 
 
 CARD_HEADING = "## Measured against the classic tools"
+README_START, README_END = "<!-- bundled:start -->", "<!-- bundled:end -->"
+
+
+def update_readme(readme: Path, text: str) -> None:
+    """Replace the README's block between the bundled markers (headings one level down, plot paths
+    relative to the README)."""
+    body = text.split("\n", 2)[2].strip()  # without the title
+    body = body.replace("\n### ", "\n#### ").replace("\n## ", "\n### ")
+    body = body.replace("](", "](benchmarks/results/").replace("](benchmarks/results/http", "](http")
+    old = readme.read_text()
+    if README_START not in old:
+        raise ValueError(f"{readme} has no {README_START} ... {README_END} markers")
+    before, rest = old.split(README_START, 1)
+    readme.write_text(f"{before}{README_START}\n{body}\n{README_END}{rest.split(README_END, 1)[1]}")
 
 
 def update_card(card: Path, name: str, text: str) -> None:
@@ -354,6 +368,8 @@ def main(argv=None) -> int:
     parser.add_argument("--blast-sample", type=int, default=1000)
     parser.add_argument("--baselines-only", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--update-readme", action="store_true",
+                        help="put the tables at the head of the README's Results")
     parser.add_argument("--update-cards", action="store_true",
                         help="put each model's tables into its bundled model card (README.md)")
     args = parser.parse_args(argv)
@@ -382,6 +398,8 @@ def main(argv=None) -> int:
         text = markdown(reports, command.strip(), args.threads, args.blast_sample)
         (out / "bundled_models.md").write_text(text)
         print(text)
+        if args.update_readme:
+            update_readme(REPO / "README.md", text)
         if args.update_cards:
             for name in reports:
                 update_card(bundled_model_path(name) / "README.md", name, text)
