@@ -40,15 +40,17 @@ def _done_ids(path: Path) -> set[str]:
 
 
 def trained_max_length(model_dir: str | Path) -> int | None:
-    """The ``--max-length`` (bases) the model in ``model_dir`` was fine-tuned with, if the folder
-    came from ``barcodefm finetune`` (its ``run_options.json``); None otherwise."""
-    path = Path(model_dir) / "run_options.json"
-    if not path.is_file():
-        return None
-    with open(path, encoding="utf-8") as f:
-        value = json.load(f).get("max_length")
-    return int(value) if value else None
-
+    """The ``--max-length`` (bases) the model in ``model_dir`` was fine-tuned with: from the run's
+    ``run_options.json`` (a ``barcodefm finetune`` folder) or ``identification.json`` (a released
+    or bundled identifier); None otherwise."""
+    for name in ("run_options.json", "identification.json"):
+        path = Path(model_dir) / name
+        if path.is_file():
+            with open(path, encoding="utf-8") as f:
+                value = json.load(f).get("max_length")
+            if value:
+                return int(value)
+    return None
 
 def classify_file(
     model_dir: str | Path,
@@ -70,6 +72,8 @@ def classify_file(
     """
     from ..factory import load_model, load_tokenizer
 
+    if not Path(input_path).exists():  # before the model loads: a typo should fail at once
+        raise FileNotFoundError(f"barcode file not found: {input_path}")
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 base, got {max_length}")
@@ -132,7 +136,7 @@ def classify_file(
                     row += [label or "", "" if label is None else f"{pred['probs'][rank]:.4f}"]
                 row.append(str(pred["consistent"]).lower())
                 if novelty is not None:
-                    row += [f"{dist[i]:.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
+                    row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
                 writer.writerow(row)
             f.flush()  # an interrupted run keeps every finished batch
             n_new += len(batch)

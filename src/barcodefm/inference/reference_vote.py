@@ -165,7 +165,8 @@ def choose_rules(reference: ReferenceSet, head_probs, embeddings, truth: dict[st
 
 
 def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str, Sequence],
-                        selection: dict[str, Sequence], batch_size: int = 64, k: int = DEFAULT_K) -> dict:
+                        selection: dict[str, Sequence], batch_size: int = 64, k: int = DEFAULT_K,
+                        max_length: int | None = None) -> dict:
     """Embed the distinct training barcodes, store them with their labels, choose each rank's rule
     (and one vote temperature) on ``selection`` records, and write the files into ``model_dir``.
 
@@ -207,7 +208,8 @@ def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str
     settings = {"k": k, "temperature": temperature, "rules": rules, "selection_accuracy": choice["scores"],
                 "n_references": len(keep), "n_training_records": len(train["sequence"]),
                 "n_selection_records": len(selection["sequence"]),
-                "pooling": getattr(model.config, "pooling", "mean")}
+                "pooling": getattr(model.config, "pooling", "mean"),
+                "max_length": max_length}  # bases the sequences were cut to (classify does the same)
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
     # Novelty: distance to the nearest stored reference, calibrated on the selection records
     # (seen species = those whose species the model knows, novel = the others).

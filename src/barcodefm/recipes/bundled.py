@@ -101,7 +101,7 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
 
     torch.manual_seed(0)
     return build_reference_set(model, tokenizer, run_dir, rows(set(recipe.options["train_splits"])),
-                               rows(set(SELECTION_SPLITS)), batch_size=64)
+                               rows(set(SELECTION_SPLITS)), batch_size=64, max_length=max_bases)
 
 
 def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: str = "") -> Path:

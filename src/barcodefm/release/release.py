@@ -114,10 +114,11 @@ def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict
 
 
 # Files a taxonomy run writes beside the weights that the released model uses: the training
-# references with their labels and rules (identification by nearest references and novelty), and
-# the run's options (``barcodefm classify`` cuts barcodes to the trained --max-length).
+# references with their labels and rules (identification by nearest references and novelty; the
+# rules file also records the trained --max-length). run_options.json stays behind: it holds the
+# training machine's paths.
 COMPANION_FILES = ("novelty_reference.safetensors", "novelty.json", "reference_labels.safetensors",
-                   "identification.json", RUN_OPTIONS_FILE)
+                   "identification.json")
 
 
 def release_model(
