@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 from ..data import iter_barcodes
 from ..taxonomy import predict
 from .batching import iter_batches
-from .novelty import load_novelty_reference, nearest_distance
+from .novelty import NOVELTY_FILE, load_novelty_reference, nearest_distance
 from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
 logger = logging.getLogger(__name__)
@@ -86,7 +86,13 @@ def classify_file(
     model.to(device)
     spec = model.taxonomy.spec
     reference = ReferenceSet.load(model_dir)  # heads + nearest training references, rule per rank
-    novelty = load_novelty_reference(model_dir)
+    if reference is not None and (Path(model_dir) / NOVELTY_FILE).is_file():
+        # The same embeddings: read only the threshold, not the embeddings file a second time.
+        novelty = (reference.embeddings, json.loads((Path(model_dir) / NOVELTY_FILE).read_text()))
+    elif reference is None:
+        novelty = load_novelty_reference(model_dir)
+    else:
+        novelty = None
     if reference is not None:
         logger.info("identification: %s (k=%d nearest of %d training barcodes)",
                     ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()), reference.k,
