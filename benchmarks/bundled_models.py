@@ -133,8 +133,26 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
 # --------------------------------------------------------------------------------------------- model
 
 
+# The model's rows in the tables: the identifier, the network without the k-mer vote, and each part.
+VARIANTS = ("model", "network only", "heads only", "embedding neighbours only", "k-mer neighbours only")
+
+
+def network_choice(model_dir: Path) -> dict[str, tuple[str, dict]]:
+    """Per rank, the best rule WITHOUT the k-mer vote on the selection records (from the model's
+    identification.json): what the network alone would have been chosen to say."""
+    from barcodefm.inference.reference_vote import RULES_FILE, parse_choice
+
+    scores = json.loads((model_dir / RULES_FILE).read_text())["selection_accuracy"]
+    out = {}
+    for rank, by_name in scores.items():
+        names = [n for n in by_name if "kmer" not in parse_choice(n)[0].split("+")]
+        out[rank] = parse_choice(max(names, key=lambda n: (round(by_name[n], 6), -names.index(n))))
+    return out
+
+
 def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
     from barcodefm.factory import load_model, load_tokenizer
+    from barcodefm.inference.kmer_reference import KmerReference
     from barcodefm.inference.reference_vote import ReferenceSet, combine_rule, run_model as forward
 
     model = load_model(model_dir, "AutoModel").eval()
@@ -146,13 +164,26 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
         seqs = [records["sequence"][i][:max_bases] for i in idx]
         t0 = time.perf_counter()
         heads, emb = forward(model, tokenizer, seqs, batch_size=64, progress=False)
-        sims, nn_idx = reference.neighbours(emb)
-        vote = reference.distributions(sims, nn_idx, {r: p.shape[1] for r, p in heads.items()})
-        combined = reference.combine(heads, vote)
+        combined, nearest = reference.identify(heads, emb, seqs)
         seconds = time.perf_counter() - t0
-        variants = {"model": combined, "heads only": heads,
-                    "nearest references only": {r: combine_rule("reference", heads[r], vote[r]) for r in heads}}
-        result = {"ms_per_query": 1000 * seconds / max(len(seqs), 1), "novelty": (1 - sims[:, 0]).tolist()}
+        # The parts alone (not timed): each rank's own vote temperatures, as in the model's rule.
+        num_classes = {r: p.shape[1] for r, p in heads.items()}
+        sims, nn_idx = reference.neighbours(emb)
+        kmer = reference.kmer or KmerReference.load(model_dir)
+        ksims, kidx = kmer.neighbours(seqs, reference.k)
+        emb_vote = {r: reference.distributions(sims, nn_idx, {r: num_classes[r]},
+                                               reference.temperature_of(r, "reference"))[r] for r in heads}
+        kmer_vote = {r: reference.distributions(ksims, kidx, {r: num_classes[r]},
+                                                reference.temperature_of(r, "kmer"))[r] for r in heads}
+        network = {}
+        for r, (rule, temps) in network_choice(model_dir).items():
+            vote = reference.distributions(sims, nn_idx, {r: num_classes[r]}, temps.get("reference"))[r]
+            network[r] = combine_rule(rule, heads[r], vote)
+        variants = {"model": combined, "network only": network,
+                    "heads only": heads,
+                    "embedding neighbours only": {r: combine_rule("reference", heads[r], emb_vote[r]) for r in heads},
+                    "k-mer neighbours only": {r: combine_rule("kmer", heads[r], None, kmer_vote[r]) for r in heads}}
+        result = {"ms_per_query": 1000 * seconds / max(len(seqs), 1), "novelty": (1 - nearest).tolist()}
         for variant, probs in variants.items():
             labels, conf = {}, {}
             for r in ranks:
@@ -199,7 +230,7 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
         truth = {r: [records[r][i] for i in idx] for r in ranks}
         dedup = [j for j, i in enumerate(idx) if records["sequence"][i] not in train_seqs]
         rows = {}
-        methods = {f"{name} ({v})": model[set_name][v] for v in ("model", "heads only", "nearest references only")}
+        methods = {f"{name} ({v})": model[set_name][v] for v in VARIANTS}
         methods.update(baselines[set_name])
         for method, res in methods.items():
             picked = res.get("rows", list(range(len(idx))))
@@ -214,6 +245,10 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
             accs["species_dedup"], _ = accuracy([res["labels"][sp][pos[j]] for j in dd], [truth[sp][j] for j in dd])
             rows[method] = {"accuracy": accs, "n": len(picked), "ms_per_query": res.get("ms_per_query",
                             model[set_name]["ms_per_query"])}
+            if "rows" in res:  # a sampled tool (BLAST): the model on the same records, for a fair comparison
+                ours = methods[f"{name} (model)"]["labels"]
+                rows[method]["model_on_same_rows"] = {
+                    r: accuracy([ours[r][j] for j in picked], [truth[r][j] for j in picked])[0] for r in ranks}
             if "confidence" in res:
                 cal = {}
                 for r in ranks:
@@ -277,6 +312,38 @@ def fmt(x: float) -> str:
     return "–" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{100 * x:.1f}"
 
 
+CLASSIC_TOOLS = ("6-mer 1-NN", "VSEARCH", "SINTAX (cutoff 0.8)", "BLAST")
+
+
+def standing(name: str, test: dict, unseen: dict, ranks: list[str]) -> list[str]:
+    """Per column: the model against the classic tool it trails most (or leads least) and against
+    6-mer 1-NN, in points; a sampled tool (BLAST) is compared on the records of its sample."""
+    columns = [(f"{r} (test)", test, r) for r in ranks] + [("genus, unseen_query", unseen, "genus")]
+    cells, behind = [], []
+    for label, part, rank in columns:
+        model = part["methods"][f"{name} (model)"]["accuracy"][rank]
+        # Each tool against the model on the records the tool ran on (BLAST: its sample).
+        gaps, tools = {}, {}
+        for t in CLASSIC_TOOLS:
+            row = part["methods"].get(t)
+            if row is None or row["accuracy"][rank] is None or np.isnan(row["accuracy"][rank]):
+                continue
+            tools[t] = row["accuracy"][rank]
+            gaps[t] = (row.get("model_on_same_rows") or {}).get(rank, model) - row["accuracy"][rank]
+        best = min(gaps, key=gaps.get)  # the tool the model trails most (or leads least)
+        gap = 100 * gaps[best]
+        kmer = 100 * gaps["6-mer 1-NN"]
+        sample = " (on its sample)" if part["methods"][best]["n"] < part["n"] else ""
+        cells.append(f"| {label} | {fmt(model)} | {best} {fmt(tools[best])}{sample} | {gap:+.1f} | {kmer:+.1f} |")
+        if gap < -0.05:
+            behind.append(f"{label} ({gap:+.1f} vs {best})")
+    verdict = ("Ahead of or level with every classic tool in every column." if not behind else
+               "Behind the best classic tool in: " + "; ".join(behind) + ".")
+    return (["Where the model stands (points; + = the model is ahead):", "",
+             "| column | model | closest classic tool | model - that tool | model - 6-mer 1-NN |", "|---|---|---|---|---|"]
+            + cells + ["", verdict, ""])
+
+
 def markdown(reports: dict, command: str, threads: int, blast_sample: int | None) -> str:
     import platform
 
@@ -289,11 +356,18 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
              f"BLAST runs on a random {blast_sample}-query sample of each large split (seed 0), marked n; "
              "every other number is on the full split. Accuracy in %, per rank over the records whose label "
              "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
-             "head, the vote of the nearest training barcodes in the model's embedding space, or their mean, "
-             "chosen on `val` + `unseen_key`; the two other rows show each part alone.", ""]
+             "head, the vote of the nearest training barcodes in the network's embedding space, the vote of the "
+             "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), or the mean of several, "
+             "chosen on `val` + `unseen_key`. '(network only)' is the best choice without the k-mer vote (what the "
+             "trained network says on its own); the last three model rows show each part alone. The k-mer vote "
+             "differs from the 6-mer 1-NN baseline in its k, in reading the model's first 660 bases and in "
+             "weighing its 10 nearest references.", ""]
     for name, rep in reports.items():
         ranks = list(RECIPES[name].options["ranks"])
-        lines += [f"## {name}", "", f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records.", ""]
+        ident = json.loads((Path(rep["model_dir"]) / "identification.json").read_text())
+        rules = ", ".join(f"{rank} {rule}" for rank, rule in ident["rules"].items())
+        lines += [f"## {name}", "", f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records. "
+                  f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}.", ""]
         prefixes = sorted({s.rsplit(" ", 1)[0] for s in rep["sets"]})
         for prefix in prefixes:
             test, unseen = rep["sets"].get(f"{prefix} test"), rep["sets"].get(f"{prefix} unseen_query")
@@ -309,6 +383,7 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
                 lines.append(f"| {bold}{method}{bold} | " + " | ".join(cells)
                              + f" | {row['n']:,} / {u['n'] if u else 0:,} | {row['ms_per_query']:.2f} |")
             lines.append("")
+            lines += standing(name, test, unseen, ranks)
         lines += ["Calibration (test: species; unseen_query: genus): expected calibration error (ECE, 15 bins), and "
                   "at probability >= 0.8 the share of records assigned and the precision of those assignments.", "",
                   "| query set | method | rank | ECE | share assigned @0.8 | precision @0.8 |", "|---|---|---|---|---|---|"]

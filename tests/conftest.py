@@ -56,3 +56,55 @@ def coi_cap20_table():
     import pandas as pd
 
     return pd.read_csv(COI_CAP20, sep="\t")
+
+
+def coi_sample_records(n: int) -> list[dict]:
+    """The first ``n`` records of the COI sample bundled with barcodefm (always present)."""
+    from barcodefm.data import iter_barcodes, sample_path
+
+    return [r for _, r in zip(range(n), iter_barcodes(sample_path("coi")))]
+
+
+def write_fasta(path: Path, records, ids=None, length: int = 150) -> Path:
+    """``records`` as FASTA (sequences cut to ``length``), under ``ids`` when given."""
+    ids = [r["id"] for r in records] if ids is None else ids
+    path.write_text("".join(f">{i}\n{r['sequence'][:length]}\n" for i, r in zip(ids, records)))
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_lm_dir(tmp_path_factory) -> Path:
+    """A tiny untrained BarcodeMamba language model folder (char tokenizer): for `barcodefm embed`."""
+    import torch
+
+    from barcodefm import BarcodeCharTokenizer, BarcodeMambaForCausalLM, config_from_tokenizer
+
+    torch.manual_seed(0)
+    tok = BarcodeCharTokenizer()
+    model = BarcodeMambaForCausalLM(config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16))
+    out = tmp_path_factory.mktemp("tiny-lm")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_taxonomy_dir(tmp_path_factory) -> Path:
+    """A tiny untrained taxonomic classifier folder (4 ranks of the COI sample, no novelty
+    reference): for `barcodefm classify`."""
+    import torch
+
+    from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
+    from barcodefm.taxonomy import TaxonomySpec
+
+    torch.manual_seed(0)
+    records = coi_sample_records(100)
+    spec = TaxonomySpec.from_columns({r: [x[r] for x in records] for r in ("order", "family", "genus", "species")})
+    tok = BarcodeCharTokenizer()
+    model = BarcodeMambaForTaxonomicClassification(
+        config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
+    )
+    out = tmp_path_factory.mktemp("tiny-taxonomy")
+    model.save_pretrained(out)
+    tok.save_pretrained(out)
+    return out

@@ -59,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args._run(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as exc:
-        # Input problems get one clear line, not a traceback (use -v for the trace).
+    except (UserError, ValueError, FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        # Input problems (a wrong path among them) get one clear line, not a traceback (use -v for the trace).
         if args.verbose:
             raise
         print(f"barcodefm {args.command}: error: {exc}", file=sys.stderr)

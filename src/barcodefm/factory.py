@@ -32,38 +32,149 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     return config_class(**values)
 
 
-def is_barcodefm_folder(path: str | Path) -> bool:
-    """Whether the saved model at ``path`` (folder or Hub id) is one of barcodefm's model types,
-    which the installed package loads with its own classes: the folder's copy of the code is then
-    never executed (and cannot differ from the installed one)."""
-    from transformers import PretrainedConfig
+OWN_TOKENIZER_CLASSES = ("BarcodeCharTokenizer", "BarcodeKmerTokenizer", "BarcodeBPETokenizer")
 
-    from .configuration_barcodemae import BarcodeMAEConfig
-    from .configuration_barcodemamba import BarcodeMambaConfig
+
+class RemoteCodeNotTrusted(ValueError):
+    """A folder that is not a barcodefm model needs its own Python code to load, and the user did
+    not opt in (``--trust-remote-code``): nothing from the folder was run."""
+
+
+def _bundled_names() -> str:
+    from .registry import BUNDLED_MODELS
+
+    return ", ".join(sorted(BUNDLED_MODELS))
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
+
+
+def _looks_like_hub_id(text: str) -> bool:
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(text)
+    except ValueError:  # HFValidationError
+        return False
+    return True
+
+
+def _check_location(path: str | Path, needs: str) -> None:
+    """One-line errors for what cannot hold a model (``needs="model"``) or a tokenizer
+    (``needs="tokenizer"``): a file, a missing local folder, a folder without the saved files.
+    Names that may be Hub ids are left to the Hub."""
+    text = str(path)
+    local = Path(text)
+    if local.is_file():
+        raise ValueError(f"{text}: a file, not a model folder (give the folder that holds config.json)")
+    if local.is_dir():
+        if not any(local.iterdir()):
+            raise FileNotFoundError(f"{text}: empty folder, not a saved model")
+        if needs == "model" and not (local / "config.json").is_file():
+            raise FileNotFoundError(f"{text}: not a saved model folder (no config.json)")
+        if needs == "tokenizer" and not any((local / n).is_file() for n in ("tokenizer_config.json", "tokenizer.json")):
+            if (local / "config.json").is_file():
+                raise FileNotFoundError(f"{text}: the model folder holds no tokenizer (no tokenizer_config.json)")
+            raise FileNotFoundError(f"{text}: not a saved model folder (no config.json or tokenizer_config.json)")
+        return
+    if not _looks_like_hub_id(text):
+        raise FileNotFoundError(f"{text}: model folder not found (and not a bundled model: {_bundled_names()})")
+
+
+def _config_dict(path: str | Path) -> dict:
+    """``config.json`` of a folder or Hub id, read as JSON (no code is run); {} for a folder
+    without one (a tokenizer-only folder)."""
+    from transformers import PretrainedConfig
 
     try:
         config, _ = PretrainedConfig.get_config_dict(str(path))
     except OSError as exc:  # neither a folder with a config.json nor a reachable Hub repository
-        from .registry import BUNDLED_MODELS
-
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise FileNotFoundError(f"{path}: not a model folder, a bundled model ({', '.join(sorted(BUNDLED_MODELS))}) "
-                                f"or a reachable Hub repository ({first_line})") from None
-    return config.get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+        raise FileNotFoundError(f"{path}: not a model folder, a bundled model ({_bundled_names()}) "
+                                f"or a reachable Hub repository ({_first_line(exc)})") from None
+    return config
 
 
-def load_tokenizer(path: str | Path):
-    """The tokenizer saved in a model folder (any barcodefm tokenizer)."""
+def is_barcodefm_folder(path: str | Path) -> bool:
+    """Whether the saved model at ``path`` (folder or Hub id) is one of barcodefm's model types,
+    which the installed package loads with its own classes: the folder's copy of the code is then
+    never executed (and cannot differ from the installed one)."""
+    from .configuration_barcodemae import BarcodeMAEConfig
+    from .configuration_barcodemamba import BarcodeMambaConfig
+
+    _check_location(path, "model")
+    return _config_dict(path).get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+
+
+def _is_barcodefm_tokenizer(path: str | Path) -> bool:
+    """A barcodefm model folder, or a tokenizer-only folder (no model type) holding one of
+    barcodefm's tokenizer classes: loaded with the installed classes."""
+    from .configuration_barcodemae import BarcodeMAEConfig
+    from .configuration_barcodemamba import BarcodeMambaConfig
+
+    import json
+
+    model_type = _config_dict(path).get("model_type")
+    if model_type:
+        return model_type in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+    try:
+        if Path(str(path)).is_dir():
+            with open(Path(str(path)) / "tokenizer_config.json", encoding="utf-8") as f:
+                tokenizer_config = json.load(f)
+        else:
+            from transformers.models.auto.tokenization_auto import get_tokenizer_config
+
+            tokenizer_config = get_tokenizer_config(str(path))
+        tokenizer_class = str(tokenizer_config.get("tokenizer_class") or "")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return tokenizer_class.removesuffix("Fast") in OWN_TOKENIZER_CLASSES
+
+
+def _refused(path: str | Path) -> RemoteCodeNotTrusted:
+    return RemoteCodeNotTrusted(
+        f"{path} is not a barcodefm model and needs its own Python code to load, which is not run "
+        "unless you trust it: pass --trust-remote-code if you trust it (Python: trust_remote_code=True)")
+
+
+def _is_refusal(exc: Exception) -> bool:
+    return isinstance(exc, ValueError) and "trust_remote_code" in str(exc)
+
+
+def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
+    """The tokenizer saved in a model folder (any barcodefm tokenizer).
+
+    barcodefm's own folders load with the installed classes whatever ``trust_remote_code`` says
+    (the folder's copy of the code is never run); any other folder gets exactly
+    ``trust_remote_code``, as in transformers, and a :class:`RemoteCodeNotTrusted` error when it
+    needs its own code and the flag is off."""
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(str(path), trust_remote_code=not is_barcodefm_folder(path))
+    _check_location(path, "tokenizer")
+    trust = False if _is_barcodefm_tokenizer(path) else bool(trust_remote_code)
+    try:
+        return AutoTokenizer.from_pretrained(str(path), trust_remote_code=trust)
+    except ValueError as exc:
+        if not trust and _is_refusal(exc):
+            raise _refused(path) from None
+        raise
 
 
-def load_model(path: str | Path, auto_class: str = "AutoModel", **kwargs):
+def load_model(path: str | Path, auto_class: str = "AutoModel", trust_remote_code: bool = False, **kwargs):
     """A saved model through the named Auto class. A barcodefm folder loads with the installed
     classes (``AutoModel`` gives the class it was saved from when that is the backbone or a
-    taxonomic classifier, see ``registration.py``), on every transformers release."""
+    taxonomic classifier, see ``registration.py``), on every transformers release, and never runs
+    the folder's copy of the code, whatever ``trust_remote_code`` says. Any other folder gets
+    exactly ``trust_remote_code`` (default off, as in transformers): a :class:`RemoteCodeNotTrusted`
+    error when it needs its own code and the flag is off."""
     import transformers
 
     cls = getattr(transformers, auto_class)
-    return cls.from_pretrained(str(path), trust_remote_code=not is_barcodefm_folder(path), **kwargs)
+    trust = False if is_barcodefm_folder(path) else bool(trust_remote_code)
+    try:
+        return cls.from_pretrained(str(path), trust_remote_code=trust, **kwargs)
+    except ValueError as exc:
+        if not trust and _is_refusal(exc):
+            raise _refused(path) from None
+        raise

@@ -99,7 +99,8 @@ def test_bundled_model_is_complete_and_within_budget(name):
     folder = bundled_model_path(name)
     files = {p.name for p in folder.iterdir()}
     assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "novelty_reference.safetensors",
-            "reference_labels.safetensors", "identification.json", "novelty.json"} <= files
+            "reference_labels.safetensors", "reference_sequences.fasta.gz", "identification.json",
+            "novelty.json"} <= files
     assert not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in files)
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
     assert size_mb <= BUDGET_MB, f"{name}: {size_mb:.1f} MB"

@@ -134,3 +134,7 @@ def test_train_tokenizer_cli(tmp_path, capsys):
     assert len(tok) == 128 and type(tok).__name__ == "BarcodeBPETokenizer"
     assert "trained a 128-token BPE vocabulary" in capsys.readouterr().out
     assert main(["train-tokenizer", "--data", str(sample_path("its")), "--splits", "nosuchsplit", "-o", str(out)]) == 1
+    assert "exists: pass --overwrite" in capsys.readouterr().err  # the tokenizer above is not replaced
+    none = tmp_path / "none"
+    assert main(["train-tokenizer", "--data", str(sample_path("its")), "--splits", "nosuchsplit", "-o", str(none)]) == 1
+    assert "no barcodes to train on" in capsys.readouterr().err and not none.exists()  # nothing saved

@@ -13,7 +13,8 @@ import torch
 from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
 from barcodefm.cli import main
 from barcodefm.data import iter_barcodes, sample_path
-from barcodefm.inference.reference_vote import ReferenceSet, build_reference_set, combine_rule, run_model
+from barcodefm.inference.kmer_reference import KmerReference
+from barcodefm.inference.reference_vote import RULES, ReferenceSet, build_reference_set, combine_rule, run_model
 from barcodefm.taxonomy import TaxonomySpec
 
 RANKS = ("order", "family", "genus", "species")
@@ -56,7 +57,15 @@ def test_reference_holds_distinct_training_barcodes_with_their_labels(model_dir,
     assert ref.embeddings.shape[0] == settings["n_references"] == n_distinct
     assert settings["n_training_records"] == 400
     assert set(ref.labels) == set(RANKS) and set(ref.rules) == set(RANKS)
-    assert all(rule in ("head", "reference", "mix") for rule in ref.rules.values())
+    assert all(rule in RULES for rule in ref.rules.values())
+    # An untrained network loses to sequence space: the k-mer vote is chosen, so the classify
+    # tests below run through it.
+    assert ref.uses("kmer")
+    # The sequences file holds the same rows as the embeddings, as the model read them (cut to 150).
+    stored = KmerReference.load(out)
+    assert len(stored) == ref.embeddings.shape[0]
+    distinct = list(dict.fromkeys((x["sequence"][:150], *(x[r] for r in RANKS)) for x in records[:200]))
+    assert stored.sequences == [key[0] for key in distinct]
     spec = model.taxonomy.spec
     assert int(ref.labels["species"].max()) < len(spec.labels["species"])
     assert torch.allclose(ref.embeddings.norm(dim=1), torch.ones(ref.embeddings.shape[0]), atol=1e-5)
@@ -82,12 +91,52 @@ def test_vote_equals_a_naive_weighted_count(model_dir, records):
         assert np.allclose(vote[i].numpy(), expected, atol=1e-4)
 
 
+def _kmer_counts(seq, k=6):
+    counts = {}
+    for i in range(len(seq) - k + 1):
+        word = seq[i:i + k]
+        if set(word) <= set("ACGT"):
+            counts[word] = counts.get(word, 0) + 1
+    return counts
+
+
+def _cosine(a, b):
+    dot = sum(v * b.get(w, 0) for w, v in a.items())
+    return dot / (np.sqrt(sum(v * v for v in a.values())) * np.sqrt(sum(v * v for v in b.values())) or 1.0)
+
+
+def test_kmer_neighbours_equal_a_naive_cosine_of_6mer_counts(model_dir, records):
+    out = model_dir[0]
+    stored = KmerReference.load(out)
+    ref_counts = [_kmer_counts(s) for s in stored.sequences]
+    queries = [x["sequence"][:150] for x in records[200:206]] + ["ACGTNNNNNNACGTAC" * 3]
+    sims, idx = stored.neighbours(queries, k=5)
+    for q, row_sims, row_idx in zip(queries, sims, idx):
+        naive = np.array([_cosine(_kmer_counts(q), c) for c in ref_counts])
+        order = np.argsort(-naive, kind="stable")[:5]
+        assert np.allclose(row_sims.numpy(), naive[order], atol=1e-5)
+        assert np.allclose(naive[row_idx.numpy()], naive[order], atol=1e-5)  # same similarities (ties may swap)
+    # Batching never changes the neighbours.
+    one = [stored.neighbours([q], k=5) for q in queries]
+    assert torch.equal(torch.cat([i for _, i in one]), idx)
+    assert torch.allclose(torch.cat([s for s, _ in one]), sims, atol=1e-6)
+
+
 def test_rules_and_a_query_without_labelled_neighbours():
     head = torch.tensor([[0.7, 0.3], [0.2, 0.8]])
     vote = torch.tensor([[0.0, 1.0], [0.0, 0.0]])  # the second query's neighbours have no label
     assert torch.equal(combine_rule("head", head, vote), head)
     assert torch.equal(combine_rule("reference", head, vote), torch.tensor([[0.0, 1.0], [0.2, 0.8]]))
     assert torch.allclose(combine_rule("mix", head, vote), torch.tensor([[0.35, 0.65], [0.2, 0.8]]))
+    assert torch.equal(combine_rule("head+reference", head, vote), combine_rule("mix", head, vote))
+    kmer = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
+    assert torch.allclose(combine_rule("kmer", head, vote, kmer), kmer)
+    # The mean of the parts present: the second query's embedding vote is empty and left out.
+    assert torch.allclose(combine_rule("head+reference+kmer", head, vote, kmer),
+                          torch.tensor([[(0.7 + 0.0 + 1.0) / 3, (0.3 + 1.0 + 0.0) / 3], [0.35, 0.65]]))
+    assert torch.allclose(combine_rule("reference+kmer", head, vote, kmer), torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
+    with pytest.raises(ValueError, match="needs the kmer vote"):
+        combine_rule("head+kmer", head, vote)
     with pytest.raises(ValueError, match="unknown identification rule"):
         combine_rule("vote", head, vote)
 
@@ -118,3 +167,22 @@ def test_classify_names_the_model_clearly(tmp_path, capsys):
     assert main(["classify", str(fasta), "-o", str(tmp_path / "o.tsv")]) == 1
     assert "--model" in capsys.readouterr().err
     assert main(["classify", str(fasta), "--model", "no-such-bundled-name-or-folder", "-o", str(tmp_path / "o.tsv")]) == 1
+
+
+def test_classify_calls_are_the_rules_applied_to_heads_and_votes(model_dir, records, tmp_path):
+    out, model, tok, _ = model_dir
+    ref = ReferenceSet.load(out)
+    queries = records[200:230]
+    seqs = [x["sequence"][:150] for x in queries]
+    heads, emb = run_model(model, tok, seqs, batch_size=8, progress=False)
+    combined, _ = ref.identify(heads, emb, seqs)
+    spec = model.taxonomy.spec
+    fasta = tmp_path / "q.fa"
+    fasta.write_text("".join(f">{x['id']}\n{s}\n" for x, s in zip(queries, seqs)))
+    calls_path = tmp_path / "calls.tsv"
+    assert main(["classify", str(fasta), "--model", str(out), "-o", str(calls_path)]) == 0
+    with open(calls_path, newline="") as f:
+        calls = list(csv.DictReader(f, delimiter="\t"))
+    for rank in RANKS:
+        expected = [spec.labels[rank][i] for i in combined[rank].argmax(dim=1).tolist()]
+        assert [c[rank] for c in calls] == expected, rank

@@ -152,7 +152,11 @@ def test_predictions_file_agrees_with_the_per_rank_metrics(finetuned):
 
 def test_classify_reads_the_folder_and_reports_novelty(finetuned, records, tmp_path):
     info = json.loads((finetuned / "novelty.json").read_text())
-    assert info["n_references"] == len(split_of(records, *TRAIN_SPLITS))
+    train = split_of(records, *TRAIN_SPLITS)
+    ranks = json.loads((finetuned / "config.json").read_text())["taxonomy"]["ranks"]
+    # The reference holds each distinct (barcode, labels) of the training records once.
+    distinct = {(r["sequence"][:500], *(str(r.get(rank)) for rank in ranks)) for r in train}
+    assert info["n_references"] == len(distinct)
     assert info["n_val_seen"] == len(split_of(records, "val"))
     assert info["n_val_novel"] == len(split_of(records, "unseen_key"))
     test = split_of(records, "test")[:12]
@@ -165,11 +169,15 @@ def test_classify_reads_the_folder_and_reports_novelty(finetuned, records, tmp_p
     assert [c["id"] for c in calls] == [r["id"] for r in test]
     assert {"novelty", "likely_novel"} <= set(calls[0])
     assert all(float(c["novelty"]) >= -1e-4 and c["likely_novel"] in ("true", "false") for c in calls)
-    # The saved folder predicts what the run's evaluation predicted for the same barcodes.
+    # Where the folder's identification rule is the head, classify predicts what the run's evaluation
+    # (heads) predicted for the same barcodes; every rule was chosen by the fine-tuning export.
+    rules = json.loads((finetuned / "identification.json").read_text())["rules"]
+    assert set(rules) == set(ranks)
     with open(finetuned / "predictions_test.tsv", encoding="utf-8") as f:
         evaluated = {r["id"]: r for r in csv.DictReader(f, delimiter="\t")}
+    head_ranks = [r for r in ABLATION_RANKS if rules[r] == "head"]
     for call in calls:
-        assert [call[r] for r in ABLATION_RANKS] == [evaluated[call["id"]][r] for r in ABLATION_RANKS]
+        assert [call[r] for r in head_ranks] == [evaluated[call["id"]][r] for r in head_ranks]
 
 
 def test_unknown_labels_are_ignore_index_at_their_rank():

@@ -12,15 +12,14 @@ def add_arguments(parser) -> None:
     import argparse
 
     from ..trainers.cli_options import add_training_flags, comma_floats, comma_list
-    from ..trainers.options import FinetuneOptions
-    from ..trainers.tasks import TASKS
+    from ..trainers.options import TASK_NAMES, FinetuneOptions
 
     d = FinetuneOptions()
     parser.add_argument("model", nargs="?", metavar="MODEL_DIR",
                         help="pretrained model folder (from `barcodefm pretrain`, `convert` or the Hub)")
     parser.add_argument("--from-scratch", action="store_true",
                         help="no pretrained model: a new one of the size flags' size")
-    parser.add_argument("--task", default=d.task, choices=list(TASKS), help=f"what to predict (default {d.task})")
+    parser.add_argument("--task", default=d.task, choices=TASK_NAMES, help=f"what to predict (default {d.task})")
     parser.add_argument("--label-column", default=d.label_column,
                         help=f"label column of the data (default {d.label_column})")
     parser.add_argument("--pooling", choices=("mean", "last", "mean_all"), default=d.pooling,
@@ -58,12 +57,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from ..trainers.cli_options import options_from_args
     from ..trainers.distributed import finish_distributed, is_main_process
     from ..trainers.finetuning import run_finetuning
     from ..trainers.options import FinetuneOptions
+    from ..trainers.summary import finetune_summary
 
     options = options_from_args(args, FinetuneOptions)
     try:  # bad options/data raise ValueError: the CLI prints them as one line
@@ -71,7 +69,6 @@ def run(args) -> int:
         main = is_main_process()
     finally:
         finish_distributed()
-    if main:
-        print(json.dumps(results, indent=1))
-        print(f"model saved to {options.output}")
+    if main:  # a few lines; every metric is in the run folder's eval_results.json
+        print(finetune_summary(results, options.output))
     return 0

@@ -28,12 +28,11 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    import json
-
     from ..trainers.cli_options import options_from_args
     from ..trainers.distributed import finish_distributed, is_main_process
     from ..trainers.options import PretrainOptions
     from ..trainers.pretraining import run_pretraining
+    from ..trainers.summary import pretrain_summary
 
     options = options_from_args(args, PretrainOptions)
     try:  # bad options/data raise ValueError: the CLI prints them as one line
@@ -41,7 +40,6 @@ def run(args) -> int:
         main = is_main_process()
     finally:
         finish_distributed()
-    if main:
-        print(json.dumps(results, indent=1))
-        print(f"model saved to {options.output}")
+    if main:  # a few lines; every metric is in the run folder's eval_results.json
+        print(pretrain_summary(results, options.output))
     return 0

@@ -24,24 +24,31 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("-o", "--output", default=None, help="write the results as JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
+    p.add_argument("--trust-remote-code", action="store_true",
+                   help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
+                        "only for folders you trust (barcodefm's own always load with the installed code)")
 
 
 def run(args) -> int:
     from ..evaluation.probe_runner import PROBES, run_probes, write_results
+    from ..outputs import claim_output
 
+    if args.output:
+        claim_output(args.output, overwrite=args.overwrite)  # before the probes run, not after
     probes = PROBES if args.probe == "all" else tuple(p.strip() for p in args.probe.split(","))
     if args.probe == "all":
         from ..factory import load_model
 
         try:  # perplexity only for language-model folders
-            load_model(args.model_dir, "AutoModelForCausalLM")
+            load_model(args.model_dir, "AutoModelForCausalLM", trust_remote_code=args.trust_remote_code)
         except (ValueError, KeyError, OSError):
             probes = tuple(p for p in probes if p != "perplexity")
     results = run_probes(args.model_dir, args.data, probes=probes, train_split=args.train_split,
                          test_split=args.test_split, query_split=args.query_split, species_column=args.species_column,
                          genus_column=args.genus_column, cluster_column=args.cluster_column, pooling=args.pooling,
                          batch_size=args.batch_size, max_records=args.max_records, linear_method=args.linear_method,
-                         seed=args.seed, device=args.device)
+                         seed=args.seed, device=args.device, trust_remote_code=args.trust_remote_code)
     for name in PROBES:
         if name in results:
             r = results[name]

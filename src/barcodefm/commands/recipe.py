@@ -51,9 +51,15 @@ def run(args) -> int:
     finally:
         finish_distributed()
     if main:
-        results["identification"] = build_identification_reference(recipe, args.data_dir, output)
+        if trained:  # the fine-tuning export built the reference; a finished run rebuilds it (current rules code)
+            results["identification"] = build_identification_reference(recipe, args.data_dir, output)
         if args.bundle:
             results["bundled"] = str(bundle(recipe, output, args.bundle, extra_card=card_section(recipe, output)))
-        print(json.dumps(results, indent=1))
-        print(f"model saved to {output}")
+        ident = json.loads((output / "identification.json").read_text())
+        print("identification per rank: " + ", ".join(f"{rank} {rule}" for rank, rule in ident["rules"].items())
+              + f" (k-mer size {ident.get('kmer_k', '-')}, {ident['n_references']:,} reference barcodes)")
+        if "bundled" in results:
+            print(f"bundled model folder: {results['bundled']}")
+        print(f"model saved to {output}; every metric in {output / 'eval_results.json'} and "
+              f"{output / 'identification.json'}")
     return 0

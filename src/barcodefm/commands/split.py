@@ -42,13 +42,16 @@ def add_arguments(parser) -> None:
         "--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)"
     )
     parser.add_argument("--rejects", metavar="REJECTS.tsv", help="write the skipped input records here")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
 
 
 def run(args) -> int:
     from ..cli import UserError
     from ..data import load_barcodes, split_dataset, split_summary, write_barcodes_tsv
     from ..data.splits import SplitRecipe
+    from ..outputs import claim_output
 
+    output = claim_output(args.output, overwrite=args.overwrite)  # before the (long) read
     marker = None if str(args.marker).lower() in ("all", "none", "") else args.marker
     try:  # validate the options before spending time on reading
         SplitRecipe(
@@ -74,7 +77,12 @@ def run(args) -> int:
         rare_split=args.rare_split,
         dedup=args.dedup,
     )
-    n = write_barcodes_tsv(dataset, args.output)
+    partial = output.with_name(f".{output.stem}.partial{output.suffix}")  # a failed write leaves no half table
+    try:
+        n = write_barcodes_tsv(dataset, partial)
+        partial.replace(output)
+    finally:
+        partial.unlink(missing_ok=True)
     duplicates = dataset["dup_in_train"][:] if args.dedup else None
     print(split_summary(dataset["split"][:], dataset[args.rank][:], duplicates))
     if rejects.total:

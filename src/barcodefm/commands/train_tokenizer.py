@@ -13,12 +13,15 @@ def add_arguments(p):
     p.add_argument("--splits", default=None, help="comma-separated split names to train on (e.g. train,train_singleton)")
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("-o", "--output", required=True, help="folder for the saved tokenizer")
+    p.add_argument("--overwrite", action="store_true", help="write into a folder that is not empty")
 
 
 def run(args) -> int:
     from ..data import iter_barcodes
+    from ..outputs import claim_output
     from ..tokenization_barcode_bpe import BarcodeBPETokenizer
 
+    claim_output(args.output, overwrite=args.overwrite)  # a folder with files (a model's?) is not overwritten silently
     splits = set(args.splits.split(",")) if args.splits else None
     marker = None if args.marker == "all" else args.marker
     readers = [iter_barcodes(path, marker=marker) for path in args.data]
@@ -34,11 +37,10 @@ def run(args) -> int:
     tokenizer = BarcodeBPETokenizer.train(
         sequences(), vocab_size=args.vocab_size, min_frequency=args.min_frequency, show_progress=True
     )
-    tokenizer.save_pretrained(args.output)
-    if not used[0]:
+    if not used[0]:  # before saving: a failed run leaves no tokenizer behind
         raise ValueError(f"no barcodes to train on in {', '.join(args.data)}" + (f" with splits {args.splits}" if splits else ""))
-    print(f"trained a {len(tokenizer)}-token BPE vocabulary on {used[0]} barcodes -> {args.output}")
-    for reader in readers:
-        if reader.rejects.total:
-            print(f"{reader.path}: skipped {reader.rejects.summary()}")
+    tokenizer.save_pretrained(args.output)
+    skipped = sum(reader.rejects.total for reader in readers)  # each reader has logged its skips, once
+    print(f"trained a {len(tokenizer)}-token BPE vocabulary on {used[0]} barcodes -> {args.output}"
+          + (f"; skipped {skipped} bad records" if skipped else ""))
     return 0

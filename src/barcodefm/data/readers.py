@@ -97,6 +97,7 @@ class BarcodeReader:
             for raw in self.source:
                 record = self._clean(raw, rejects)
                 if record is not None:
+                    rejects.check_id(record["id"])
                     yield record
         except (OSError, EOFError) as exc:
             raise BarcodeFileError(
@@ -175,6 +176,14 @@ def iter_barcodes(
     return BarcodeReader(path, format=format, marker=marker, rejects_path=rejects_path, min_bases=min_bases)
 
 
+def no_records_error(reader: BarcodeReader) -> BarcodeFileError:
+    """The error for a file whose every record was skipped (after a complete pass of ``reader``)."""
+    hint = ""
+    if reader.rejects.counts.get(reasons.OTHER_MARKER):
+        hint = "; to keep other markers pass marker=None (CLI: --marker all) or the marker wanted"
+    return BarcodeFileError(f"{reader.path}: no usable barcode records ({reader.rejects.summary()}){hint}")
+
+
 def _generate(reader: BarcodeReader) -> Iterator[dict]:
     yield from reader
 
@@ -239,8 +248,5 @@ def load_barcodes(
         InMemoryTable(table), info=datasets.DatasetInfo(features=reader.features), fingerprint=_fingerprint(reader)
     )
     if len(dataset) == 0:
-        hint = ""
-        if reader.rejects.counts.get(reasons.OTHER_MARKER):
-            hint = "; to keep other markers pass marker=None (CLI: --marker all) or the marker wanted"
-        raise BarcodeFileError(f"{reader.path}: no usable barcode records ({reader.rejects.summary()}){hint}")
+        raise no_records_error(reader)
     return (dataset, reader.rejects) if return_rejects else dataset

@@ -49,6 +49,9 @@ class Rejects:
         self.other_markers: Counter[str] = Counter()
         self.n_ambiguous_bases = 0
         self.n_ambiguous_records = 0
+        self.n_duplicate_ids = 0  # kept records whose id an earlier kept record already had
+        self.duplicate_examples: list[str] = []
+        self._ids: set[str] = set()
         self.finished = False
 
     @property
@@ -71,6 +74,15 @@ class Rejects:
             self.n_ambiguous_bases += n_ambiguous
             self.n_ambiguous_records += 1
 
+    def check_id(self, record_id: str) -> None:
+        """Note the id of a kept record; a repeat is counted (ids then do not identify records)."""
+        if record_id in self._ids:
+            self.n_duplicate_ids += 1
+            if len(self.duplicate_examples) < EXAMPLES_PER_REASON and record_id not in self.duplicate_examples:
+                self.duplicate_examples.append(record_id)
+        else:
+            self._ids.add(record_id)
+
     def skip(self, record_id: str, reason: str, record_number: int, detail: str = "") -> None:
         self.n_read += 1
         self.counts[reason] += 1
@@ -90,11 +102,23 @@ class Rejects:
             self._file.close()
             self._file = None
         self.finished = True
+        self._ids = set()  # only needed during the pass
         log = log or logger
         if self.total:
             log.warning("%s", self.summary())
         else:
             log.info("%s", self.summary())
+        if self.n_duplicate_ids:
+            log.warning("%s", self.duplicates_summary())
+
+    def duplicates_summary(self) -> str:
+        """One line on repeated record ids ("" when every id is unique)."""
+        if not self.n_duplicate_ids:
+            return ""
+        more = ", ..." if self.n_duplicate_ids > len(self.duplicate_examples) else ""
+        return (f"{Path(self.source).name}: {self.n_duplicate_ids:,} record(s) repeat the id of an earlier record "
+                f"({', '.join(self.duplicate_examples)}{more}): ids do not identify records in this file; "
+                "outputs keep every record, one row each, in input order")
 
     def summary(self) -> str:
         """One line: records kept, skipped per reason with their first ids, ambiguity, file."""
@@ -131,6 +155,7 @@ class Rejects:
             "other_markers": dict(self.other_markers),
             "ambiguous_bases": self.n_ambiguous_bases,
             "ambiguous_records": self.n_ambiguous_records,
+            "duplicate_ids": self.n_duplicate_ids,
         }
 
     def __repr__(self) -> str:

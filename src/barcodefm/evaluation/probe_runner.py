@@ -52,7 +52,10 @@ def run_probes(
     linear_method: str = "sgd",
     seed: int = 0,
     device: str | None = None,
+    trust_remote_code: bool = False,
 ) -> dict:
+    """The asked probes of the model in ``model_dir`` (see the module docstring).
+    ``trust_remote_code`` lets a folder that is not a barcodefm model run its own code."""
     import torch
 
     from ..data import load_barcodes
@@ -62,8 +65,8 @@ def run_probes(
     if unknown:
         raise ValueError(f"unknown probe(s) {sorted(unknown)}; choose from {PROBES} or 'all'")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = load_tokenizer(model_dir)
-    model = load_model(model_dir, "AutoModel").to(device).eval()
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
+    model = load_model(model_dir, "AutoModel", trust_remote_code=trust_remote_code).to(device).eval()
     dataset = load_barcodes(data)
     cache: dict[str, tuple[np.ndarray, object]] = {}
 
@@ -98,7 +101,7 @@ def run_probes(
         from ..factory import load_model as _load
         from .lm_perplexity import sequence_perplexity
 
-        lm = _load(model_dir, "AutoModelForCausalLM").to(device)
+        lm = _load(model_dir, "AutoModelForCausalLM", trust_remote_code=trust_remote_code).to(device)
         subset = _split(dataset, query_split)
         if max_records and len(subset) > max_records:
             subset = subset.shuffle(seed=seed).select(range(max_records))

@@ -2,15 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 
 
-def iter_batches(records: Iterable[dict], batch_size: int, skip_ids: set[str] | None = None) -> Iterator[list[dict]]:
-    """Group records into lists of ``batch_size``, leaving out ids already done (resume)."""
+class ResumeMismatchError(ValueError):
+    """An output being resumed was not written from this input (its rows name other records)."""
+
+
+def iter_batches(
+    records: Iterable[dict], batch_size: int, done: Sequence[str] = (), output: object = "the output"
+) -> Iterator[list[dict]]:
+    """Group records into lists of ``batch_size``, after the first ``len(done)`` records (resume).
+
+    ``done`` are the ids of the rows an interrupted run wrote, in order. Resume is keyed by
+    position, not by id (a file can repeat an id: each record still gets its own row): record i
+    must carry ``done[i]``, else the output was written from another input or with other options
+    and :class:`ResumeMismatchError` names the first difference.
+    """
+    records = iter(records)
+    for i, expected in enumerate(done):
+        record = next(records, None)
+        if record is None:
+            raise ResumeMismatchError(
+                f"{output} holds {len(done):,} rows but the input has only {i:,} records: it was written from "
+                "another input or with other options; pass --overwrite to start it again")
+        if record["id"] != expected:
+            raise ResumeMismatchError(
+                f"{output} does not continue this input: its row {i + 1:,} is {expected!r}, the input's record "
+                f"{i + 1:,} is {record['id']!r} (another input or other options?); pass --overwrite to start it "
+                "again")
     batch = []
     for record in records:
-        if skip_ids and record["id"] in skip_ids:
-            continue
         batch.append(record)
         if len(batch) == batch_size:
             yield batch

@@ -1,11 +1,15 @@
-"""``barcodefm classify``: a taxonomy table from a FASTA/TSV with a saved BarcodeMamba+ model.
+"""``barcodefm classify``: a taxonomy table from a FASTA/TSV with a saved BarcodeMamba+ model, or
+a label table with a species classifier (a ``*ForSequenceClassification`` folder, e.g. from
+``barcodefm finetune`` or the demo's ``DIR/model``: columns ``id``, ``<label>``, ``<label>_prob``,
+the label column being the run's ``--label-column``, ``species`` by default).
 
 Columns: ``id``; per rank ``<rank>`` and ``<rank>_prob``; ``consistent`` (every predicted child
 belongs to the predicted parent); ``novelty`` (cosine distance to the nearest training
 reference) and ``likely_novel`` when the model folder carries a novelty reference. With
 ``min_prob`` the assignment stops at the first rank below it (SINTAX-style): those cells are
-empty rather than a guess. Rows are written and flushed batch by batch; ``resume=True`` keeps an
-existing output and skips the ids already in it.
+empty rather than a guess. Rows are written and flushed batch by batch, one per kept record in
+input order (a repeated id gets a row each time); ``resume=True`` keeps an existing output and
+continues after its last complete row (by record position, checking the ids match).
 """
 
 from __future__ import annotations
@@ -16,18 +20,21 @@ import logging
 from pathlib import Path
 
 import torch
-from tqdm.auto import tqdm
 
 from ..data import iter_barcodes
+from ..data.readers import no_records_error
+from ..outputs import claim_output
 from ..taxonomy import predict
 from .batching import iter_batches
+from .progress import Progress, reader_total
 from .novelty import NOVELTY_FILE, load_novelty_reference, nearest_distance
 from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
 logger = logging.getLogger(__name__)
 
 
-def _done_ids(path: Path) -> set[str]:
+def _done_rows(path: Path) -> tuple[list[str], list[str]]:
+    """(header, ids of the complete rows in order) of an output being resumed."""
     with open(path, newline="") as f:
         rows = list(csv.reader(f, delimiter="\t"))
     # A kill can leave a half-written last line: keep only complete rows.
@@ -36,7 +43,35 @@ def _done_ids(path: Path) -> set[str]:
     if len(complete) != len(rows) - 1:
         with open(path, "w", newline="") as f:
             csv.writer(f, delimiter="\t", lineterminator="\n").writerows([rows[0]] + complete)
-    return {r[0] for r in complete}
+    return (rows[0] if rows else []), [r[0] for r in complete]
+
+
+class _RowWriter:
+    """The output TSV, opened at the first row: a run that fails before classifying anything
+    (an empty or unreadable input) leaves no file behind, and an output it was to replace intact."""
+
+    def __init__(self, path: Path, header: list[str], append: bool):
+        self.path, self.header, self.append = path, header, append
+        self._file = self._writer = None
+
+    def writerow(self, row: list[str]) -> None:
+        if self._file is None:
+            self._file = open(self.path, "a" if self.append else "w", newline="")
+            self._writer = csv.writer(self._file, delimiter="\t", lineterminator="\n")
+            if not self.append:
+                self._writer.writerow(self.header)
+        self._writer.writerow(row)
+
+    def flush(self) -> None:
+        if self._file is not None:
+            self._file.flush()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def trained_max_length(model_dir: str | Path) -> int | None:
@@ -52,6 +87,22 @@ def trained_max_length(model_dir: str | Path) -> int | None:
                 return int(value)
     return None
 
+def sequence_classifier_label(model_dir: str | Path) -> str | None:
+    """The label column (``species`` unless the run's ``run_options.json`` names another) when
+    ``model_dir`` holds a ``*ForSequenceClassification`` model with a label map; None otherwise."""
+    from ..factory import _config_dict
+
+    config = _config_dict(model_dir)
+    architectures = config.get("architectures") or []
+    if not any(str(a).endswith("ForSequenceClassification") for a in architectures) or not config.get("id2label"):
+        return None
+    path = Path(model_dir) / "run_options.json"
+    if path.is_file():
+        with open(path, encoding="utf-8") as f:
+            return str(json.load(f).get("label_column") or "species")
+    return "species"
+
+
 def classify_file(
     model_dir: str | Path,
     input_path: str | Path,
@@ -64,71 +115,98 @@ def classify_file(
     marker: str | None = "COI-5P",
     rejects_path: str | Path | None = None,
     max_length: int | None = None,
+    overwrite: bool = False,
+    trust_remote_code: bool = False,
 ) -> dict:
     """Classify every barcode of ``input_path`` into ``output`` (TSV, flushed per batch).
 
     Barcodes are cut to ``max_length`` bases; by default to the run's ``--max-length`` (from
     ``run_options.json`` in ``model_dir``), as in fine-tuning and in the novelty reference.
+    An existing ``output`` is continued with ``resume`` (record by record position: the input's
+    first rows must be the ones it holds), replaced with ``overwrite``, and refused otherwise.
+    ``trust_remote_code`` lets a folder that is not a barcodefm model run its own code
+    (barcodefm's own folders always load with the installed classes).
     """
     from ..factory import load_model, load_tokenizer
 
     if not Path(input_path).exists():  # before the model loads: a typo should fail at once
         raise FileNotFoundError(f"barcode file not found: {input_path}")
+    if Path(input_path).is_dir():
+        raise IsADirectoryError(f"expected a barcode file, got a directory: {input_path}")
+    output = claim_output(output, overwrite=overwrite, resume=resume)
+    reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 base, got {max_length}")
-    tokenizer = load_tokenizer(model_dir)
-    model = load_model(model_dir, "AutoModel").eval()
-    if not hasattr(model, "predict_taxonomy"):
-        raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a taxonomic classifier "
-                         "(train one with `barcodefm finetune --task taxonomy`)")
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
+    label = sequence_classifier_label(model_dir)  # a species classifier: one label per barcode
+    auto_class = "AutoModel" if label is None else "AutoModelForSequenceClassification"
+    model = load_model(model_dir, auto_class, trust_remote_code=trust_remote_code).eval()
+    if label is None and not hasattr(model, "predict_taxonomy"):
+        raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a taxonomic or species classifier "
+                         "(train one with `barcodefm finetune --task taxonomy` or `--task species`)")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
-    spec = model.taxonomy.spec
-    reference = ReferenceSet.load(model_dir)  # heads + nearest training references, rule per rank
-    if reference is not None and (Path(model_dir) / NOVELTY_FILE).is_file():
-        # The same embeddings: read only the threshold, not the embeddings file a second time.
-        novelty = (reference.embeddings, json.loads((Path(model_dir) / NOVELTY_FILE).read_text()))
-    elif reference is None:
-        novelty = load_novelty_reference(model_dir)
+    if label is not None:
+        spec = None
+        ranks = [label]
+        id2label = {int(i): name for i, name in model.config.id2label.items()}
+        reference = None
+        # finetune saves no novelty reference with a species classifier: columns only if one was added
+        novelty = load_novelty_reference(model_dir) if hasattr(model, "embed") else None
     else:
-        novelty = None
+        spec = model.taxonomy.spec
+        ranks = list(spec.ranks)
+        reference = ReferenceSet.load(model_dir)  # heads + nearest training references, rule per rank
+        if reference is not None and (Path(model_dir) / NOVELTY_FILE).is_file():
+            # The same embeddings: read only the threshold, not the embeddings file a second time.
+            novelty = (reference.embeddings, json.loads((Path(model_dir) / NOVELTY_FILE).read_text()))
+        elif reference is None:
+            novelty = load_novelty_reference(model_dir)
+        else:
+            novelty = None
     if reference is not None:
-        logger.info("identification: %s (k=%d nearest of %d training barcodes)",
+        logger.info("identification per rank: %s (votes of the %d nearest of %d training barcodes)",
                     ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()), reference.k,
                     reference.embeddings.shape[0])
-    if novelty is None:
+    if novelty is None and label is None:  # a species classifier never had one: nothing to warn about
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
-    columns = ["id"] + [c for r in spec.ranks for c in (r, f"{r}_prob")] + ["consistent"]
+    columns = ["id"] + [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
     if novelty is not None:
         columns += ["novelty", "likely_novel"]
-    output = Path(output)
-    done = set()
+    done: list[str] = []
     if output.exists() and resume:
-        done = _done_ids(output)
+        header, done = _done_rows(output)
+        if header and header != columns:
+            raise ValueError(f"{output} has other columns than this model writes ({', '.join(header)}): it was "
+                             "written by another model; pass --overwrite to start it again")
         logger.info("resuming: %d records already classified", len(done))
-    elif output.exists():
-        raise ValueError(f"{output} exists: pass --resume to continue it, or choose another output")
-    reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)
-    progress = tqdm(desc="classifying", unit=" seq", disable=None)
+    progress = Progress("classifying", "classified", total=reader_total(reader))  # bar, or log lines
     n_new = n_cut = 0
-    with open(output, "a", newline="") as f:
-        writer = csv.writer(f, delimiter="\t", lineterminator="\n")
-        if not done:
-            writer.writerow(columns)
-        for batch in iter_batches(reader, batch_size, skip_ids=done):
+    with _RowWriter(output, columns, append=bool(done)) as writer:
+        for batch in iter_batches(reader, batch_size, done=done, output=output):
             sequences = [r["sequence"] for r in batch]
             if max_length is not None:
                 n_cut += sum(len(seq) > max_length for seq in sequences)
                 sequences = [seq[:max_length] for seq in sequences]
             enc = tokenizer(sequences, padding=True, return_tensors="pt").to(device)
             with torch.no_grad():
-                if reference is not None:
+                if label is not None:
+                    logits = model(input_ids=enc["input_ids"], attention_mask=enc["attention_mask"]).logits
+                    best, index = logits.float().softmax(-1).max(-1)
+                    preds = []
+                    for p, i in zip(best.tolist(), index.tolist()):
+                        keep = min_prob is None or p >= min_prob
+                        preds.append({"labels": {label: id2label[i] if keep else None}, "probs": {label: p},
+                                      "consistent": None})
+                    if novelty is not None:
+                        emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
+                        dist = nearest_distance(emb.float().cpu(), novelty[0])
+                elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
-                    sims, idx = reference.neighbours(emb)
-                    vote = reference.distributions(sims, idx, {r: p.shape[1] for r, p in probs.items()})
-                    preds = predict(as_logits(reference.combine(probs, vote)), spec, min_prob=min_prob)
-                    dist = (1.0 - sims[:, 0]).numpy()  # the novelty reference holds the same embeddings
+                    combined, nearest = reference.identify(probs, emb, sequences)
+                    preds = predict(as_logits(combined), spec, min_prob=min_prob)
+                    dist = (1.0 - nearest).numpy()  # the novelty reference holds the same embeddings
                 else:
                     out = model(**enc)
                     preds = model.predict_from_logits(out.logits, min_prob=min_prob)
@@ -137,19 +215,20 @@ def classify_file(
                         dist = nearest_distance(emb.float().cpu(), novelty[0])
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
-                for rank in spec.ranks:
-                    label = pred["labels"][rank]
-                    row += [label or "", "" if label is None else f"{pred['probs'][rank]:.4f}"]
-                row.append(str(pred["consistent"]).lower())
+                for rank in ranks:
+                    call = pred["labels"][rank]
+                    row += [call or "", "" if call is None else f"{pred['probs'][rank]:.4f}"]
+                if label is None:
+                    row.append(str(pred["consistent"]).lower())
                 if novelty is not None:
                     row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
                 writer.writerow(row)
-            f.flush()  # an interrupted run keeps every finished batch
+            writer.flush()  # an interrupted run keeps every finished batch
             n_new += len(batch)
-            progress.update(len(batch))
+            progress.update_to(reader.rejects.n_read, len(batch))  # records read, skipped ones too
     progress.close()
-    if reader.rejects.total:
-        logger.warning("skipped %s", reader.rejects.summary())
+    if not n_new and not done:
+        raise no_records_error(reader)  # the reader has logged what it skipped, once
     if n_cut:
         logger.info("%d barcode(s) longer than %d bases were cut to their first %d bases, as in training",
                     n_cut, max_length, max_length)

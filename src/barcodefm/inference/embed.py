@@ -4,8 +4,11 @@ Output formats (by the output name): ``OUT.npy`` (float32 matrix, with the ids i
 ``OUT.ids.txt``, one per line, same order, written by the ``csv`` module as a one-column TSV like
 ``classify``'s table, so an id holding ``"`` is quoted) or ``OUT.parquet`` (columns ``id``,
 ``embedding``). Vectors are written batch by batch and flushed, so an interrupted run keeps what it
-finished: rows go to ``OUT.partial/`` while running and ``resume=True`` skips the ids already
-there, after cutting off a write the kill tore; the final file appears when the input is exhausted.
+finished: rows go to ``OUT.partial/`` while running and ``resume=True`` continues after the rows
+already there (by record position, checking their ids: a repeated id gets a row each time), after
+cutting off a write the kill tore; the final file appears when the input is exhausted. An existing
+output is refused unless ``resume`` or ``overwrite``; a run that fails before embedding anything
+leaves no ``OUT.partial/`` behind.
 """
 
 from __future__ import annotations
@@ -19,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from ..data import iter_barcodes
+from ..data.readers import no_records_error
+from ..outputs import OutputExistsError, claim_output, occupied
 from .batching import iter_batches
+from .progress import Progress, reader_total
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,14 @@ def _read_ids(path: Path) -> list[str]:
     return ids
 
 
+def output_paths(output: Path) -> tuple[Path, list[Path]]:
+    """(``OUT.partial`` folder, the files of the finished result) of an ``OUT.npy`` / ``OUT.parquet``."""
+    if output.suffix not in (".npy", ".parquet"):
+        raise ValueError(f"output must end in .npy or .parquet, got {output.name!r}")
+    results = [output, output.with_suffix(".ids.txt")] if output.suffix == ".npy" else [output]
+    return output.with_name(output.name + ".partial"), results
+
+
 class EmbeddingWriter:
     """Appends (ids, vectors) batches to ``OUT.partial/{ids.txt,vectors.f32}`` and finalises.
 
@@ -58,21 +71,21 @@ class EmbeddingWriter:
     complete vector and a complete id, and cuts both files back to it.
     """
 
-    def __init__(self, output: str | Path, resume: bool = False, dim: int | None = None):
+    def __init__(self, output: str | Path, resume: bool = False, dim: int | None = None, overwrite: bool = False):
         self.output = Path(output)
-        if self.output.suffix not in (".npy", ".parquet"):
-            raise ValueError(f"output must end in .npy or .parquet, got {self.output.name!r}")
-        self.partial = self.output.with_name(self.output.name + ".partial")
-        if self.partial.exists() and not resume:
-            raise ValueError(f"{self.partial} exists from an interrupted run: pass --resume to continue it or delete it")
-        self.partial.mkdir(parents=True, exist_ok=True)
+        self.partial, _ = output_paths(self.output)
+        if occupied(self.partial) and not resume:
+            if not overwrite:
+                raise OutputExistsError(f"{self.partial} exists from an interrupted run: pass --resume to continue "
+                                        "it or --overwrite to start again")
+            shutil.rmtree(self.partial)
         self.ids_path = self.partial / "ids.txt"
         self.vec_path = self.partial / "vectors.f32"
         self.dim_path = self.partial / "dim.txt"
         self.dim = None
         self.done_ids = self._done_ids(dim)
 
-    def _done_ids(self, dim_hint: int | None) -> set[str]:
+    def _done_ids(self, dim_hint: int | None) -> list[str]:
         ids = _read_ids(self.ids_path)
         n_bytes = self.vec_path.stat().st_size if self.vec_path.exists() else 0
         text = self.dim_path.read_text().strip() if self.dim_path.exists() else ""
@@ -87,10 +100,11 @@ class EmbeddingWriter:
             _write_ids(self.ids_path, ids[:n], mode="w")
             if self.vec_path.exists():
                 os.truncate(self.vec_path, n * 4 * (self.dim or 0))
-        return set(ids[:n])
+        return ids[:n]
 
     def write(self, ids: list[str], vectors: np.ndarray) -> None:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.partial.mkdir(parents=True, exist_ok=True)  # at the first rows: a failed start leaves nothing
         if self.dim is None:
             self.dim = vectors.shape[1]
             self.dim_path.write_text(f"{self.dim}\n")
@@ -131,31 +145,44 @@ def embed_file(
     format: str = "auto",
     marker: str | None = "COI-5P",
     rejects_path: str | Path | None = None,
+    trust_remote_code: bool = False,
+    overwrite: bool = False,
 ) -> dict:
-    """Embed every clean record of ``input_path`` with the model saved in ``model_dir``."""
+    """Embed every clean record of ``input_path`` with the model saved in ``model_dir``.
+
+    ``trust_remote_code`` lets a folder that is not a barcodefm model run its own code
+    (barcodefm's own folders always load with the installed classes)."""
     from ..factory import load_model, load_tokenizer
 
-    tokenizer = load_tokenizer(model_dir)
-    model = load_model(model_dir, "AutoModel").eval()
+    if not Path(input_path).exists():  # before the model loads: a typo should fail at once
+        raise FileNotFoundError(f"barcode file not found: {input_path}")
+    if Path(input_path).is_dir():
+        raise IsADirectoryError(f"expected a barcode file, got a directory: {input_path}")
+    output = Path(output)
+    partial, results = output_paths(output)
+    if resume and not occupied(partial) and any(p.exists() for p in results):
+        raise OutputExistsError(f"{output} is complete (no {partial.name}/ to resume): pass --overwrite to replace it")
+    claim_output(output, overwrite=overwrite, resume=resume, also=[*results[1:], partial])
+    reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
+    model = load_model(model_dir, "AutoModel", trust_remote_code=trust_remote_code).eval()
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     dim = getattr(model.config, "hidden_size", None)
-    writer = EmbeddingWriter(output, resume=resume, dim=dim)
+    writer = EmbeddingWriter(output, resume=resume, dim=dim, overwrite=overwrite)
     if writer.done_ids:
         logger.info("resuming: %d records already embedded", len(writer.done_ids))
-    reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)
-    progress = tqdm(desc="embedding", unit=" seq", disable=None)
+    progress = Progress("embedding", "embedded", total=reader_total(reader))  # bar, or log lines
     n_new = 0
-    for batch in iter_batches(reader, batch_size, skip_ids=writer.done_ids):
+    for batch in iter_batches(reader, batch_size, done=writer.done_ids, output=writer.partial):
         seqs = [r["sequence"] for r in batch]
         vectors = model.embed_sequences(seqs, tokenizer, batch_size=len(seqs), pooling=pooling, max_length=max_length)
         writer.write([r["id"] for r in batch], vectors.numpy())
         dim = vectors.shape[1]
         n_new += len(batch)
-        progress.update(len(batch))
+        progress.update_to(reader.rejects.n_read, len(batch))  # records read, skipped ones too
     progress.close()
+    if not n_new and not writer.done_ids:
+        raise no_records_error(reader)  # nothing written: no output, no OUT.partial/ (the reader logged the skips)
     n_total = writer.finish(dim)
-    summary = {"embedded": n_total, "new": n_new, "skipped_records": reader.rejects.total, "dim": dim}
-    if reader.rejects.total:
-        logger.warning("skipped %s", reader.rejects.summary())
-    return summary
+    return {"embedded": n_total, "new": n_new, "skipped_records": reader.rejects.total, "dim": dim}

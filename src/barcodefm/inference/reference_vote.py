@@ -1,27 +1,35 @@
 """Identification from the heads AND the nearest training references (TaxoTagger-style).
 
-A BarcodeMamba+ model has two ways to name a barcode at each rank: its rank head (a softmax over
-the training labels), and a vote of the training barcodes nearest to it in the model's own
-embedding space (the pooled feature the heads read). The vote is what alignment tools do in
-sequence space; it is strong for species with few training records, where a head is weak. The
-rule per rank ("head", "reference" or "mix" = the mean of both distributions) is chosen on
-validation data when the reference is built, and stored with the model.
+A BarcodeMamba+ identifier has three ways to name a barcode at each rank:
+- ``head``: the rank head, a softmax over the training labels;
+- ``reference``: a vote of the training barcodes nearest to it in the model's own embedding
+  space (the pooled feature the heads read);
+- ``kmer``: a vote of the training barcodes nearest to it in sequence space (cosine of 6-mer
+  counts, :mod:`.kmer_reference`), present when the folder holds the reference sequences.
+A rule is one of them or the mean of several ("head+kmer", "head+reference+kmer"; the older name
+"mix" is "head+reference"). The rule and the votes' temperatures are chosen per rank on
+validation records when the reference is built, and stored with the model: the network is strong
+where it was trained (seen species), the sequence-space vote where it was not (a species the
+network never saw still shares most 6-mers with its congeners), and their mean is often better
+than either (measured per rank in ``identification.json``).
 
 Files in the model folder (written by :func:`build_reference_set`):
 - ``novelty_reference.safetensors``: ``embeddings`` (float16, one row per distinct training
   barcode; also the novelty reference of :mod:`.novelty`);
 - ``reference_labels.safetensors``: ``labels.<rank>`` (int32 index into ``config.taxonomy``'s
   label list of that rank, -1 where the record's label is unknown);
-- ``identification.json``: the vote's ``k`` and ``temperature``, the rule per rank and the
-  validation accuracies it was chosen on.
+- ``reference_sequences.fasta.gz``: the same barcodes as sequences (row order shared);
+- ``identification.json``: the votes' ``k``, the rule and temperatures per rank and the
+  validation accuracies they were chosen on.
 
-The vote over the ``k`` most similar references weighs each by ``exp((s - s_best) / temperature)``
+A vote over the ``k`` most similar references weighs each by ``exp((s - s_best) / temperature)``
 (``s`` = cosine similarity): a low temperature is nearly the 1-nearest-neighbour call, a higher
 one spreads probability when neighbours disagree.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from dataclasses import dataclass
@@ -31,11 +39,16 @@ from typing import Sequence
 import numpy as np
 import torch
 
+from .kmer_reference import K, KMER_SIZES, KmerReference
+
 logger = logging.getLogger(__name__)
 
 LABELS_FILE = "reference_labels.safetensors"
 RULES_FILE = "identification.json"
-RULES = ("head", "reference", "mix")
+SOURCES = ("head", "reference", "kmer")
+# Every non-empty combination of the sources, simplest first (the tie-break of choose_rules).
+RULES = tuple("+".join(c) for n in (1, 2, 3) for c in itertools.combinations(SOURCES, n))
+ALIASES = {"mix": "head+reference"}
 DEFAULT_K = 10
 TEMPERATURES = (0.002, 0.01, 0.05)
 
@@ -45,8 +58,10 @@ class ReferenceSet:
     embeddings: torch.Tensor  # (n, d) float32, rows L2-normalised
     labels: dict[str, torch.Tensor]  # rank -> (n,) int64 spec indices, -1 unknown
     k: int = DEFAULT_K
-    temperature: float = 0.01
+    temperature: float = 0.01  # of every vote that has no temperature of its own in ``temperatures``
     rules: dict[str, str] | None = None  # rank -> rule; None = heads only
+    kmer: KmerReference | None = None  # the same references as sequences (row order shared)
+    temperatures: dict[str, dict[str, float]] | None = None  # rank -> {"reference"|"kmer": temperature}
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "ReferenceSet | None":
@@ -61,8 +76,45 @@ class ReferenceSet:
         settings = json.loads(paths[2].read_text())
         embeddings = load_file(str(paths[0]))["embeddings"].float()
         labels = {name.split(".", 1)[1]: t.long() for name, t in load_file(str(paths[1])).items()}
+        rules = {rank: ALIASES.get(rule, rule) for rank, rule in settings["rules"].items()}
+        uses_kmer = any("kmer" in r.split("+") for r in rules.values())
+        kmer = KmerReference.load(model_dir, int(settings.get("kmer_k", K))) if uses_kmer else None
+        if kmer is not None and len(kmer) != embeddings.shape[0]:
+            raise ValueError(f"{model_dir}: {len(kmer)} reference sequences but {embeddings.shape[0]} embeddings")
+        if kmer is None and uses_kmer:
+            raise FileNotFoundError(f"{model_dir}: identification.json uses the k-mer vote but the folder has no "
+                                    "reference_sequences.fasta.gz")
         return cls(torch.nn.functional.normalize(embeddings, dim=1), labels, int(settings["k"]),
-                   float(settings["temperature"]), dict(settings["rules"]))
+                   float(settings["temperature"]), rules, kmer, settings.get("temperatures"))
+
+    def uses(self, source: str) -> bool:
+        """Whether any rank's rule reads ``source``."""
+        return any(source in rule.split("+") for rule in (self.rules or {}).values())
+
+    def temperature_of(self, rank: str, source: str) -> float:
+        return float(((self.temperatures or {}).get(rank) or {}).get(source, self.temperature))
+
+    def identify(self, head_probs: dict[str, torch.Tensor], embeddings: torch.Tensor,
+                 sequences: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """(per-rank distributions of each rank's rule, cosine similarity of each query to its
+        nearest reference in embedding space: the novelty score's input)."""
+        num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
+        sims, idx = self.neighbours(embeddings)
+        ksims = kidx = None
+        if self.kmer is not None and self.uses("kmer"):
+            ksims, kidx = self.kmer.neighbours(sequences, self.k)
+        out = {}
+        for rank, probs in head_probs.items():
+            rule = (self.rules or {}).get(rank, "head")
+            votes = {}
+            if "reference" in rule.split("+"):
+                votes["reference"] = self.distributions(sims, idx, {rank: num_classes[rank]},
+                                                        self.temperature_of(rank, "reference"))[rank]
+            if "kmer" in rule.split("+") and ksims is not None:
+                votes["kmer"] = self.distributions(ksims, kidx, {rank: num_classes[rank]},
+                                                   self.temperature_of(rank, "kmer"))[rank]
+            out[rank] = combine_rule(rule, probs, votes.get("reference"), votes.get("kmer"))
+        return out, sims[:, 0]
 
     def neighbours(self, queries: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(cosine similarities, indices), each (batch, k), most similar first (blocked: memory does
@@ -90,21 +142,31 @@ class ReferenceSet:
             out[rank] = torch.where(total > 0, dist / total.clamp(min=1e-12), dist)
         return out
 
-    def combine(self, head_probs: dict[str, torch.Tensor], vote: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        """The per-rank distribution of each rank's rule."""
-        return {rank: combine_rule((self.rules or {}).get(rank, "head"), head_probs[rank], vote[rank])
-                for rank in head_probs}
 
 
-def combine_rule(rule: str, head: torch.Tensor, vote: torch.Tensor) -> torch.Tensor:
-    no_vote = vote.sum(dim=1, keepdim=True) == 0  # no labelled neighbour: the head decides
-    if rule == "head":
+def combine_rule(rule: str, head: torch.Tensor, vote: torch.Tensor | None = None,
+                 kmer_vote: torch.Tensor | None = None) -> torch.Tensor:
+    """The mean of the distributions ``rule`` names ("head", "reference" = ``vote``, "kmer" =
+    ``kmer_vote``, joined by "+"). A vote whose neighbours carry no label at this rank (an
+    all-zero row) is left out of that query's mean; with nothing left, the head decides."""
+    rule = ALIASES.get(rule, rule)
+    if rule not in RULES:
+        raise ValueError(f"unknown identification rule {rule!r}: one of {', '.join(RULES + tuple(ALIASES))}")
+    parts = rule.split("+")
+    given = {"head": head, "reference": vote, "kmer": kmer_vote}
+    missing = [p for p in parts if given[p] is None]
+    if missing:
+        raise ValueError(f"rule {rule!r} needs the {' and '.join(missing)} vote")
+    if parts == ["head"]:
         return head
-    if rule == "reference":
-        return torch.where(no_vote, head, vote)
-    if rule == "mix":
-        return torch.where(no_vote, head, 0.5 * (head + vote))
-    raise ValueError(f"unknown identification rule {rule!r}: one of {RULES}")
+    total = torch.zeros_like(head)
+    count = torch.zeros(head.shape[0], 1)
+    for part in parts:
+        dist = given[part]
+        present = (dist.sum(dim=1, keepdim=True) > 0) if part != "head" else torch.ones(head.shape[0], 1, dtype=torch.bool)
+        total = total + dist * present
+        count = count + present
+    return torch.where(count > 0, total / count.clamp(min=1), head)
 
 
 @torch.no_grad()
@@ -142,33 +204,55 @@ def run_model(model, tokenizer, sequences: Sequence[str], batch_size: int = 64, 
     return {r: torch.cat([h[r] for h in heads]) for r in ranks}, (torch.cat(embs) if embs else torch.empty(0))
 
 
-def choose_rules(reference: ReferenceSet, head_probs, embeddings, truth: dict[str, np.ndarray]) -> dict:
-    """Per rank, the (rule, temperature) with the best accuracy on the selection records whose
-    label at that rank is known to the model (ties: the simpler rule, head < reference < mix)."""
+def choose_rules(reference: ReferenceSet, head_probs, embeddings, truth: dict[str, np.ndarray],
+                 sequences: Sequence[str] | None = None) -> dict:
+    """Per rank, the rule and vote temperatures with the best accuracy on the selection records
+    whose label at that rank is known to the model (ties: the simpler rule, in ``RULES`` order,
+    then the lower temperature). The k-mer vote is tried when ``reference.kmer`` and the
+    selection ``sequences`` are given.
+
+    Returns ``{"scores": {rank: {name: accuracy}}, "best": {rank: name}}``; a name is the rule
+    followed by its temperatures, e.g. ``head+kmer@kmer=0.05`` (see :func:`parse_choice`)."""
     num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
     sims, idx = reference.neighbours(embeddings)
+    votes = {"reference": {t: reference.distributions(sims, idx, num_classes, temperature=t) for t in TEMPERATURES}}
+    if reference.kmer is not None and sequences is not None:
+        ksims, kidx = reference.kmer.neighbours(sequences, reference.k)
+        votes["kmer"] = {t: reference.distributions(ksims, kidx, num_classes, temperature=t) for t in TEMPERATURES}
     scores, best = {}, {}
-    for t in TEMPERATURES:
-        vote = reference.distributions(sims, idx, num_classes, temperature=t)
-        for rank in num_classes:
-            y = torch.as_tensor(truth[rank])
-            known = y >= 0
-            for rule in RULES:
-                if rule == "head" and t != TEMPERATURES[0]:
-                    continue
-                pred = combine_rule(rule, head_probs[rank], vote[rank]).argmax(dim=1)
-                acc = float((pred[known] == y[known]).float().mean()) if known.any() else 0.0
-                scores.setdefault(rank, {})[f"{rule}@{t:g}" if rule != "head" else "head"] = acc
-    for rank, by_rule in scores.items():
-        best[rank] = max(by_rule, key=lambda name: (round(by_rule[name], 6), -list(by_rule).index(name)))
+    for rank in num_classes:
+        y = torch.as_tensor(truth[rank])
+        known = y >= 0
+        scores[rank] = {}
+        for rule in RULES:
+            parts = rule.split("+")
+            if any(p != "head" and p not in votes for p in parts):
+                continue
+            grid = [TEMPERATURES if source in parts else (None,) for source in ("reference", "kmer")]
+            for t_ref, t_kmer in itertools.product(*grid):
+                dist = combine_rule(rule, head_probs[rank],
+                                    votes["reference"][t_ref][rank] if t_ref else None,
+                                    votes["kmer"][t_kmer][rank] if t_kmer else None)
+                acc = float((dist.argmax(dim=1)[known] == y[known]).float().mean()) if known.any() else 0.0
+                temps = [f"{src}={t:g}" for src, t in (("reference", t_ref), ("kmer", t_kmer)) if t]
+                scores[rank][rule + ("@" + ",".join(temps) if temps else "")] = acc
+        names = list(scores[rank])
+        best[rank] = max(names, key=lambda name: (round(scores[rank][name], 6), -names.index(name)))
     return {"scores": scores, "best": best}
+
+
+def parse_choice(name: str) -> tuple[str, dict[str, float]]:
+    """``"head+kmer@kmer=0.05"`` -> ``("head+kmer", {"kmer": 0.05})``."""
+    rule, _, temps = name.partition("@")
+    return rule, {src: float(t) for src, t in (part.split("=") for part in temps.split(",") if part)}
 
 
 def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str, Sequence],
                         selection: dict[str, Sequence], batch_size: int = 64, k: int = DEFAULT_K,
                         max_length: int | None = None) -> dict:
-    """Embed the distinct training barcodes, store them with their labels, choose each rank's rule
-    (and one vote temperature) on ``selection`` records, and write the files into ``model_dir``.
+    """Embed the distinct training barcodes, store them (embeddings and sequences) with their
+    labels, choose each rank's rule and vote temperatures on ``selection`` records, and write the
+    files into ``model_dir``.
 
     ``train`` / ``selection``: {"sequence": [...], rank: [...] for every rank of the model};
     ``selection["novel"]``: True for records of species absent from training (they calibrate the
@@ -192,20 +276,35 @@ def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str
     logger.info("reference: %d distinct training barcodes of %d", len(keep), len(train["sequence"]))
     _, embeddings = run_model(model, tokenizer, sequences, batch_size)
     embeddings = embeddings.half().float()  # stored in float16: choose the rules on what is stored
-    reference = ReferenceSet(torch.nn.functional.normalize(embeddings, dim=1),
-                             {r: torch.as_tensor(v) for r, v in labels.items()}, k=k)
     sel_heads, sel_emb = run_model(model, tokenizer, list(selection["sequence"]), batch_size)
     truth = encode_labels(spec, ranks, selection)
-    choice = choose_rules(reference, sel_heads, sel_emb, truth)
-    temperatures = [float(name.split("@")[1]) for name in choice["best"].values() if "@" in name]
-    # One temperature for all ranks: the most common among the ranks' best rules.
-    temperature = max(set(temperatures), key=temperatures.count) if temperatures else TEMPERATURES[1]
-    rules = {rank: name.split("@")[0] for rank, name in choice["best"].items()}
+    # Novel records are of species the training never saw: they score the ranks above species only.
+    # (A table joined from two sources can give one a species the other trained on; at that rank it
+    # is neither a seen-species record nor a novel one.)
+    novel = np.asarray(selection["novel"], dtype=bool)
+    truth[ranks[-1]] = np.where(novel, -1, truth[ranks[-1]])
+    logger.info("choosing the identification rule per rank on %d selection records", len(selection["sequence"]))
+    tried = []
+    for k_size in KMER_SIZES:  # the k-mer size with the best rules, summed over the ranks
+        kmer = KmerReference(sequences, k_size)
+        reference = ReferenceSet(torch.nn.functional.normalize(embeddings, dim=1),
+                                 {r: torch.as_tensor(v) for r, v in labels.items()}, k=k, kmer=kmer)
+        choice = choose_rules(reference, sel_heads, sel_emb, truth, list(selection["sequence"]))
+        total = sum(choice["scores"][rank][name] for rank, name in choice["best"].items())
+        logger.info("k-mer vote with k=%d: best rules %s", k_size, choice["best"])
+        tried.append((round(total, 6), -len(tried), kmer, reference, choice))
+    _, _, kmer, reference, choice = max(tried, key=lambda t: t[:2])
+    rules, temps = {}, {}
+    for rank, name in choice["best"].items():
+        rules[rank], temps[rank] = parse_choice(name)
     model_dir = Path(model_dir)
     save_file({"embeddings": embeddings.half().contiguous()}, str(model_dir / REFERENCE_FILE))
     save_file({f"labels.{r}": torch.as_tensor(v, dtype=torch.int32) for r, v in labels.items()},
               str(model_dir / LABELS_FILE))
-    settings = {"k": k, "temperature": temperature, "rules": rules, "selection_accuracy": choice["scores"],
+    kmer.save(model_dir)
+    settings = {"k": k, "temperature": TEMPERATURES[1], "rules": rules, "temperatures": temps,
+                "kmer_k": kmer.k, "kmer_k_tried": {str(t[2].k): t[0] for t in tried},
+                "selection_accuracy": choice["scores"],
                 "n_references": len(keep), "n_training_records": len(train["sequence"]),
                 "n_selection_records": len(selection["sequence"]),
                 "pooling": getattr(model.config, "pooling", "mean"),
@@ -215,7 +314,6 @@ def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str
     # (seen species = those whose species the model knows, novel = the others).
     sims, _ = reference.neighbours(sel_emb, k=1)
     dist = (1.0 - sims[:, 0]).numpy()
-    novel = np.asarray(selection["novel"], dtype=bool)
     info = calibrate_threshold(dist[~novel], dist[novel] if novel.any() else None)
     info.update(n_references=len(keep), n_val_seen=int((~novel).sum()), n_val_novel=int(novel.sum()),
                 pooling=settings["pooling"])

@@ -6,7 +6,10 @@ hold strings such as ``${tokenizer.vocab_size}`` or ``${eval:4 * ${.d_model}}``.
 ``nvidia-smi``), so this module resolves only what a converter reads, and only safely:
 
 - ``${a.b}`` (absolute), ``${.b}`` / ``${..b}`` (relative to the node holding the value);
-- ``${eval:EXPR}`` where EXPR is arithmetic on numbers (``+ - * / // % **``, parentheses);
+- ``${eval:EXPR}`` where EXPR is small arithmetic on numbers (``+ - * / // % **``, parentheses):
+  at most ``MAX_EXPRESSION_CHARS`` characters, exponents at most ``MAX_EXPONENT``, every
+  intermediate result within +-``MAX_MAGNITUDE`` (a config value is a size or a rate; the bounds
+  keep ``${eval:9 ** 9 ** 9}`` from running for hours);
 - ``${div_up:a, b}`` (the published ceiling division).
 
 Anything else is an error naming the key, never evaluated.
@@ -36,29 +39,56 @@ _ARITHMETIC = {
 }
 
 
+MAX_EXPRESSION_CHARS = 200
+MAX_EXPONENT = 64
+MAX_MAGNITUDE = 2**53  # the largest range where floats hold every integer
+
+
 class HydraConfigError(ValueError):
     """The published config lacks a key or holds a value that cannot be read safely."""
 
 
 def _arithmetic(expression: str, key: str):
+    shown = expression if len(expression) <= 80 else expression[:77] + "..."
+
+    def refuse(why: str) -> HydraConfigError:
+        return HydraConfigError(f"config key {key!r}: ${{eval:{shown}}} {why}; it is not evaluated "
+                                "(write the number into the config file)")
+
+    def bounded(value):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # complex, NaN
+            raise refuse("is not a real number")
+        if abs(value) > MAX_MAGNITUDE:
+            raise refuse("goes beyond +-2**53 (the limit of a config value)")
+        return value
+
     def evaluate(node):
         if isinstance(node, ast.Expression):
             return evaluate(node.body)
         if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-            return node.value
+            return bounded(node.value)
         if isinstance(node, ast.BinOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](evaluate(node.left), evaluate(node.right))
+            left, right = evaluate(node.left), evaluate(node.right)
+            if isinstance(node.op, ast.Pow) and abs(right) > MAX_EXPONENT and abs(left) not in (0, 1):
+                raise refuse(f"has an exponent above {MAX_EXPONENT}")
+            try:
+                return bounded(_ARITHMETIC[type(node.op)](left, right))
+            except ZeroDivisionError:
+                raise refuse("divides by zero") from None
+            except OverflowError:
+                raise refuse("goes beyond +-2**53 (the limit of a config value)") from None
         if isinstance(node, ast.UnaryOp) and type(node.op) in _ARITHMETIC:
-            return _ARITHMETIC[type(node.op)](evaluate(node.operand))
-        raise HydraConfigError(
-            f"config key {key!r}: ${{eval:{expression}}} is not plain arithmetic; it is not evaluated "
-            "(write the number into the config file)"
-        )
+            return bounded(_ARITHMETIC[type(node.op)](evaluate(node.operand)))
+        raise refuse("is not plain arithmetic (numbers, + - * / // % ** and parentheses only)")
 
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        raise refuse(f"is longer than {MAX_EXPRESSION_CHARS} characters")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
     except SyntaxError as exc:
-        raise HydraConfigError(f"config key {key!r}: cannot parse ${{eval:{expression}}}: {exc.msg}") from None
+        raise HydraConfigError(f"config key {key!r}: cannot parse ${{eval:{shown}}}: {exc.msg}") from None
+    except (RecursionError, MemoryError, ValueError):  # absurd nesting, or a NUL byte
+        raise refuse("cannot be parsed") from None
     value = evaluate(tree)
     return int(value) if isinstance(value, float) and value.is_integer() else value
 
@@ -143,6 +173,8 @@ class HydraConfig:
             if len(args) != 2:
                 raise HydraConfigError(f"config key {key!r}: ${{div_up:...}} needs two numbers, got {body!r}")
             a, b = (_arithmetic(arg, key) for arg in args)
+            if b == 0:
+                raise HydraConfigError(f"config key {key!r}: ${{{body}}} divides by zero")
             return -(-a // b)
         if ":" in body:
             raise HydraConfigError(f"config key {key!r}: resolver ${{{body}}} is not supported (not evaluated)")

@@ -118,7 +118,7 @@ def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict
 # rules file also records the trained --max-length). run_options.json stays behind: it holds the
 # training machine's paths.
 COMPANION_FILES = ("novelty_reference.safetensors", "novelty.json", "reference_labels.safetensors",
-                   "identification.json")
+                   "reference_sequences.fasta.gz", "identification.json")
 
 
 def release_model(

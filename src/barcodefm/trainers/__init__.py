@@ -9,15 +9,39 @@
   :data:`~.tasks.TASKS` (fine-tuning tasks).
 """
 
-from .augmentation import SequenceAugmentation, example_rng
-from .callbacks import EpochCallback, TrainLogCallback
-from .collators import BarcodeCollator, CausalLMCollator, ClassificationCollator, MaskedLMCollator
-from .demo import run_demo
-from .families import FAMILY_FACTORIES, ModelFamily, Objective, get_family
-from .finetuning import FinetuningRun, build_finetuning, run_finetuning
-from .options import FinetuneOptions, PretrainOptions, TrainingOptions
-from .prediction import class_probabilities, classify_sequences, lm_perplexity
-from .pretraining import PretrainingRun, build_pretraining, run_pretraining
+from .._lazy import lazy_getattr as _lazy_getattr
+
+# public name -> the submodule that defines it; imported on first use, so the command line's
+# argument parsing (which reads .options and .cli_options) does not import torch/transformers.
+_NAMES = {
+    "SequenceAugmentation": "augmentation",
+    "example_rng": "augmentation",
+    "EpochCallback": "callbacks",
+    "TrainLogCallback": "callbacks",
+    "BarcodeCollator": "collators",
+    "CausalLMCollator": "collators",
+    "ClassificationCollator": "collators",
+    "MaskedLMCollator": "collators",
+    "run_demo": "demo",
+    "FAMILY_FACTORIES": "families",
+    "ModelFamily": "families",
+    "Objective": "families",
+    "get_family": "families",
+    "FinetuningRun": "finetuning",
+    "build_finetuning": "finetuning",
+    "run_finetuning": "finetuning",
+    "FinetuneOptions": "options",
+    "PretrainOptions": "options",
+    "TrainingOptions": "options",
+    "class_probabilities": "prediction",
+    "classify_sequences": "prediction",
+    "lm_perplexity": "prediction",
+    "PretrainingRun": "pretraining",
+    "build_pretraining": "pretraining",
+    "run_pretraining": "pretraining",
+}
+
+__getattr__ = _lazy_getattr(__name__, _NAMES)
 
 __all__ = [
     "FAMILY_FACTORIES",
@@ -46,3 +70,7 @@ __all__ = [
     "run_finetuning",
     "run_pretraining",
 ]
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_NAMES))

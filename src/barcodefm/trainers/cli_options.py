@@ -46,6 +46,9 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
     tokens.add_argument("--k", type=int, default=d.k, help=f"k of --tokenizer kmer (default {d.k})")
     tokens.add_argument("--bpe-vocab-size", type=int, default=d.bpe_vocab_size,
                         help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})")
+    tokens.add_argument("--trust-remote-code", action="store_true",
+                        help="let a model or tokenizer folder that is not a barcodefm one run the Python code it "
+                             "carries (only for folders you trust; barcodefm's own always load with the installed code)")
 
     size = parser.add_argument_group("model (default: the family's published small model)")
     size.add_argument("--preset", default=None, choices=sorted(PRESETS), metavar="NAME",

@@ -13,12 +13,19 @@
    ``DIR/taxonomy-model``, which then classifies ``DIR/its_query.fasta`` (held-out barcodes of
    seen and of unseen species) into ``DIR/taxonomy_predictions.tsv`` exactly as ``barcodefm
    classify`` does.
+
+The output folder must be new or empty, or one a demo run left unfinished (it holds
+:data:`INCOMPLETE` until the run ends): that one is started again in place. Library chatter
+(``datasets`` progress bars, transformers' load reports, the Trainer's raw log dicts) is silenced
+while the demo runs; its numbered step lines, the training step bars and the tables stay.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import logging
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +73,70 @@ QUICK = DemoSizes(tokenizer="kmer", k=6, d_model=32, n_layer=1, headdim=16, d_st
                   finetune_lr=4e-3, n_queries=4, taxonomy_steps=6, n_taxonomy_queries=2)
 
 
+# Written first into the output folder and removed when the demo finishes: a folder holding it is an
+# unfinished demo run, which the next run may start again in place.
+INCOMPLETE = "DEMO_INCOMPLETE.txt"
+# What a demo run writes into its folder (removed before a rerun into an unfinished one).
+_DEMO_ENTRIES = ("pretrained", "model", "query.fasta", "predictions.tsv", "taxonomy-model", "its_query.fasta",
+                 "taxonomy_predictions.tsv")
+
+
+def _claim_output(out: Path) -> Path:
+    """Make ``out`` ready for a run (new, empty, or an unfinished demo's) and mark it unfinished."""
+    marker = out / INCOMPLETE
+    if marker.is_file():
+        logger.info("%s holds an unfinished demo run: starting it again", out)
+        for name in _DEMO_ENTRIES:
+            path = out / name
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+    elif out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ValueError(f"demo output {out} is not an empty folder: choose another --output")
+    out.mkdir(parents=True, exist_ok=True)
+    marker.write_text("A `barcodefm demo` run writing into this folder has not finished (stopped or crashed).\n"
+                      "Run the same command again: it starts over in this folder.\n", encoding="utf-8")
+    return marker
+
+
+@contextlib.contextmanager
+def _quiet_libraries():
+    """``datasets`` progress bars, transformers' warnings (load reports) and its loading bars off;
+    restored afterwards."""
+    import datasets
+    from transformers.utils import logging as hf_logging
+
+    datasets_bars = not datasets.are_progress_bars_disabled()
+    verbosity, hf_bars = hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if datasets_bars:
+            datasets.enable_progress_bars()
+        hf_logging.set_verbosity(verbosity)
+        if hf_bars:
+            hf_logging.enable_progress_bar()
+
+
+def _train(run) -> dict:
+    """``run.train()`` with the Trainer's step bar but without the raw log dicts it prints (the
+    run folder's ``train_log.jsonl`` keeps every logged loss)."""
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
+
+    class StepBar(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            pass
+
+    run.trainer.pop_callback(ProgressCallback)
+    run.trainer.pop_callback(PrinterCallback)
+    run.trainer.add_callback(StepBar())
+    return run.train()
+
+
 def _accuracy(truth, predicted) -> float:
     from ..evaluation.metrics import classification_metrics
 
@@ -102,22 +173,27 @@ def _table(headers, rows) -> str:
 
 
 def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) -> dict:
-    """Run the demo into ``output_dir`` (new or empty); returns the numbers it prints."""
+    """Run the demo into ``output_dir`` (new, empty, or an unfinished demo's); returns the numbers
+    it prints."""
+    out = Path(output_dir)
+    marker = _claim_output(out)
+    with _quiet_libraries():
+        summary = _run_steps(out, QUICK if quick else FULL, seed)
+    marker.unlink()
+    return summary
+
+
+def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
     from transformers import AutoModelForSequenceClassification
 
     from ..data import iter_barcodes, load_barcodes, sample_path
     from ..evaluation.baselines import kmer_top_hits
     from ..factory import load_tokenizer
-    from .finetuning import run_finetuning
+    from .finetuning import build_finetuning
     from .options import FinetuneOptions, PretrainOptions
     from .prediction import classify_sequences
-    from .pretraining import run_pretraining
+    from .pretraining import build_pretraining
 
-    sizes = QUICK if quick else FULL
-    out = Path(output_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"demo output {out} is not an empty folder: choose another --output")
-    out.mkdir(parents=True, exist_ok=True)
     sample = str(sample_path("coi"))
     timings = {}
     common = dict(
@@ -127,20 +203,20 @@ def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) ->
 
     print(f"[1/5] pretraining a small BarcodeMamba-2 ({sizes.k}-mer tokens) on the bundled COI sample")
     start = time.perf_counter()
-    pretrained = run_pretraining(PretrainOptions(
+    pretrained = _train(build_pretraining(PretrainOptions(
         output=str(out / "pretrained"), objective="ntp", splits=("train", "pretrain_only"), eval_splits=("val",),
         tokenizer=sizes.tokenizer, k=sizes.k,
         d_model=sizes.d_model, n_layer=sizes.n_layer, headdim=sizes.headdim, d_state=sizes.d_state,
         d_intermediate=sizes.d_intermediate, max_steps=sizes.pretrain_steps, lr=sizes.pretrain_lr, **common,
-    ))
+    )))
     timings["pretrain_s"] = time.perf_counter() - start
 
     print("[2/5] fine-tuning it to classify species (label map from the train split)")
     start = time.perf_counter()
-    finetuned = run_finetuning(FinetuneOptions(
+    finetuned = _train(build_finetuning(FinetuneOptions(
         model=str(out / "pretrained"), output=str(out / "model"), eval_splits=(), test_splits=("test",),
         max_steps=sizes.finetune_steps, lr=sizes.finetune_lr, **common,
-    ))
+    )))
     timings["finetune_s"] = time.perf_counter() - start
 
     print("[3/5] 6-mer frequency 1-NN baseline on the same split")
@@ -159,7 +235,8 @@ def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) ->
         "dedup": _accuracy([truth[i] for i in novel], [hits.predicted_labels[i] for i in novel]),
     }
 
-    print("[4/5] reloading DIR/model with AutoModelForSequenceClassification and classifying DIR/query.fasta")
+    print(f"[4/5] reloading {out / 'model'} with AutoModelForSequenceClassification and classifying "
+          f"{out / 'query.fasta'}")
     queries = _query_records(test, sizes.n_queries)
     _write_fasta(out / "query.fasta", queries)
     model = AutoModelForSequenceClassification.from_pretrained(str(out / "model"), trust_remote_code=True)
@@ -210,6 +287,8 @@ def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) ->
     print(f"time: pretrain {timings['pretrain_s']:.0f} s, fine-tune {timings['finetune_s']:.0f} s, "
           f"taxonomy {timings['taxonomy_s']:.0f} s; model folders {out / 'model'} and {out / 'taxonomy-model'}, "
           f"calls in {out / 'predictions.tsv'} and {out / 'taxonomy_predictions.tsv'}")
+    print(f"classify your own barcodes: barcodefm classify {out / 'model'} YOUR.fasta -o species.tsv "
+          f"(species), barcodefm classify {out / 'taxonomy-model'} YOUR.fasta -o taxonomy.tsv (every rank)")
     return summary
 
 
@@ -233,7 +312,7 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
     from ..data import load_barcodes, sample_path
     from ..data.labels import normalize_label
     from ..inference.classify import classify_file
-    from .finetuning import run_finetuning
+    from .finetuning import build_finetuning
     from .options import FinetuneOptions
 
     sample = str(sample_path("its"))
@@ -241,7 +320,7 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
     print("[5/5] BarcodeMamba+ on the bundled fungal ITS sample: one head per rank (phylum .. species), "
           "hierarchical label smoothing + class-weighted loss, novelty reference")
     start = time.perf_counter()
-    finetuned = run_finetuning(FinetuneOptions(
+    finetuned = _train(build_finetuning(FinetuneOptions(
         from_scratch=True, task="taxonomy", data=sample, output=str(model_dir),
         # Singletons teach the higher ranks; val calibrates the novelty threshold with unseen_key.
         train_splits=("train", "train_singleton"), eval_splits=("val",), test_splits=("test", "unseen_query"),
@@ -249,7 +328,7 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
         d_state=sizes.d_state, d_intermediate=sizes.d_intermediate, max_length=sizes.max_length,
         batch_size=sizes.batch_size, max_steps=sizes.taxonomy_steps, lr=sizes.taxonomy_lr, seed=seed, save_steps=0,
         logging_steps=max(1, min(20, sizes.taxonomy_steps // 5)),
-    ))
+    )))
     seconds = time.perf_counter() - start
 
     queries = _taxonomy_queries(load_barcodes(sample), sizes.n_taxonomy_queries)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from .collators import BarcodeCollator, CausalLMCollator, MaskedLMCollator
+if TYPE_CHECKING:  # the collators import torch: the families import them when built
+    from .collators import BarcodeCollator
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ def _barcodemamba() -> ModelFamily:
         BarcodeMambaForMaskedLM,
         BarcodeMambaForSequenceClassification,
     )
+    from .collators import CausalLMCollator, MaskedLMCollator
 
     return ModelFamily(
         name="barcodemamba",
@@ -99,6 +102,7 @@ def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **si
 
 def _barcodemae() -> ModelFamily:
     from ..modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification
+    from .collators import BarcodeCollator
 
     return ModelFamily(
         name="barcodemae",

@@ -1,7 +1,8 @@
 """Supervised fine-tuning on the Hugging Face Trainer (``barcodefm finetune``).
 
-The backbone comes from a pretrained folder (``AutoModelForSequenceClassification`` with
-``trust_remote_code``, so any family saved with its code works) or is built from scratch. The
+The backbone comes from a pretrained folder (``AutoModelForSequenceClassification``: barcodefm's
+own families with the installed code, any other family saved with its code when the user passes
+``--trust-remote-code``) or is built from scratch. The
 label map is built from the training split only; evaluation splits are scored by label name,
 so records whose label training never saw count as errors, on every record and on the
 de-duplicated part (records whose exact sequence is not in the training split).
@@ -144,20 +145,23 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
     _ = args.device  # sets up the process group of a torchrun / accelerate launch
     open_run_directory(start, options)
 
+    trust = options.trust_remote_code
     if options.model:
         from ..factory import load_tokenizer
 
-        tokenizer = run_tokenizer(start, lambda: load_tokenizer(options.model))
+        tokenizer = run_tokenizer(start, lambda: load_tokenizer(options.model, trust_remote_code=trust),
+                                  trust_remote_code=trust)
     else:
         tokenizer = run_tokenizer(start, lambda: build_tokenizer(
             options.tokenizer or family.default_tokenizer, max_bases=options.max_length, k=options.k,
             bpe_vocab_size=options.bpe_vocab_size,
-            bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"])))
+            bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
+            trust_remote_code=trust), trust_remote_code=trust)
 
     set_seed(options.seed)  # the same classifier initialisation on every process and every resume
     overrides = {"pooling": options.pooling} if options.pooling else {}
     if options.model:
-        model = task.load_pretrained(options.model, **overrides)
+        model = task.load_pretrained(options.model, trust_remote_code=trust, **overrides)
     else:
         model = task.from_scratch(family, tokenizer, options.size_options(), **overrides)
     if options.lora:

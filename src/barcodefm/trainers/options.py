@@ -11,7 +11,8 @@ from pathlib import Path
 
 # Options that may change between a run and its --resume (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset(
-    {"resume", "save_steps", "save_total_limit", "logging_steps", "keep_checkpoints", "eval_batch_size"}
+    {"resume", "save_steps", "save_total_limit", "logging_steps", "keep_checkpoints", "eval_batch_size",
+     "trust_remote_code"}
 )
 
 
@@ -55,6 +56,9 @@ class TrainingOptions:
     resume: bool = False
     keep_checkpoints: bool = False
     eval_splits: tuple[str, ...] = ("val",)
+    # Let a model or tokenizer folder that is not barcodefm's run its own Python code (barcodefm's
+    # own folders always load with the installed classes): off unless the user trusts the folder.
+    trust_remote_code: bool = False
 
     def to_dict(self) -> dict:
         values = dataclasses.asdict(self)
@@ -99,6 +103,11 @@ class PretrainOptions(TrainingOptions):
     objective: str | None = None  # the family's objectives (BarcodeMamba "ntp" | "mlm"); None = its first
     splits: tuple[str, ...] = ("train", "pretrain_only")  # used when the data has a split column
     mlm_probability: float = 0.5  # the published BarcodeMamba MLM masks half the positions
+
+
+# --task choices (tasks.TASKS implements each; kept here so the command line lists them without
+# importing torch)
+TASK_NAMES = ("species", "taxonomy")
 
 
 @dataclass

@@ -118,7 +118,9 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
             k=options.k,
             bpe_vocab_size=options.bpe_vocab_size,
             bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
+            trust_remote_code=options.trust_remote_code,
         ),
+        trust_remote_code=options.trust_remote_code,
     )
     train = as_examples(train_records, tokenizer, f"{options.data} [{','.join(options.splits)}]")
     evals = {name: as_examples(ds, tokenizer, f"{options.data} [{name}]") for name, ds in eval_records.items()}

@@ -59,20 +59,21 @@ def open_run_directory(start: RunStart, options: TrainingOptions) -> RunStart:
     return start
 
 
-def run_tokenizer(start: RunStart, make_tokenizer):
+def run_tokenizer(start: RunStart, make_tokenizer, trust_remote_code: bool = False):
     """The run's tokenizer: the one saved in the folder when resuming, else ``make_tokenizer()``
-    built once by the main process, saved in the folder, and loaded from there by the others."""
+    built once by the main process, saved in the folder, and loaded from there by the others.
+    ``trust_remote_code``: the run's tokenizer is not barcodefm's and the user trusts its code."""
     from ..factory import load_tokenizer
 
     folder = start.directory.path
     if start.has_tokenizer:
-        return load_tokenizer(folder)
+        return load_tokenizer(folder, trust_remote_code=trust_remote_code)
     tokenizer = None
     if is_main_process():
         tokenizer = make_tokenizer()
         tokenizer.save_pretrained(str(folder))
     barrier()
-    return tokenizer if tokenizer is not None else load_tokenizer(folder)
+    return tokenizer if tokenizer is not None else load_tokenizer(folder, trust_remote_code=trust_remote_code)
 
 
 def kmer_size(tokenizer) -> int | None:

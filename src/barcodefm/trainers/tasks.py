@@ -17,6 +17,7 @@ import numpy as np
 from ..evaluation.labels import LabelMap, is_known_label
 from ..evaluation.metrics import classification_metrics
 from .collators import IGNORE_INDEX, ClassificationCollator
+from .options import TASK_NAMES
 from .taxonomy_task import TaxonomyTask
 
 logger = logging.getLogger(__name__)
@@ -80,12 +81,14 @@ class SingleLabelTask:
         return kept
 
     # ---- models ----
-    def load_pretrained(self, model_dir, **config_overrides):
-        from transformers import AutoModelForSequenceClassification
+    def load_pretrained(self, model_dir, trust_remote_code: bool = False, **config_overrides):
+        """A classifier over the backbone of ``model_dir``: barcodefm's own families with the
+        installed classes; another family runs the folder's code only with ``trust_remote_code``."""
+        from ..factory import load_model
 
-        return AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), trust_remote_code=True, ignore_mismatched_sizes=True, **self.model_kwargs(),
-            **config_overrides,
+        return load_model(
+            model_dir, "AutoModelForSequenceClassification", trust_remote_code=trust_remote_code,
+            ignore_mismatched_sizes=True, **self.model_kwargs(), **config_overrides,
         )
 
     def from_scratch(self, family, tokenizer, sizes: dict, **config_overrides):
@@ -132,6 +135,8 @@ TASKS = {
     "species": SingleLabelTask,
     "taxonomy": TaxonomyTask,  # BarcodeMamba+: one head per rank (taxonomy_task.py)
 }
+if tuple(TASKS) != TASK_NAMES:  # the command line offers options.TASK_NAMES
+    raise ImportError(f"trainers.options.TASK_NAMES {TASK_NAMES} differs from tasks.TASKS {tuple(TASKS)}")
 
 
 def make_task(name: str, label_column: str):

@@ -190,14 +190,19 @@ class TaxonomyTask:
         return add_label_ids(records, self.spec, unseen="ignore")
 
     # ---- models ----
-    def load_pretrained(self, model_dir):
-        """The backbone of a pretrained folder (any head) under new taxonomy heads."""
-        from transformers import AutoConfig
+    def load_pretrained(self, model_dir, trust_remote_code: bool = False, **config_overrides):
+        """The backbone of a pretrained folder (any head) under new taxonomy heads.
 
-        config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=True)
-        cls = taxonomic_class(config.model_type)
+        Only barcodefm's families have taxonomic classifiers, loaded with the installed classes:
+        the family is read from ``config.json`` as JSON, so a folder's own code is never run
+        (``trust_remote_code`` changes nothing here)."""
+        from transformers import PretrainedConfig
+
+        config, _ = PretrainedConfig.get_config_dict(str(model_dir))
+        cls = taxonomic_class(config.get("model_type"))
         # ignore_mismatched_sizes: a folder that already has taxonomy heads (of another label set).
-        return cls.from_pretrained(str(model_dir), ignore_mismatched_sizes=True, **self.model_kwargs())
+        return cls.from_pretrained(str(model_dir), ignore_mismatched_sizes=True, **self.model_kwargs(),
+                                   **config_overrides)
 
     def from_scratch(self, family, tokenizer, sizes: dict):
         config = family.config(tokenizer, sizes)
@@ -271,25 +276,35 @@ class TaxonomyTask:
 
     # ---- after training ----
     def finish_export(self, model, tokenizer, directory, run) -> dict:
-        """Save the novelty reference into the exported ``directory``; returns its calibration."""
-        from ..inference.novelty import build_novelty_reference, save_novelty_reference
+        """Save the identification reference into the exported ``directory``: the training barcodes
+        (embeddings, sequences, labels), the identification rule per rank chosen on the validation
+        and ``unseen_key`` records, and the novelty threshold (see
+        :mod:`barcodefm.inference.reference_vote`). Returns the rules and the novelty calibration."""
+        from ..inference.reference_vote import build_reference_set
 
         options, records = run.options, run.records
         max_bases = options.max_length
-        train_sequences = [s[:max_bases] for s in run.trainer.train_dataset["sequence"]]
+        ranks = self.ranks
+        train = run.trainer.train_dataset
         seen_splits = [s for s in options.eval_splits if s not in options.train_splits]
-        seen = [s[:max_bases] for s, split in zip(records["sequence"], records["split"]) if split in seen_splits]
-        novel = [s[:max_bases] for s, split in zip(records["sequence"], records["split"])
-                 if split in NOVEL_CALIBRATION_SPLITS]
-        if not seen:
-            logger.warning("no validation barcodes (--eval-split %s) to calibrate the novelty threshold: no novelty "
-                           "reference saved, `barcodefm classify` will leave out the novelty columns",
-                           ",".join(options.eval_splits) or "none")
+        picked = [i for i, split in enumerate(records["split"]) if split in (*seen_splits, *NOVEL_CALIBRATION_SPLITS)]
+        selection = records.select(picked)
+        if not any(split in seen_splits for split in selection["split"]):
+            logger.warning("no validation barcodes (--eval-split %s) to choose the identification rule and calibrate "
+                           "the novelty threshold: no reference saved, `barcodefm classify` will use the heads only "
+                           "and leave out the novelty columns", ",".join(options.eval_splits) or "none")
             return {"saved": False, "reason": "no seen-species validation records to calibrate on"}
-        logger.info("novelty reference: %d training barcodes; threshold from %d validation and %d %s barcodes",
-                    len(train_sequences), len(seen), len(novel), "/".join(NOVEL_CALIBRATION_SPLITS))
-        batch_size = options.eval_batch_size or options.batch_size
-        reference, info = build_novelty_reference(model, tokenizer, train_sequences, seen, novel or None,
-                                                  batch_size=batch_size)
-        save_novelty_reference(directory, reference, info)
-        return {"saved": True, **info}
+        logger.info("identification reference: %d training barcodes; rules and novelty threshold from %d %s records",
+                    len(train), len(selection), "/".join((*seen_splits, *NOVEL_CALIBRATION_SPLITS)))
+
+        def rows(part, novel):
+            out = {rank: list(part[rank]) for rank in ranks}
+            out["sequence"] = [s[:max_bases] for s in part["sequence"]]
+            out["novel"] = novel
+            return out
+
+        settings = build_reference_set(
+            model, tokenizer, directory, rows(train, [False] * len(train)),
+            rows(selection, [split in NOVEL_CALIBRATION_SPLITS for split in selection["split"]]),
+            batch_size=options.eval_batch_size or options.batch_size, max_length=max_bases)
+        return {"saved": True, "rules": settings["rules"], **settings["novelty"]}

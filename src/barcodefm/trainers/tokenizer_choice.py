@@ -17,12 +17,14 @@ def build_tokenizer(
     k: int = 6,
     bpe_vocab_size: int = 768,
     bpe_corpus: Callable[[], Iterable[str]] | None = None,
+    trust_remote_code: bool = False,
 ):
     """A fresh tokenizer of kind ``choice``, or the one saved in the folder ``choice``.
 
     ``bpe_corpus`` returns the sequences a BPE vocabulary is trained on (only called for
     ``"bpe"``). Augmentation is never switched on in the tokenizer itself: the collators do
-    it with per-example random streams (see :mod:`.augmentation`).
+    it with per-example random streams (see :mod:`.augmentation`). ``trust_remote_code``: a saved
+    tokenizer that is not barcodefm's may run its own code (see :func:`barcodefm.factory.load_tokenizer`).
     """
     from .. import BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer
 
@@ -41,9 +43,11 @@ def build_tokenizer(
         raise ValueError(
             f"--tokenizer {choice!r} is neither one of {', '.join(TOKENIZER_KINDS)} nor a folder holding a saved tokenizer"
         )
-    from ..factory import load_tokenizer
+    from ..factory import RemoteCodeNotTrusted, load_tokenizer
 
     try:
-        return load_tokenizer(path)
+        return load_tokenizer(path, trust_remote_code=trust_remote_code)
+    except RemoteCodeNotTrusted:
+        raise
     except (OSError, ValueError) as exc:
         raise ValueError(f"cannot load a tokenizer from {path}: {exc}") from None
