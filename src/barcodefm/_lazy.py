@@ -35,7 +35,7 @@ def lazy_getattr(package: str, names: dict[str, str]):
             value = getattr(importlib.import_module(f"{package}.{names[attr]}"), attr)
             setattr(module, attr, value)
             return value
-        if not attr.startswith("__"):
+        if attr.isidentifier() and not attr.startswith("__"):
             try:
                 return importlib.import_module(f"{package}.{attr}")
             except ModuleNotFoundError as exc:

@@ -1,4 +1,4 @@
-"""Configuration of BarcodeMAE (SPEC 3): a BERT encoder that never sees ``[MASK]`` and a BERT
+"""Configuration of BarcodeMAE: a BERT encoder that never sees ``[MASK]`` and a BERT
 decoder that reconstructs the masked k-mers.
 
 Hub module: travels with saved weights; imports transformers and the standard library only.
@@ -26,7 +26,7 @@ class BarcodeMAEConfig(PretrainedConfig):
 
     Encoder fields keep BERT's names (``hidden_size``, ``num_hidden_layers``, ...) so generic Hugging
     Face code (Trainer, PEFT, pipelines) finds them; the decoder has its own ``decoder_*`` sizes.
-    Defaults are the published model (SPEC 3.1): encoder and decoder 6 layers, 6 heads, hidden 768,
+    Defaults are the published model: encoder and decoder 6 layers, 6 heads, hidden 768,
     intermediate 3072, GELU, dropout 0.1, 512 positions, 6-mer vocabulary (``[MASK]=0 [SEP]=1
     [UNK]=2``, the 4096 k-mers from 3, ``[PAD]=4099``), mask ratio 0.5.
 
@@ -36,7 +36,7 @@ class BarcodeMAEConfig(PretrainedConfig):
       averages the last encoder layer over real tokens, special tokens excluded.
     - ``n_token_id``: filler of the ``mean_all`` pooling shared with BarcodeMamba (``[UNK]`` for
       k-mer vocabularies).
-    - ``taxonomy*``: the multi-rank heads of ``BarcodeMAEForTaxonomicClassification`` (SPEC 4),
+    - ``taxonomy*``: the multi-rank heads of ``BarcodeMAEForTaxonomicClassification``,
       as in BarcodeMamba+: the rank tree (``TaxonomySpec.to_dict()``), hierarchical label
       smoothing, class-weight strength and per-rank loss weights.
 

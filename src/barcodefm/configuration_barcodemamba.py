@@ -1,4 +1,4 @@
-"""Configuration of BarcodeMamba (SPEC 2): a Mamba-2 / Mamba-1 language model over DNA barcodes."""
+"""Configuration of BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ class BarcodeMambaConfig(PretrainedConfig):
       or ``"always"`` (error if they cannot run).
     - ``pooling``: default pooling of :meth:`embed` and of the classification heads.
     - ``mlm_loss_on``: ``"all"`` (published: CE on every position) or ``"masked"``.
-    - ``taxonomy*``: BarcodeMamba+ (SPEC 4): the rank tree (``TaxonomySpec.to_dict()``), hierarchical
+    - ``taxonomy*``: BarcodeMamba+ (per-rank heads): the rank tree (``TaxonomySpec.to_dict()``), hierarchical
       label smoothing masses (``"default"``: 0.02 above species, 0 at species; ``None`` = off),
       class-weight exponent (0.5 = n_c^-0.5; 0 = off) and per-rank loss weights.
     - ``mask_token_id`` / ``n_token_id``: ids of ``[MASK]`` and of the ``N`` token (the filler of

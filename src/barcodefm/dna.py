@@ -3,7 +3,7 @@
 Hub module: imported by the tokenizers with a single-dot relative import, so it travels
 with saved models and must depend only on the standard library.
 
-Rules (SPEC 1): upper-case, strip whitespace, ``U`` -> ``T``; IUPAC ambiguity codes and the
+Rules: upper-case, strip whitespace, ``U`` -> ``T``; IUPAC ambiguity codes and the
 alignment gap ``-`` (and ``.``) become ``N``; any other character is an error naming the
 character, its 1-based position and, when given, the record.
 """
@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 BASES = "ACGT"
 ALPHABET = "ACGTN"
-# IUPAC ambiguity codes plus alignment gaps: all become N (SPEC 1).
+# IUPAC ambiguity codes plus alignment gaps: all become N.
 AMBIGUOUS = "RYSWKMBDHV-."
 _TRANSLATE = str.maketrans({**{c: "N" for c in AMBIGUOUS}, "U": "T"})
 _WHITESPACE = re.compile(r"\s+")

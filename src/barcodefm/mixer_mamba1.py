@@ -1,4 +1,4 @@
-"""Mamba-1 mixer (SPEC 2.2): in_proj -> x, z; causal conv over x; x_proj -> dt, B, C; dt_proj;
+"""Mamba-1 mixer: in_proj -> x, z; causal conv over x; x_proj -> dt, B, C; dt_proj;
 selective scan; ``y * SiLU(z)``; out_proj. mamba_ssm's ``selective_scan_fn`` on CUDA when it
 imports, the pure-PyTorch scan elsewhere."""
 

@@ -1,4 +1,4 @@
-"""BarcodeMAE (SPEC 3): a masked autoencoder over k-mer barcodes whose encoder never sees
+"""BarcodeMAE: a masked autoencoder over k-mer barcodes whose encoder never sees
 ``[MASK]``.
 
 Pretraining (``BarcodeMAEForPreTraining``):
@@ -207,7 +207,7 @@ class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
 
     def embed(self, input_ids, attention_mask=None, pooling=None, **kwargs):
         """Pooled (batch, hidden) embeddings of the last encoder layer. ``"mean"`` (default)
-        averages over real k-mers, padding and special tokens excluded (SPEC 3.1); a row with no
+        averages over real k-mers, padding and special tokens excluded; a row with no
         real k-mer gets the zero vector. Other poolings as in BarcodeMamba."""
         pooling = pooling or self.config.pooling
         if pooling != "mean":
@@ -402,7 +402,7 @@ class BarcodeMAEForSequenceClassification(SequenceClassifierMixin, BarcodeMAEPre
 
 
 class BarcodeMAEForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMAEPreTrainedModel):
-    """SPEC 4 heads on the MAE encoder: one Linear head per taxonomic rank on the pooled encoder
+    """Multi-rank taxonomy heads (as in BarcodeMamba+) on the MAE encoder: one Linear head per taxonomic rank on the pooled encoder
     feature, hierarchical label smoothing and a class-weighted loss (see ``taxonomy.py``).
     ``labels`` is (batch, n_ranks) with -100 where a rank's label is unknown."""
 

@@ -1,4 +1,4 @@
-"""BarcodeMamba (SPEC 2): a Mamba-2 / Mamba-1 language model over DNA barcodes, with heads for
+"""BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes, with heads for
 next-token prediction, the published MLM variant and sequence classification.
 
 Hub module: travels with saved weights. Imports torch, transformers and single-dot siblings
@@ -85,7 +85,7 @@ class BarcodeMambaMLP(nn.Module):
 
 
 class BarcodeMambaBlock(nn.Module):
-    """Pre-norm block over a residual stream (SPEC 2.1): norm1 -> mixer, then norm2 -> MLP."""
+    """Pre-norm block over a residual stream: norm1 -> mixer, then norm2 -> MLP."""
 
     def __init__(self, config: BarcodeMambaConfig, layer_idx: int):
         super().__init__()
@@ -285,7 +285,7 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
     def __init__(self, config: BarcodeMambaConfig):
         super().__init__(config)
         self.backbone = BarcodeMambaModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)  # not tied (SPEC 2.1)
+        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)  # not tied to the embedding, as published
         self.post_init()
 
     def get_input_embeddings(self):
@@ -372,7 +372,7 @@ def causal_lm_loss(logits, labels, attention_mask=None, pad_token_id=None):
 
 
 class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
-    """The published BarcodeMamba MLM variant (SPEC 2.3): ~50% of input positions are [MASK], the
+    """The published BarcodeMamba MLM variant: ~50% of input positions are [MASK], the
     model stays causal, and the target at each position is the ORIGINAL token there (no shift).
     ``config.mlm_loss_on="all"`` (published) scores every real position, ``"masked"`` only the
     positions whose input is the mask token."""
@@ -437,7 +437,7 @@ class BarcodeMambaForSequenceClassification(SequenceClassifierMixin, BarcodeMamb
 
 
 class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMambaPreTrainedModel):
-    """BarcodeMamba+ (SPEC 4): one Linear head per taxonomic rank on the pooled backbone feature,
+    """BarcodeMamba+: one Linear head per taxonomic rank on the pooled backbone feature,
     hierarchical label smoothing and an inverse-square-root class-weighted loss. ``labels`` is
     (batch, n_ranks) with -100 where a rank's label is unknown."""
 

@@ -1,7 +1,7 @@
 """Pure-PyTorch Mamba-2 state-space duality (SSD) scan: the CPU path and the reference for the
 CUDA kernels (mamba_ssm's ``mamba_chunk_scan_combined``).
 
-Recurrence per head h (SPEC 2.2): ``S_t = exp(dt_t A) S_{t-1} + dt_t x_t B_t^T``,
+Recurrence per head h: ``S_t = exp(dt_t A) S_{t-1} + dt_t x_t B_t^T``,
 ``y_t = S_t C_t + D x_t``. The chunked algorithm splits the sequence into blocks of T steps:
 inside a block the outputs are a masked (T x T) attention-like product with decays from a stable
 segment sum; across blocks the states are passed by a short recurrence over chunks. Peak memory

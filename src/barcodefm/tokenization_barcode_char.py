@@ -1,7 +1,7 @@
 """Character tokenizer for BarcodeMamba ``char``: one token per base over A C G T N.
 
 Default ids reproduce the published BarcodeMamba vocabulary (``[MASK]=0 [SEP]=1 [UNK]=2 A=3 C=4
-G=5 T=6 N=7``) and add a real ``[PAD]=8`` so padding can be masked (SPEC 1, 2.4).
+G=5 T=6 N=7``) and add a real ``[PAD]=8`` so padding can be masked.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Stride = k; vocabulary = the 4^k k-mers in lexicographic ACGT order between the specials; a k-mer
 holding ``N`` is ``[UNK]``. The sequence is cut to ``max_bases`` (660) bases before k-merisation
-and a trailing partial k-mer is dropped (SPEC 1). ``random_offset=True`` drops the first
+and a trailing partial k-mer is dropped. ``random_offset=True`` drops the first
 U{0..k-1} bases of every sequence (BarcodeBERT's frame-shift augmentation): a training-time
 setting, off by default and never saved as on.
 """

@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 
 
 class DNANormalizationMixin:
-    """Normalises DNA text (SPEC 1) before any backend sees it.
+    """Normalises DNA text before any backend sees it.
 
     Every public encoding path (``__call__``, ``encode``, ``tokenize``) goes through
     ``_encode_plus`` or ``tokenize``, so overriding those two covers them all. Errors name the
@@ -103,7 +103,7 @@ class BarcodeVocabTokenizer(DNANormalizationMixin, PreTrainedTokenizer):
             if tok is not None and str(tok) not in self.vocab:
                 raise ValueError(f"{name} {tok!r} is not in the vocabulary")
         # Barcodes carry no special tokens by default (the published models used none); the
-        # pattern is not saved by transformers, so it is set here on every load (SPEC 7).
+        # pattern is not saved by transformers, so it is set here on every load.
         kwargs.setdefault("special_tokens_pattern", "none")
         super().__init__(
             specials_first=self.specials_first,

@@ -18,8 +18,8 @@ try:
     main(sys.argv[1:])
 except SystemExit:
     pass
-print(json.dumps([m for m in %r if m in sys.modules]))
-""" % (HEAVY,)
+print(json.dumps([m for m in HEAVY if m in sys.modules]))
+""".replace("HEAVY", repr(HEAVY))
 
 
 def _heavy_modules_after(argv: list[str]) -> list[str]:

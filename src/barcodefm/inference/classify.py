@@ -26,8 +26,8 @@ from ..data.readers import no_records_error
 from ..outputs import claim_output
 from ..taxonomy import predict
 from .batching import iter_batches
-from .progress import Progress, reader_total
 from .novelty import NOVELTY_FILE, load_novelty_reference, nearest_distance
+from .progress import Progress, reader_total
 from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
 logger = logging.getLogger(__name__)

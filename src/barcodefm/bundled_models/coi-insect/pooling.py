@@ -1,4 +1,4 @@
-"""Sequence embeddings from token states, shared by every model family (SPEC 2.3, 3.1).
+"""Sequence embeddings from token states, shared by every model family.
 
 Poolings:
 - ``mean``: average over real tokens (attention_mask == 1): padding never changes the result.

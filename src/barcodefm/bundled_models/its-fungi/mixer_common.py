@@ -63,7 +63,7 @@ def inverse_softplus_dt(n: int, dt_min: float, dt_max: float, dt_floor: float, d
 
 
 def use_kernels(config, tensor: torch.Tensor, *names: str) -> bool:
-    """True when the mamba_ssm kernels named should run for this call (SPEC 2.2)."""
+    """True when the mamba_ssm kernels named should run for this call."""
     mode = getattr(config, "use_kernels", "auto")
     if mode == "never":
         return False

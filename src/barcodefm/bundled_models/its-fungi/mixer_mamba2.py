@@ -1,4 +1,4 @@
-"""Mamba-2 mixer (SPEC 2.2) with two execution paths over one set of weights: mamba_ssm's fused
+"""Mamba-2 mixer with two execution paths over one set of weights: mamba_ssm's fused
 CUDA kernels when they import and the input is on CUDA, the pure-PyTorch chunked SSD elsewhere."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Multi-rank taxonomy for BarcodeMamba+ / BarcodeMAE classifiers (SPEC 4).
+"""Multi-rank taxonomy for BarcodeMamba+ / BarcodeMAE classifiers.
 
 Hub module: copied next to saved weights and imported where ``barcodefm`` is not installed, so
 it imports only the standard library, ``numpy`` and ``torch``.
@@ -303,7 +303,7 @@ class TaxonomySpec:
 
 
 def default_label_smoothing(num_ranks: int) -> list[float]:
-    """SPEC 4 default: 0.02 for every rank above the last (species), 0 for the last."""
+    """The published default: 0.02 for every rank above the last (species), 0 for the last."""
     return [DEFAULT_RANK_SMOOTHING] * (num_ranks - 1) + [0.0]
 
 
@@ -363,9 +363,9 @@ def hierarchical_targets(
     """HLS soft targets ``(B, C_l)`` for true class ids ``labels`` (all known) at rank ``l``.
 
     ``ancestors``/``fanout`` come from :func:`hierarchy_tables` for that rank (``l`` is
-    ``ancestors.shape[1] - 1``); ``masses`` are ``s_0..s_R`` for ALL ranks. Reading of SPEC 4
+    ``ancestors.shape[1] - 1``); ``masses`` are ``s_0..s_R`` for ALL ranks. Reading of the published recipe
     (the mass layout of MycoAI's ``LabelSmoothing``, which however splits an ancestor's mass
-    by training co-occurrence where SPEC 4 splits it evenly):
+    by training co-occurrence where the published recipe splits it evenly):
 
     - ``s_R`` (the LAST rank's mass) is the flat, classic smoothing mass and is used at every
       rank: each class other than the true one gets ``s_R / (C_l - 1)``.

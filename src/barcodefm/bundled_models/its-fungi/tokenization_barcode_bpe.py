@@ -1,4 +1,4 @@
-"""BPE tokenizer for BarcodeMamba+ (SPEC 1): trained with the ``tokenizers`` library on barcodes.
+"""BPE tokenizer for BarcodeMamba+: trained with the ``tokenizers`` library on barcodes.
 
 No whitespace pre-tokenisation (a barcode is one word), the same DNA normalisation and errors as
 the other barcode tokenizers, the same specials. Saved as ``tokenizer.json`` and loaded by
