@@ -17,12 +17,11 @@ import json
 import logging
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from bench_coi import coi_data, pretrained_coi_models
 from bench_common import BenchContext, data_label, fmt, markdown_table, write_markdown
 from bench_embed import Embedder
 from bench_training import finetune
+from tqdm.auto import tqdm
 
 logger = logging.getLogger("benchmarks")
 
@@ -44,8 +43,9 @@ def _deep_model_row(ctx: BenchContext, data, model) -> dict:
 
     spec, pre = model.spec, model.record
     size = ctx.size
-    tuned = finetune(ctx, pre.path, data.path, size.finetune_seconds,
-                     ctx.work_dir("coi") / spec.slug / "finetuned", spec.name)
+    tuned = finetune(
+        ctx, pre.path, data.path, size.finetune_seconds, ctx.work_dir("coi") / spec.slug / "finetuned", spec.name
+    )
     test_scores = tuned.results["test"]
     embedder = Embedder(pre.path, size.max_bases)
     reference = data.reference
@@ -58,25 +58,35 @@ def _deep_model_row(ctx: BenchContext, data, model) -> dict:
     # The published probe standardises with one scalar; features at different offsets then
     # stay nearly constant. Per-feature standardisation (sklearn) shows what the embedding holds.
     per_feature = LinearProbe("sklearn", seed=0).fit(train_x, list(reference["species"]))
-    linear_sklearn = _percent_all_and_dedup(data.labels("test", "species"), per_feature.predict(test_x),
-                                            data.in_train("test"))
+    linear_sklearn = _percent_all_and_dedup(
+        data.labels("test", "species"), per_feature.predict(test_x), data.in_train("test")
+    )
     knn = knn_probe(train_x, list(reference["genus"]), unseen_x, data.labels("unseen_query", "genus"))
     # Not the published protocol: cosine after subtracting the reference mean, which matters when
     # the embeddings are nearly collinear (centroid cosine near 1).
-    knn_centred = knn_probe(train_x, list(reference["genus"]), unseen_x, data.labels("unseen_query", "genus"),
-                            center=True)
-    zsc = zero_shot_clustering(np.concatenate([test_x, unseen_x]),
-                               data.labels("test", "species") + data.labels("unseen_query", "species"))
+    knn_centred = knn_probe(
+        train_x, list(reference["genus"]), unseen_x, data.labels("unseen_query", "genus"), center=True
+    )
+    zsc = zero_shot_clustering(
+        np.concatenate([test_x, unseen_x]), data.labels("test", "species") + data.labels("unseen_query", "species")
+    )
     return {
-        "method": spec.name, "kind": "model",
+        "method": spec.name,
+        "kind": "model",
         "finetuned": (100.0 * test_scores["all"]["accuracy"], 100.0 * test_scores["dedup"]["accuracy"]),
-        "linear_probe": linear, "linear_probe_sklearn": linear_sklearn,
+        "linear_probe": linear,
+        "linear_probe_sklearn": linear_sklearn,
         "linear_probe_feature_spread": probe.feature_spread_,
-        "knn_genus_unseen_centred": knn_centred["accuracy"], "centroid_cosine": centroid_cosine(train_x),
-        "knn_genus_unseen": knn["accuracy"], "knn_balanced": knn["balanced_accuracy"],
-        "zsc_ami": zsc["ami"], "harmonic_mean": harmonic_mean(knn["accuracy"], zsc["ami"]),
-        "params": embedder.n_parameters, "pretrain_params": pre.n_parameters,
-        "pretrain": (pre.steps, pre.seconds), "finetune": (tuned.steps, tuned.seconds),
+        "knn_genus_unseen_centred": knn_centred["accuracy"],
+        "centroid_cosine": centroid_cosine(train_x),
+        "knn_genus_unseen": knn["accuracy"],
+        "knn_balanced": knn["balanced_accuracy"],
+        "zsc_ami": zsc["ami"],
+        "harmonic_mean": harmonic_mean(knn["accuracy"], zsc["ami"]),
+        "params": embedder.n_parameters,
+        "pretrain_params": pre.n_parameters,
+        "pretrain": (pre.steps, pre.seconds),
+        "finetune": (tuned.steps, tuned.seconds),
         "embed_ms": 1000.0 * train_seconds / max(len(train_x), 1),
     }
 
@@ -87,10 +97,16 @@ def _baseline_rows(ctx: BenchContext, data) -> list[dict]:
 
     threads = ctx.threads
     methods = [
-        ("BLAST (megablast top hit)", "blastn", lambda r, q, labels: blast_top_hits(r, q, reference_labels=labels,
-                                                                                   threads=threads)),
-        ("VSEARCH (top hit)", "vsearch", lambda r, q, labels: vsearch_top_hits(r, q, reference_labels=labels,
-                                                                              threads=threads)),
+        (
+            "BLAST (megablast top hit)",
+            "blastn",
+            lambda r, q, labels: blast_top_hits(r, q, reference_labels=labels, threads=threads),
+        ),
+        (
+            "VSEARCH (top hit)",
+            "vsearch",
+            lambda r, q, labels: vsearch_top_hits(r, q, reference_labels=labels, threads=threads),
+        ),
         ("6-mer 1-NN", None, lambda r, q, labels: kmer_top_hits(r, q, reference_labels=labels, k=6)),
     ]
     reference = list(data.reference["sequence"])
@@ -99,24 +115,33 @@ def _baseline_rows(ctx: BenchContext, data) -> list[dict]:
         if tool is not None and not ctx.aligners.get(tool, False):
             rows.append({"method": name, "kind": "baseline", "not_run": f"{tool} not installed"})
             continue
-        logger.info("baseline %s: %d references, %d + %d queries", name, len(reference), len(data.parts["test"]),
-                    len(data.parts["unseen_query"]))
+        logger.info(
+            "baseline %s: %d references, %d + %d queries",
+            name,
+            len(reference),
+            len(data.parts["test"]),
+            len(data.parts["unseen_query"]),
+        )
         seen = search(reference, data.sequences("test"), list(data.reference["species"]))
         unseen = search(reference, data.sequences("unseen_query"), list(data.reference["genus"]))
         row = {
-            "method": name, "kind": "baseline",
-            "linear_probe": _percent_all_and_dedup(data.labels("test", "species"), seen.predicted_labels,
-                                                   data.in_train("test")),
-            "knn_genus_unseen": 100.0 * float(np.mean([p == t for p, t in zip(unseen.predicted_labels,
-                                                                            data.labels("unseen_query", "genus"))])),
+            "method": name,
+            "kind": "baseline",
+            "linear_probe": _percent_all_and_dedup(
+                data.labels("test", "species"), seen.predicted_labels, data.in_train("test")
+            ),
+            "knn_genus_unseen": 100.0
+            * float(np.mean([p == t for p, t in zip(unseen.predicted_labels, data.labels("unseen_query", "genus"))])),
             "index_seconds": seen.index_seconds,
-            "ms_per_query": 1000.0 * (seen.search_seconds + unseen.search_seconds)
+            "ms_per_query": 1000.0
+            * (seen.search_seconds + unseen.search_seconds)
             / (seen.n_queries + unseen.n_queries),
         }
         if tool is None:  # the k-mer vectors are embeddings too: cluster them like the models'
             counts = kmer_count_matrix(data.sequences("test") + data.sequences("unseen_query"), k=6)
-            zsc = zero_shot_clustering(counts.toarray(),
-                                       data.labels("test", "species") + data.labels("unseen_query", "species"))
+            zsc = zero_shot_clustering(
+                counts.toarray(), data.labels("test", "species") + data.labels("unseen_query", "species")
+            )
             row["zsc_ami"] = zsc["ami"]
             row["harmonic_mean"] = harmonic_mean(row["knn_genus_unseen"], zsc["ami"])
         rows.append(row)
@@ -143,27 +168,45 @@ def _centred(row: dict) -> str:
 
 
 def _table(rows: list[dict]) -> str:
-    headers = ["method", "fine-tuned species acc, test (all / dedup)", "linear probe species, seen (all / dedup)",
-               "linear probe, per-feature std (sklearn)",
-               "1-NN genus, unseen species", "1-NN centred (centroid cosine)", "ZSC AMI (species)", "harmonic mean",
-               "params",
-               "train budget: pretrain / fine-tune (steps, s)"]
+    headers = [
+        "method",
+        "fine-tuned species acc, test (all / dedup)",
+        "linear probe species, seen (all / dedup)",
+        "linear probe, per-feature std (sklearn)",
+        "1-NN genus, unseen species",
+        "1-NN centred (centroid cosine)",
+        "ZSC AMI (species)",
+        "harmonic mean",
+        "params",
+        "train budget: pretrain / fine-tune (steps, s)",
+    ]
     body = []
     for r in rows:
         if "not_run" in r:
             body.append([r["method"], "–", f"not run: {r['not_run']}", "–", "–", "–", "–", "–", "–", "–"])
             continue
         if r["kind"] == "model":
-            budget = (f"{r['pretrain'][0]:,} st, {r['pretrain'][1]:.0f} s / "
-                      f"{r['finetune'][0]:,} st, {r['finetune'][1]:.0f} s")
+            budget = (
+                f"{r['pretrain'][0]:,} st, {r['pretrain'][1]:.0f} s / {r['finetune'][0]:,} st, {r['finetune'][1]:.0f} s"
+            )
             params = f"{r['params'] / 1e6:.2f}M"
         else:
             budget = f"index {r['index_seconds']:.1f} s; {r['ms_per_query']:.1f} ms/query"
             params = "–"
-        body.append([r["method"], _pair(r.get("finetuned")), _pair(r.get("linear_probe")),
-                     _pair(r.get("linear_probe_sklearn")),
-                     fmt(r.get("knn_genus_unseen")), _centred(r), fmt(r.get("zsc_ami")), fmt(r.get("harmonic_mean")),
-                     params, budget])
+        body.append(
+            [
+                r["method"],
+                _pair(r.get("finetuned")),
+                _pair(r.get("linear_probe")),
+                _pair(r.get("linear_probe_sklearn")),
+                fmt(r.get("knn_genus_unseen")),
+                _centred(r),
+                fmt(r.get("zsc_ami")),
+                fmt(r.get("harmonic_mean")),
+                params,
+                budget,
+            ]
+        )
     return markdown_table(headers, body)
 
 
@@ -173,17 +216,24 @@ def _plot(rows: list[dict], path, title: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    metrics = [("linear probe / top hit\n(species, seen)", lambda r: (r.get("linear_probe") or [np.nan])[0]),
-               ("1-NN / top hit\n(genus, unseen species)", lambda r: r.get("knn_genus_unseen", np.nan)),
-               ("ZSC AMI\n(species)", lambda r: r.get("zsc_ami", np.nan)),
-               ("fine-tuned\n(species, test)", lambda r: (r.get("finetuned") or [np.nan])[0])]
+    metrics = [
+        ("linear probe / top hit\n(species, seen)", lambda r: (r.get("linear_probe") or [np.nan])[0]),
+        ("1-NN / top hit\n(genus, unseen species)", lambda r: r.get("knn_genus_unseen", np.nan)),
+        ("ZSC AMI\n(species)", lambda r: r.get("zsc_ami", np.nan)),
+        ("fine-tuned\n(species, test)", lambda r: (r.get("finetuned") or [np.nan])[0]),
+    ]
     shown = [r for r in rows if "not_run" not in r]
     fig, ax = plt.subplots(figsize=(11, 5))
     width = 0.8 / max(len(shown), 1)
     for i, r in enumerate(shown):
         values = [f(r) for _, f in metrics]
-        ax.bar(np.arange(len(metrics)) + i * width - 0.4 + width / 2, values, width,
-               label=r["method"], hatch="//" if r["kind"] == "baseline" else None)
+        ax.bar(
+            np.arange(len(metrics)) + i * width - 0.4 + width / 2,
+            values,
+            width,
+            label=r["method"],
+            hatch="//" if r["kind"] == "baseline" else None,
+        )
     ax.set_xticks(np.arange(len(metrics)), [m for m, _ in metrics])
     ax.set_ylabel("%")
     ax.set_ylim(0, 100)

@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from tqdm.auto import tqdm
-
 from bench_common import BenchContext
 from bench_data import BenchData, load_bench_data
 from bench_training import ModelSpec, TrainRecord, coi_models, pretrain
+from tqdm.auto import tqdm
 
 logger = logging.getLogger("benchmarks")
 
@@ -31,7 +30,11 @@ def coi_data(ctx: BenchContext) -> BenchData:
     key = ("coi", ctx.size.name, str(ctx.work))
     if key not in _cache:
         _cache[key] = load_bench_data(
-            ctx, ctx.size.coi_data, "coi", train_splits=("train",), pretrain_splits=COI_PRETRAIN_SPLITS,
+            ctx,
+            ctx.size.coi_data,
+            "coi",
+            train_splits=("train",),
+            pretrain_splits=COI_PRETRAIN_SPLITS,
             query_limits={"test": ctx.size.n_test_queries, "unseen_query": ctx.size.n_unseen_queries},
             reference_limit=ctx.size.n_train_reference,
         )
@@ -42,8 +45,14 @@ def pretrained_coi_model(ctx: BenchContext, spec: ModelSpec) -> PretrainedModel:
     """One COI model, pretrained for ``size.pretrain_seconds`` on train + pretrain_only."""
     key = ("coi-model", spec.slug, ctx.size.name, str(ctx.work))
     if key not in _cache:
-        record = pretrain(ctx, spec, coi_data(ctx).path, COI_PRETRAIN_SPLITS, ctx.size.pretrain_seconds,
-                          ctx.work_dir("coi") / spec.slug / "pretrained")
+        record = pretrain(
+            ctx,
+            spec,
+            coi_data(ctx).path,
+            COI_PRETRAIN_SPLITS,
+            ctx.size.pretrain_seconds,
+            ctx.work_dir("coi") / spec.slug / "pretrained",
+        )
         _cache[key] = PretrainedModel(spec, record)
     return _cache[key]
 

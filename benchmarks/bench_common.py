@@ -86,17 +86,49 @@ PRESETS: dict[str, SizePreset] = {
         coi_data="sample:coi",
         its_data=(("ITS sample (bundled)", "sample:its"),),
         cost_data="sample:coi",
-        d_model=32, n_layer=1, headdim=16, d_state=16, batch_size=16, max_bases=120,
-        pretrain_seconds=1.0, finetune_seconds=1.0, its_pretrain_seconds=1.0, its_finetune_seconds=1.0,
-        lr=2e-3, bpe_vocab_size=64,
-        n_train_reference=300, n_test_queries=60, n_unseen_queries=60, n_its_test_queries=60,
+        d_model=32,
+        n_layer=1,
+        headdim=16,
+        d_state=16,
+        batch_size=16,
+        max_bases=120,
+        pretrain_seconds=1.0,
+        finetune_seconds=1.0,
+        its_pretrain_seconds=1.0,
+        its_finetune_seconds=1.0,
+        lr=2e-3,
+        bpe_vocab_size=64,
+        n_train_reference=300,
+        n_test_queries=60,
+        n_unseen_queries=60,
+        n_its_test_queries=60,
         linear_probe_epochs=20,
-        cost_reference_sizes=(300, 600, 1500), cost_queries=20, cost_model="BarcodeMamba (6-mer)",
+        cost_reference_sizes=(300, 600, 1500),
+        cost_queries=20,
+        cost_model="BarcodeMamba (6-mer)",
         cost_embed_limit=600,
-        seq_length_args=("--lengths", "330", "660", "--batches", "1", "--hidden", "32", "--layers", "1",
-                         "--mae-heads", "2", "--mae-intermediate", "64", "--mamba-headdim", "16", "--repeats", "1"),
+        seq_length_args=(
+            "--lengths",
+            "330",
+            "660",
+            "--batches",
+            "1",
+            "--hidden",
+            "32",
+            "--layers",
+            "1",
+            "--mae-heads",
+            "2",
+            "--mae-intermediate",
+            "64",
+            "--mamba-headdim",
+            "16",
+            "--repeats",
+            "1",
+        ),
         mamba2_args=("--quick", "--batch", "2", "--repeats", "1"),
-        umap_genera=5, min_steps=1,
+        umap_genera=5,
+        min_steps=1,
     ),
     # Shared real data, tiny models, minutes of CPU per model: ~35 min on 2 cores in total.
     "ci": SizePreset(
@@ -104,12 +136,26 @@ PRESETS: dict[str, SizePreset] = {
         coi_data=str(COI_CAP20),
         its_data=(("CBS ITS2", str(CBS_ITS2)), ("MycoAI test1", str(MYCOAI_TEST1))),
         cost_data=str(COI_FULL),
-        d_model=64, n_layer=2, headdim=32, d_state=32, batch_size=32, max_bases=660,
-        pretrain_seconds=90.0, finetune_seconds=45.0, its_pretrain_seconds=60.0, its_finetune_seconds=40.0,
-        lr=2e-3, bpe_vocab_size=768,
-        n_train_reference=3000, n_test_queries=500, n_unseen_queries=500, n_its_test_queries=500,
+        d_model=64,
+        n_layer=2,
+        headdim=32,
+        d_state=32,
+        batch_size=32,
+        max_bases=660,
+        pretrain_seconds=90.0,
+        finetune_seconds=45.0,
+        its_pretrain_seconds=60.0,
+        its_finetune_seconds=40.0,
+        lr=2e-3,
+        bpe_vocab_size=768,
+        n_train_reference=3000,
+        n_test_queries=500,
+        n_unseen_queries=500,
+        n_its_test_queries=500,
         linear_probe_epochs=200,
-        cost_reference_sizes=(10_000, 50_000, 100_000), cost_queries=200, cost_model="BarcodeMamba (6-mer)",
+        cost_reference_sizes=(10_000, 50_000, 100_000),
+        cost_queries=200,
+        cost_model="BarcodeMamba (6-mer)",
         cost_embed_limit=5_000,
         seq_length_args=("--quick",),
         mamba2_args=(),  # the full table (2 sizes x 2 lengths, ~5 min): it carries the >= 3x target
@@ -120,12 +166,26 @@ PRESETS: dict[str, SizePreset] = {
         coi_data=str(COI_CAP20),
         its_data=(("CBS ITS2", str(CBS_ITS2)), ("MycoAI test1", str(MYCOAI_TEST1))),
         cost_data=str(COI_FULL),
-        d_model=256, n_layer=4, headdim=64, d_state=64, batch_size=64, max_bases=660,
-        pretrain_seconds=1800.0, finetune_seconds=900.0, its_pretrain_seconds=900.0, its_finetune_seconds=600.0,
-        lr=1e-3, bpe_vocab_size=768,
-        n_train_reference=None, n_test_queries=None, n_unseen_queries=None, n_its_test_queries=None,
+        d_model=256,
+        n_layer=4,
+        headdim=64,
+        d_state=64,
+        batch_size=64,
+        max_bases=660,
+        pretrain_seconds=1800.0,
+        finetune_seconds=900.0,
+        its_pretrain_seconds=900.0,
+        its_finetune_seconds=600.0,
+        lr=1e-3,
+        bpe_vocab_size=768,
+        n_train_reference=None,
+        n_test_queries=None,
+        n_unseen_queries=None,
+        n_its_test_queries=None,
         linear_probe_epochs=200,
-        cost_reference_sizes=(10_000, 50_000, 100_000), cost_queries=1000, cost_model="BarcodeMamba (6-mer)",
+        cost_reference_sizes=(10_000, 50_000, 100_000),
+        cost_queries=1000,
+        cost_model="BarcodeMamba (6-mer)",
         cost_embed_limit=None,
         seq_length_args=(),
         mamba2_args=(),
@@ -186,8 +246,10 @@ class BenchContext:
         import torch
 
         gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-        return (f"{cpu_model()}, {self.threads} of {os.cpu_count()} CPU threads, {gpu}; "
-                f"torch {torch.__version__}, Python {platform.python_version()}")
+        return (
+            f"{cpu_model()}, {self.threads} of {os.cpu_count()} CPU threads, {gpu}; "
+            f"torch {torch.__version__}, Python {platform.python_version()}"
+        )
 
     def path(self, name: str) -> Path:
         self.output.mkdir(parents=True, exist_ok=True)
@@ -223,8 +285,9 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     return "\n".join(lines)
 
 
-def write_markdown(ctx: BenchContext, name: str, title: str, caption: list[str], body: str,
-                   images: tuple[str, ...] = ()) -> Path:
+def write_markdown(
+    ctx: BenchContext, name: str, title: str, caption: list[str], body: str, images: tuple[str, ...] = ()
+) -> Path:
     """``<name>.md``: a title, the caption (command, device, sizes), the table(s), the plots."""
     lines = [f"### {title}", ""]
     lines.append(f"Command: `{ctx.command(name)}`. Device: {ctx.device()}.")
@@ -267,13 +330,15 @@ def ensure_aligners() -> dict[str, bool]:
     if missing:
         logger.info("installing %s (apt-get) for the classic baselines", " ".join(missing))
         try:
-            subprocess.run(["apt-get", "install", "-y", *missing], check=True, capture_output=True, text=True,
-                           timeout=600)
+            subprocess.run(
+                ["apt-get", "install", "-y", *missing], check=True, capture_output=True, text=True, timeout=600
+            )
         except (OSError, subprocess.SubprocessError) as exc:
             detail = getattr(exc, "stderr", "") or str(exc)
             logger.error(
                 "could not install %s (%s): the BLAST/VSEARCH/SINTAX baselines will be reported as not run. "
                 "Install them with `sudo apt-get install -y ncbi-blast+ vsearch`.",
-                " ".join(missing), detail.strip().splitlines()[-1] if detail.strip() else exc,
+                " ".join(missing),
+                detail.strip().splitlines()[-1] if detail.strip() else exc,
             )
     return {tool: shutil.which(tool) is not None for tool in tools}

@@ -22,11 +22,10 @@ import logging
 import time
 
 import numpy as np
-from tqdm.auto import tqdm
-
 from bench_coi import pretrained_coi_models
 from bench_common import BenchContext, data_label, data_path, fmt, markdown_table, subsample, write_markdown
 from bench_embed import Embedder
+from tqdm.auto import tqdm
 
 logger = logging.getLogger("benchmarks")
 
@@ -57,8 +56,9 @@ def reference_set(train_sequences: list[str], n: int, seed: int = 0) -> tuple[li
     return refs, n_copies
 
 
-def _model_costs(ctx: BenchContext, model_dir, references: list[str], queries: list[str], sizes,
-                 embed_limit: int | None) -> dict:
+def _model_costs(
+    ctx: BenchContext, model_dir, references: list[str], queries: list[str], sizes, embed_limit: int | None
+) -> dict:
     """Per size: reference embedding (index) seconds, query embedding and 1-NN ms per query.
 
     At most ``embed_limit`` references are embedded (timed per size slice); a larger set's
@@ -86,9 +86,13 @@ def _model_costs(ctx: BenchContext, model_dir, references: list[str], queries: l
         nearest_neighbors(query_x, reference_x[:n], k=1, progress=False)
         search = time.perf_counter() - start
         extrapolated = n not in measured
-        out[n] = {"embed_ms": 1000.0 * query_seconds / len(queries), "search_ms": 1000.0 * search / len(queries),
-                  "index_s": elapsed / n_embedded * n if extrapolated else measured[n],
-                  "index_extrapolated": extrapolated, "n_embedded": min(n, n_embedded)}
+        out[n] = {
+            "embed_ms": 1000.0 * query_seconds / len(queries),
+            "search_ms": 1000.0 * search / len(queries),
+            "index_s": elapsed / n_embedded * n if extrapolated else measured[n],
+            "index_extrapolated": extrapolated,
+            "n_embedded": min(n, n_embedded),
+        }
         out[n]["ms_per_query"] = out[n]["embed_ms"] + out[n]["search_ms"]
     return out
 
@@ -102,8 +106,11 @@ def _baseline_costs(ctx: BenchContext, name: str, references, queries) -> dict:
         result = vsearch_top_hits(references, queries, threads=ctx.threads)
     else:
         result = kmer_top_hits(references, queries, k=6, progress=False)
-    return {"ms_per_query": result.ms_per_query, "index_s": result.index_seconds,
-            "hit_rate": float(np.mean(result.hit_indices >= 0))}
+    return {
+        "ms_per_query": result.ms_per_query,
+        "index_s": result.index_seconds,
+        "hit_rate": float(np.mean(result.hit_indices >= 0)),
+    }
 
 
 def _slope(sizes, values) -> float:
@@ -157,51 +164,79 @@ def run(ctx: BenchContext) -> dict:
         if tool is not None and not ctx.aligners.get(tool, False):
             logger.error("%s not installed: %s left out of the cost benchmark", tool, name)
             continue
-        results[name] = {n: _baseline_costs(ctx, name, references[:n], queries)
-                         for n in tqdm(sizes, desc=f"{name} cost", unit="size")}
+        results[name] = {
+            n: _baseline_costs(ctx, name, references[:n], queries)
+            for n in tqdm(sizes, desc=f"{name} cost", unit="size")
+        }
 
     model_name = f"{size.cost_model} embed + 1-NN"
     names = [m for m, _ in methods if m in results]
-    headers = ["references", f"{model_name} (ms/query)", *(f"{m} (ms/query)" for m in names),
-               *(f"{m} / model" for m in names), "model index: embed references (s)", "makeblastdb (s)",
-               "6-mer reference counts (s)"]
+    headers = [
+        "references",
+        f"{model_name} (ms/query)",
+        *(f"{m} (ms/query)" for m in names),
+        *(f"{m} / model" for m in names),
+        "model index: embed references (s)",
+        "makeblastdb (s)",
+        "6-mer reference counts (s)",
+    ]
     body = []
     for n in sizes:
         m = results["model"][n]["ms_per_query"]
-        body.append([
-            f"{n:,}", f"{fmt(m, 2)} ({fmt(results['model'][n]['embed_ms'], 2)} embed + "
-                      f"{fmt(results['model'][n]['search_ms'], 3)} 1-NN)",
-            *(fmt(results[k][n]["ms_per_query"], 2) for k in names),
-            *(f"**{results[k][n]['ms_per_query'] / m:.2f}x**" for k in names),
-            fmt(results["model"][n]["index_s"], 1) + (" *" if results["model"][n]["index_extrapolated"] else ""),
-            fmt(results["BLAST"][n]["index_s"], 1) if "BLAST" in results else "–",
-            fmt(results["6-mer 1-NN"][n]["index_s"], 1) if "6-mer 1-NN" in results else "–",
-        ])
-    series = {model_name: [results["model"][n]["ms_per_query"] for n in sizes],
-              f"{size.cost_model} 1-NN search only": [results["model"][n]["search_ms"] for n in sizes],
-              **{k: [results[k][n]["ms_per_query"] for n in sizes] for k in names}}
+        body.append(
+            [
+                f"{n:,}",
+                f"{fmt(m, 2)} ({fmt(results['model'][n]['embed_ms'], 2)} embed + "
+                f"{fmt(results['model'][n]['search_ms'], 3)} 1-NN)",
+                *(fmt(results[k][n]["ms_per_query"], 2) for k in names),
+                *(f"**{results[k][n]['ms_per_query'] / m:.2f}x**" for k in names),
+                fmt(results["model"][n]["index_s"], 1) + (" *" if results["model"][n]["index_extrapolated"] else ""),
+                fmt(results["BLAST"][n]["index_s"], 1) if "BLAST" in results else "–",
+                fmt(results["6-mer 1-NN"][n]["index_s"], 1) if "6-mer 1-NN" in results else "–",
+            ]
+        )
+    series = {
+        model_name: [results["model"][n]["ms_per_query"] for n in sizes],
+        f"{size.cost_model} 1-NN search only": [results["model"][n]["search_ms"] for n in sizes],
+        **{k: [results[k][n]["ms_per_query"] for n in sizes] for k in names},
+    }
     growth_rows = [[k, f"{v[-1] / v[0]:.1f}x", f"{_slope(sizes, v):.2f}"] for k, v in series.items()]
     extrapolated = [n for n in sizes if results["model"][n]["index_extrapolated"]]
     embed_label = f"{size.cost_model} reference embeddings" + (
-        f" (extrapolated above {max(r['n_embedded'] for r in results['model'].values()):,})" if extrapolated else "")
+        f" (extrapolated above {max(r['n_embedded'] for r in results['model'].values()):,})" if extrapolated else ""
+    )
     index = {embed_label: [results["model"][n]["index_s"] for n in sizes]}
     if "BLAST" in results:
         index["makeblastdb"] = [results["BLAST"][n]["index_s"] for n in sizes]
     if "6-mer 1-NN" in results:
         index["6-mer reference counts"] = [results["6-mer 1-NN"][n]["index_s"] for n in sizes]
-    ctx.path(f"{NAME}.json").write_text(json.dumps(
-        {"sizes": sizes, "n_queries": len(queries), "n_mutated_copies": n_copies,
-         "results": {k: {str(n): v for n, v in r.items()} for k, r in results.items()}}, indent=1))
+    ctx.path(f"{NAME}.json").write_text(
+        json.dumps(
+            {
+                "sizes": sizes,
+                "n_queries": len(queries),
+                "n_mutated_copies": n_copies,
+                "results": {k: {str(n): v for n, v in r.items()} for k, r in results.items()},
+            },
+            indent=1,
+        )
+    )
     _plot(sizes, series, index, ctx.path(f"{NAME}.png"), f"{TITLE} ({len(queries)} queries, {ctx.threads} threads)")
 
-    copies = (f" The {sizes[-1]:,} set holds all {len(train):,} training records plus {n_copies:,} copies of random "
-              f"training records with {MUTATION_RATE:.0%} random point substitutions (replicated, not real records)."
-              if n_copies else "")
+    copies = (
+        f" The {sizes[-1]:,} set holds all {len(train):,} training records plus {n_copies:,} copies of random "
+        f"training records with {MUTATION_RATE:.0%} random point substitutions (replicated, not real records)."
+        if n_copies
+        else ""
+    )
     n_embedded = max(r["n_embedded"] for r in results["model"].values())
-    reuse = (f" The model embeds {n_embedded:,} references (timed); for a larger set its 1-NN search runs over those "
-             "embeddings repeated to the set's size (an exact search costs the same whatever the vectors hold) and "
-             "its index time, marked *, is extrapolated linearly from the measured rate."
-             if any(r["index_extrapolated"] for r in results["model"].values()) else "")
+    reuse = (
+        f" The model embeds {n_embedded:,} references (timed); for a larger set its 1-NN search runs over those "
+        "embeddings repeated to the set's size (an exact search costs the same whatever the vectors hold) and "
+        "its index time, marked *, is extrapolated linearly from the measured rate."
+        if any(r["index_extrapolated"] for r in results["model"].values())
+        else ""
+    )
     caption = [
         f"Data: {data_label(size.cost_data)}; references = shuffled `train` records (seed 0) cut to each size.{copies}",
         f"Queries: {len(queries):,} random `unseen_query` records, all searched in one call per method,",
@@ -211,8 +246,10 @@ def run(ctx: BenchContext) -> dict:
         "6-mer: cosine 1-NN on overlapping 6-mer counts (query counting included). 'X / model' = that method's",
         f"per-query time divided by the model's (above 1: the model is cheaper). Index costs are one-off.{reuse}",
     ]
-    body_md = (markdown_table(headers, body) + "\n\nGrowth of the per-query cost from "
-               f"{sizes[0]:,} to {sizes[-1]:,} references (log-log slope: 1 = linear in the reference size):\n\n"
-               + markdown_table(["method", f"{sizes[-1]:,} / {sizes[0]:,}", "slope"], growth_rows))
+    body_md = (
+        markdown_table(headers, body) + "\n\nGrowth of the per-query cost from "
+        f"{sizes[0]:,} to {sizes[-1]:,} references (log-log slope: 1 = linear in the reference size):\n\n"
+        + markdown_table(["method", f"{sizes[-1]:,} / {sizes[0]:,}", "slope"], growth_rows)
+    )
     write_markdown(ctx, NAME, TITLE, caption, body_md, images=(f"{NAME}.png",))
     return results

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import datasets
-
 from bench_common import BenchContext, data_label, data_path, subsample
 
 logger = logging.getLogger("benchmarks")

@@ -45,6 +45,12 @@ class Embedder:
         seconds = time.perf_counter() - start
         embeddings = np.empty_like(sorted_embeddings)
         embeddings[order] = sorted_embeddings
-        logger.info("%s: %d barcodes in %.1f s (%.1f ms each) with %s", desc, len(cut), seconds,
-                    1000 * seconds / max(len(cut), 1), self.model_dir.name)
+        logger.info(
+            "%s: %d barcodes in %.1f s (%.1f ms each) with %s",
+            desc,
+            len(cut),
+            seconds,
+            1000 * seconds / max(len(cut), 1),
+            self.model_dir.name,
+        )
         return embeddings, seconds

@@ -31,8 +31,12 @@ def _captioned(ctx: BenchContext, name: str, title: str, script_command: str) ->
     lines = text.splitlines()
     if lines and lines[0].startswith("# "):  # the script's own title: replaced by the runner's
         lines = lines[1:]
-    header = [f"### {title}", "",
-              f"Command: `{ctx.command(name)}` (runs `{script_command}`). Device: {ctx.device()}.", ""]
+    header = [
+        f"### {title}",
+        "",
+        f"Command: `{ctx.command(name)}` (runs `{script_command}`). Device: {ctx.device()}.",
+        "",
+    ]
     image = [f"![{title}]({name}.png)", ""] if ctx.path(f"{name}.png").is_file() else []
     path.write_text("\n".join(header + [line for line in lines] + [""] + image).replace("\n\n\n", "\n\n"))
 
@@ -45,7 +49,8 @@ def run_seq_length(ctx: BenchContext) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"seq_length_scaling.py failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
     shown = "python benchmarks/seq_length_scaling.py " + " ".join(
-        shlex.quote(a) for a in args[: len(args) - 2])  # the --out folder is the runner's
+        shlex.quote(a) for a in args[: len(args) - 2]
+    )  # the --out folder is the runner's
     _captioned(ctx, SEQ_LENGTH, "Encoder time and peak memory vs barcode length", shown.strip())
     return {}
 

@@ -18,11 +18,10 @@ import time
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
-
 from bench_common import BenchContext, data_label, fmt, markdown_table, write_markdown
 from bench_data import load_bench_data, merged
 from bench_training import ModelSpec, finetune, pretrain
+from tqdm.auto import tqdm
 
 logger = logging.getLogger("benchmarks")
 
@@ -72,8 +71,15 @@ def _dataset_rows(ctx: BenchContext, label: str, source: str) -> dict:
     from barcodefm.evaluation.baselines import blast_top_hits, kmer_top_hits, sintax_classify
 
     size = ctx.size
-    data = load_bench_data(ctx, source, _slug(label), train_splits=ITS_TRAIN, pretrain_splits=ITS_TRAIN,
-                           query_limits={"test": size.n_its_test_queries}, label=label)
+    data = load_bench_data(
+        ctx,
+        source,
+        _slug(label),
+        train_splits=ITS_TRAIN,
+        pretrain_splits=ITS_TRAIN,
+        query_limits={"test": size.n_its_test_queries},
+        label=label,
+    )
     reference = merged(data, ITS_TRAIN)
     ranks = build_taxonomy_spec(reference, split_column=None).ranks
     truth = {r: data.labels("test", r) for r in ranks}
@@ -83,12 +89,27 @@ def _dataset_rows(ctx: BenchContext, label: str, source: str) -> dict:
 
     pre = pretrain(ctx, BARCODEMAMBA_PLUS, data.path, ITS_TRAIN, size.its_pretrain_seconds, work / "pretrained")
     for variant, hls in (("BarcodeMamba+ (HLS)", True), ("BarcodeMamba+ (no HLS)", False)):
-        tuned = finetune(ctx, pre.path, data.path, size.its_finetune_seconds, work / _slug(variant), variant,
-                         task="taxonomy", train_splits=ITS_TRAIN, test_splits=(), extra_options=hls_options(hls))
+        tuned = finetune(
+            ctx,
+            pre.path,
+            data.path,
+            size.its_finetune_seconds,
+            work / _slug(variant),
+            variant,
+            task="taxonomy",
+            train_splits=ITS_TRAIN,
+            test_splits=(),
+            extra_options=hls_options(hls),
+        )
         predicted, seconds = predict_ranks(tuned.path, queries, size.max_bases)
-        rows.append({"method": variant, "accuracy": _rank_accuracy(truth, predicted, ranks),
-                     "ms_per_query": 1000.0 * seconds / len(queries),
-                     "budget": f"{pre.steps:,} st, {pre.seconds:.0f} s / {tuned.steps:,} st, {tuned.seconds:.0f} s"})
+        rows.append(
+            {
+                "method": variant,
+                "accuracy": _rank_accuracy(truth, predicted, ranks),
+                "ms_per_query": 1000.0 * seconds / len(queries),
+                "budget": f"{pre.steps:,} st, {pre.seconds:.0f} s / {tuned.steps:,} st, {tuned.seconds:.0f} s",
+            }
+        )
 
     ref_sequences = list(reference["sequence"])
     ref_labels = {r: list(reference[r]) for r in ranks}
@@ -106,15 +127,32 @@ def _dataset_rows(ctx: BenchContext, label: str, source: str) -> dict:
             result = search(ref_sequences, queries, **kwargs)
             predicted = {r: result.labels(ref_labels[r]) for r in ranks}
             index_seconds = result.index_seconds
-        rows.append({"method": name, "accuracy": _rank_accuracy(truth, predicted, ranks),
-                     "ms_per_query": result.ms_per_query, "budget": f"index {index_seconds:.1f} s"})
-    return {"label": label, "source": source, "ranks": ranks, "rows": rows,
-            "describe": f"{data.describe('test')}; reference {len(reference):,} ({' + '.join(data.describe(s) for s in ITS_TRAIN if s in data.parts)})"}
+        rows.append(
+            {
+                "method": name,
+                "accuracy": _rank_accuracy(truth, predicted, ranks),
+                "ms_per_query": result.ms_per_query,
+                "budget": f"index {index_seconds:.1f} s",
+            }
+        )
+    return {
+        "label": label,
+        "source": source,
+        "ranks": ranks,
+        "rows": rows,
+        "describe": f"{data.describe('test')}; reference {len(reference):,} ({' + '.join(data.describe(s) for s in ITS_TRAIN if s in data.parts)})",
+    }
 
 
 def _table(result: dict) -> str:
     ranks = result["ranks"]
-    headers = ["method", *ranks, "ms / query", "time / BarcodeMamba+ time", "train budget: pretrain / fine-tune (steps, s)"]
+    headers = [
+        "method",
+        *ranks,
+        "ms / query",
+        "time / BarcodeMamba+ time",
+        "train budget: pretrain / fine-tune (steps, s)",
+    ]
     model_ms = next((r["ms_per_query"] for r in result["rows"] if r["method"].startswith("BarcodeMamba+")), None)
     body = []
     for r in result["rows"]:
@@ -122,8 +160,15 @@ def _table(result: dict) -> str:
             body.append([r["method"], *(["–"] * len(ranks)), f"not run: {r['not_run']}", "–", "–"])
         else:
             ratio = f"**{r['ms_per_query'] / model_ms:.2f}x**" if model_ms else "–"
-            body.append([r["method"], *(fmt(r["accuracy"].get(k)) for k in ranks), fmt(r["ms_per_query"], 2), ratio,
-                         r["budget"]])
+            body.append(
+                [
+                    r["method"],
+                    *(fmt(r["accuracy"].get(k)) for k in ranks),
+                    fmt(r["ms_per_query"], 2),
+                    ratio,
+                    r["budget"],
+                ]
+            )
     return markdown_table(headers, body)
 
 
@@ -138,8 +183,13 @@ def _plot(results: list[dict], path) -> None:
         ranks = result["ranks"]
         shown = [r for r in result["rows"] if "not_run" not in r]
         for r in shown:
-            ax.plot(ranks, [r["accuracy"].get(k, np.nan) for k in ranks], marker="o", label=r["method"],
-                    linestyle="-" if r["method"].startswith("BarcodeMamba") else "--")
+            ax.plot(
+                ranks,
+                [r["accuracy"].get(k, np.nan) for k in ranks],
+                marker="o",
+                label=r["method"],
+                linestyle="-" if r["method"].startswith("BarcodeMamba") else "--",
+            )
         ax.set_ylim(0, 100)
         ax.set_ylabel("accuracy (%)")
         ax.set_title(result["label"], fontsize=10)
@@ -157,8 +207,12 @@ def run(ctx: BenchContext) -> dict:
     _plot(results, ctx.path(f"{NAME}.png"))
     body = []
     for result in results:
-        body += [f"**{result['label']}**: data {data_label(result['source'])}; queries {result['describe']}.", "",
-                 _table(result), ""]
+        body += [
+            f"**{result['label']}**: data {data_label(result['source'])}; queries {result['describe']}.",
+            "",
+            _table(result),
+            "",
+        ]
     caption = [
         f"BarcodeMamba+: BPE tokenizer ({size.bpe_vocab_size} tokens) trained on train + train_singleton, Mamba-2",
         f"width {size.d_model}, depth {size.n_layer}, batch {size.batch_size}, first {size.max_bases} bases, AdamW lr {size.lr:g};",

@@ -24,9 +24,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from transformers import TrainerCallback
-
 from bench_common import BenchContext, SizePreset
+from transformers import TrainerCallback
 
 logger = logging.getLogger("benchmarks")
 
@@ -93,7 +92,9 @@ def _wmask_family():
     base = get_family("barcodemae")
     mae = base.objective("mae")
     return dataclasses.replace(
-        base, name=WMASK_FAMILY, description=f"{base.description}; w/MASK ablation (benchmarks)",
+        base,
+        name=WMASK_FAMILY,
+        description=f"{base.description}; w/MASK ablation (benchmarks)",
         objectives={"mae": Objective(_mae_with_mask_in_encoder, mae.collator_class, "w/MASK: [MASK] in the encoder")},
     )
 
@@ -128,8 +129,14 @@ class TimeBudget(TrainerCallback):
     """Ends training when ``budget_seconds`` are spent (after at least ``min_steps``) and gives
     the learning-rate factor for the elapsed fraction of the budget (:meth:`lr_factor`)."""
 
-    def __init__(self, budget_seconds: float, min_steps: int = 1, warmup: float = 0.01, min_lr_rate: float = 0.1,
-                 clock=time.perf_counter):
+    def __init__(
+        self,
+        budget_seconds: float,
+        min_steps: int = 1,
+        warmup: float = 0.01,
+        min_lr_rate: float = 0.1,
+        clock=time.perf_counter,
+    ):
         self.budget = float(budget_seconds)
         self.min_steps = int(min_steps)
         self.warmup = float(warmup) if 0 <= warmup < 1 else 0.01  # a fraction of the time
@@ -209,8 +216,12 @@ def budgeted_run(ctx: BenchContext, kind: str, options, budget_seconds: float, l
     steps = int(run.trainer.state.global_step)
     logger.info("%s %s: %d steps in %.1f s", kind, label, steps, budget.seconds)
     record = TrainRecord(
-        directory=str(directory), steps=steps, seconds=budget.seconds,
-        budget_seconds=budget_seconds, seconds_per_step=budget.seconds / max(steps, 1), n_parameters=int(n_parameters),
+        directory=str(directory),
+        steps=steps,
+        seconds=budget.seconds,
+        budget_seconds=budget_seconds,
+        seconds_per_step=budget.seconds / max(steps, 1),
+        n_parameters=int(n_parameters),
         results=json.loads(json.dumps(results, default=float)),
         settings=json.loads(json.dumps(settings, default=str)),
     )
@@ -218,33 +229,67 @@ def budgeted_run(ctx: BenchContext, kind: str, options, budget_seconds: float, l
     return record
 
 
-def pretrain(ctx: BenchContext, spec: ModelSpec, data_path: Path, splits: tuple[str, ...], budget_seconds: float,
-             directory: Path) -> TrainRecord:
+def pretrain(
+    ctx: BenchContext, spec: ModelSpec, data_path: Path, splits: tuple[str, ...], budget_seconds: float, directory: Path
+) -> TrainRecord:
     """Self-supervised pretraining of ``spec`` on ``splits`` of ``data_path`` (no evaluation split)."""
     from barcodefm.trainers import PretrainOptions
 
     register_benchmark_families()
     size = ctx.size
     options = PretrainOptions(
-        data=str(data_path), output=str(directory), family=spec.family, objective=spec.objective,
-        tokenizer=spec.tokenizer, k=spec.k, bpe_vocab_size=size.bpe_vocab_size, splits=splits, eval_splits=(),
-        batch_size=size.batch_size, lr=size.lr, max_length=size.max_bases, save_steps=0, logging_steps=10,
-        seed=SEED, **size_options(spec, size), **dict(spec.options),
+        data=str(data_path),
+        output=str(directory),
+        family=spec.family,
+        objective=spec.objective,
+        tokenizer=spec.tokenizer,
+        k=spec.k,
+        bpe_vocab_size=size.bpe_vocab_size,
+        splits=splits,
+        eval_splits=(),
+        batch_size=size.batch_size,
+        lr=size.lr,
+        max_length=size.max_bases,
+        save_steps=0,
+        logging_steps=10,
+        seed=SEED,
+        **size_options(spec, size),
+        **dict(spec.options),
     )
     return budgeted_run(ctx, "pretrain", options, budget_seconds, spec.name)
 
 
-def finetune(ctx: BenchContext, pretrained: Path, data_path: Path, budget_seconds: float, directory: Path,
-             label: str, task: str = "species", train_splits=("train",), test_splits=("test",),
-             extra_options: dict | None = None) -> TrainRecord:
+def finetune(
+    ctx: BenchContext,
+    pretrained: Path,
+    data_path: Path,
+    budget_seconds: float,
+    directory: Path,
+    label: str,
+    task: str = "species",
+    train_splits=("train",),
+    test_splits=("test",),
+    extra_options: dict | None = None,
+) -> TrainRecord:
     """Supervised fine-tuning of a pretrained folder; ``test_splits`` are scored at the end."""
     from barcodefm.trainers import FinetuneOptions
 
     size = ctx.size
     options = FinetuneOptions(
-        data=str(data_path), output=str(directory), model=str(pretrained), task=task,
-        train_splits=tuple(train_splits), eval_splits=(), test_splits=tuple(test_splits),
-        batch_size=size.batch_size, lr=size.lr, max_length=size.max_bases, save_steps=0, logging_steps=10,
-        seed=SEED, epochs=1000.0, **(extra_options or {}),
+        data=str(data_path),
+        output=str(directory),
+        model=str(pretrained),
+        task=task,
+        train_splits=tuple(train_splits),
+        eval_splits=(),
+        test_splits=tuple(test_splits),
+        batch_size=size.batch_size,
+        lr=size.lr,
+        max_length=size.max_bases,
+        save_steps=0,
+        logging_steps=10,
+        seed=SEED,
+        epochs=1000.0,
+        **(extra_options or {}),
     )
     return budgeted_run(ctx, "fine-tune", options, budget_seconds, label)

@@ -15,7 +15,6 @@ import logging
 from collections import Counter
 
 import numpy as np
-
 from bench_coi import coi_data, pretrained_coi_models
 from bench_common import BenchContext, data_label, fmt, markdown_table, write_markdown
 from bench_embed import Embedder
@@ -60,8 +59,7 @@ def _plot(panels: list[dict], genera: list[str], genus_of: list[str], path) -> N
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(genera)), fontsize=8, markerscale=2,
-               frameon=False)
+    fig.legend(handles, labels, loc="lower center", ncol=min(5, len(genera)), fontsize=8, markerscale=2, frameon=False)
     fig.tight_layout(rect=(0, 0.08 if len(genera) > 5 else 0.05, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -93,8 +91,9 @@ def run(ctx: BenchContext) -> dict:
     _plot(panels, genera, genus_of, ctx.path(f"{NAME}.png"))
 
     summary = [{"representation": p["name"], "loo_genus_accuracy": p["loo"]} for p in panels]
-    ctx.path(f"{NAME}.json").write_text(json.dumps(
-        {"genera": {g: counts[g] for g in genera}, "n_records": len(records), "panels": summary}, indent=1))
+    ctx.path(f"{NAME}.json").write_text(
+        json.dumps({"genera": {g: counts[g] for g in genera}, "n_records": len(records), "panels": summary}, indent=1)
+    )
     caption = [
         f"Data: {data_label(size.coi_data)}, all `unseen_query` records of the {len(genera)} genera with the most",
         f"such records ({len(records):,} records; species never seen in training, genera seen):",
@@ -105,6 +104,8 @@ def run(ctx: BenchContext) -> dict:
         "LOO 1-NN genus: each record's genus predicted by its nearest other plotted record (cosine, in the",
         "full embedding space), in %.",
     ]
-    table = markdown_table(["representation", "LOO 1-NN genus accuracy (%)"], [[p["name"], fmt(p["loo"])] for p in panels])
+    table = markdown_table(
+        ["representation", "LOO 1-NN genus accuracy (%)"], [[p["name"], fmt(p["loo"])] for p in panels]
+    )
     write_markdown(ctx, NAME, TITLE, caption, table, images=(f"{NAME}.png",))
     return {"panels": summary}

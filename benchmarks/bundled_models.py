@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -49,8 +48,11 @@ def dataset_query_sets(name: str, records) -> list[tuple[str, list[int]]]:
         return [(f"COI {s}", [i for i, x in enumerate(split) if x == s]) for s in ("val", "test", "unseen_query")]
     source = records["dataset"]
     label = {"cbs": "CBS ITS2", "mycoai": "MycoAI test1"}
-    return [(f"{label[d]} {s}", [i for i, (x, y) in enumerate(zip(split, source)) if x == s and y == d])
-            for d in ("cbs", "mycoai") for s in ("val", "test", "unseen_query")]
+    return [
+        (f"{label[d]} {s}", [i for i, (x, y) in enumerate(zip(split, source)) if x == s and y == d])
+        for d in ("cbs", "mycoai")
+        for s in ("val", "test", "unseen_query")
+    ]
 
 
 def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
@@ -80,7 +82,7 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
     from barcodefm.evaluation.baselines.vsearch import sintax_classify, vsearch_top_hits
 
     CACHE.mkdir(parents=True, exist_ok=True)
-    seqs, ids = records["sequence"], records["id"]
+    seqs = records["sequence"]
     ref_seqs = [seqs[i] for i in ref_idx]
     ref_ids = [f"ref{i}" for i in ref_idx]
     ref_labels = {r: [records[r][i] for i in ref_idx] for r in ranks}
@@ -100,31 +102,45 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
             t0 = time.perf_counter()
             hits = fn(ref_seqs, q_seqs, ref_ids, q_ids, **kwargs)
             logger.info("%s %s: %d queries in %.0f s", set_name, tool, len(q_seqs), time.perf_counter() - t0)
-            result[tool] = {"labels": {r: hits.labels(ref_labels[r]) for r in ranks}, "ms_per_query": hits.ms_per_query,
-                            "rows": list(range(len(idx)))}
+            result[tool] = {
+                "labels": {r: hits.labels(ref_labels[r]) for r in ranks},
+                "ms_per_query": hits.ms_per_query,
+                "rows": list(range(len(idx))),
+            }
         if not set_name.endswith(" val"):
             t0 = time.perf_counter()
             # SINTAX knows a fixed set of rank names (no subfamily): those ranks get no call.
             sintax_ranks = [r for r in ranks if r in SINTAX_RANKS]
-            sintax = sintax_classify(ref_seqs, {r: ref_labels[r] for r in sintax_ranks}, q_seqs, q_ids,
-                                     cutoff=MIN_PROB, threads=1)
+            sintax = sintax_classify(
+                ref_seqs, {r: ref_labels[r] for r in sintax_ranks}, q_seqs, q_ids, cutoff=MIN_PROB, threads=1
+            )
             logger.info("%s SINTAX: %.0f s", set_name, time.perf_counter() - t0)
             none = [None] * len(idx)
             result["SINTAX (cutoff 0.8)"] = {
                 "labels": {r: sintax.predictions[r] if r in sintax_ranks else none for r in ranks},
                 "best": {r: sintax.best[r] if r in sintax_ranks else none for r in ranks},
-                "confidence": {r: [float(c) if c is not None else 0.0 for c in sintax.confidences[r]]
-                               if r in sintax_ranks else [0.0] * len(idx) for r in ranks},
-                "ms_per_query": sintax.ms_per_query, "rows": list(range(len(idx)))}
+                "confidence": {
+                    r: [float(c) if c is not None else 0.0 for c in sintax.confidences[r]]
+                    if r in sintax_ranks
+                    else [0.0] * len(idx)
+                    for r in ranks
+                },
+                "ms_per_query": sintax.ms_per_query,
+                "rows": list(range(len(idx))),
+            }
             rows = list(range(len(idx)))
             if blast_sample and len(rows) > blast_sample:
                 rows = sorted(rng.choice(len(rows), blast_sample, replace=False).tolist())
             t0 = time.perf_counter()
-            hits = blast_top_hits(ref_seqs, [q_seqs[j] for j in rows], ref_ids, [q_ids[j] for j in rows],
-                                  threads=threads)
+            hits = blast_top_hits(
+                ref_seqs, [q_seqs[j] for j in rows], ref_ids, [q_ids[j] for j in rows], threads=threads
+            )
             logger.info("%s BLAST: %d queries in %.0f s", set_name, len(rows), time.perf_counter() - t0)
-            result["BLAST"] = {"labels": {r: hits.labels(ref_labels[r]) for r in ranks},
-                               "ms_per_query": hits.ms_per_query, "rows": rows}
+            result["BLAST"] = {
+                "labels": {r: hits.labels(ref_labels[r]) for r in ranks},
+                "ms_per_query": hits.ms_per_query,
+                "rows": rows,
+            }
         path.write_text(json.dumps(result))
         out[set_name] = result
     return out
@@ -153,7 +169,8 @@ def network_choice(model_dir: Path) -> dict[str, tuple[str, dict]]:
 def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
     from barcodefm.factory import load_model, load_tokenizer
     from barcodefm.inference.kmer_reference import KmerReference
-    from barcodefm.inference.reference_vote import ReferenceSet, combine_rule, run_model as forward
+    from barcodefm.inference.reference_vote import ReferenceSet, combine_rule
+    from barcodefm.inference.reference_vote import run_model as forward
 
     model = load_model(model_dir, "AutoModel").eval()
     tokenizer = load_tokenizer(model_dir)
@@ -171,18 +188,25 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
         sims, nn_idx = reference.neighbours(emb)
         kmer = reference.kmer or KmerReference.load(model_dir)
         ksims, kidx = kmer.neighbours(seqs, reference.k)
-        emb_vote = {r: reference.distributions(sims, nn_idx, {r: num_classes[r]},
-                                               reference.temperature_of(r, "reference"))[r] for r in heads}
-        kmer_vote = {r: reference.distributions(ksims, kidx, {r: num_classes[r]},
-                                                reference.temperature_of(r, "kmer"))[r] for r in heads}
+        emb_vote = {
+            r: reference.distributions(sims, nn_idx, {r: num_classes[r]}, reference.temperature_of(r, "reference"))[r]
+            for r in heads
+        }
+        kmer_vote = {
+            r: reference.distributions(ksims, kidx, {r: num_classes[r]}, reference.temperature_of(r, "kmer"))[r]
+            for r in heads
+        }
         network = {}
         for r, (rule, temps) in network_choice(model_dir).items():
             vote = reference.distributions(sims, nn_idx, {r: num_classes[r]}, temps.get("reference"))[r]
             network[r] = combine_rule(rule, heads[r], vote)
-        variants = {"model": combined, "network only": network,
-                    "heads only": heads,
-                    "embedding neighbours only": {r: combine_rule("reference", heads[r], emb_vote[r]) for r in heads},
-                    "k-mer neighbours only": {r: combine_rule("kmer", heads[r], None, kmer_vote[r]) for r in heads}}
+        variants = {
+            "model": combined,
+            "network only": network,
+            "heads only": heads,
+            "embedding neighbours only": {r: combine_rule("reference", heads[r], emb_vote[r]) for r in heads},
+            "k-mer neighbours only": {r: combine_rule("kmer", heads[r], None, kmer_vote[r]) for r in heads},
+        }
         result = {"ms_per_query": 1000 * seconds / max(len(seqs), 1), "novelty": (1 - nearest).tolist()}
         for variant, probs in variants.items():
             labels, conf = {}, {}
@@ -203,8 +227,9 @@ def folder_size_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 1e6
 
 
-def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sample: int | None,
-             baselines_only: bool) -> dict:
+def evaluate(
+    name: str, model_dir: Path, data_dir: Path, threads: int, blast_sample: int | None, baselines_only: bool
+) -> dict:
     from barcodefm.recipes.bundled import RECIPES
     from barcodefm.trainers.data_selection import read_barcodes
 
@@ -224,8 +249,12 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
         return {}
     model = run_model(model_dir, records, ranks, sets, recipe.options["max_length"])
     train_seqs = {records["sequence"][i] for i in ref_idx}
-    report = {"model_dir": str(model_dir), "size_mb": folder_size_mb(model_dir), "n_references": len(ref_idx),
-              "sets": {}}
+    report = {
+        "model_dir": str(model_dir),
+        "size_mb": folder_size_mb(model_dir),
+        "n_references": len(ref_idx),
+        "sets": {},
+    }
     for set_name, idx in sets:
         truth = {r: [records[r][i] for i in idx] for r in ranks}
         dedup = [j for j, i in enumerate(idx) if records["sequence"][i] not in train_seqs]
@@ -243,12 +272,16 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
             pos = {j: n for n, j in enumerate(picked)}
             sp = ranks[-1]
             accs["species_dedup"], _ = accuracy([res["labels"][sp][pos[j]] for j in dd], [truth[sp][j] for j in dd])
-            rows[method] = {"accuracy": accs, "n": len(picked), "ms_per_query": res.get("ms_per_query",
-                            model[set_name]["ms_per_query"])}
+            rows[method] = {
+                "accuracy": accs,
+                "n": len(picked),
+                "ms_per_query": res.get("ms_per_query", model[set_name]["ms_per_query"]),
+            }
             if "rows" in res:  # a sampled tool (BLAST): the model on the same records, for a fair comparison
                 ours = methods[f"{name} (model)"]["labels"]
                 rows[method]["model_on_same_rows"] = {
-                    r: accuracy([ours[r][j] for j in picked], [truth[r][j] for j in picked])[0] for r in ranks}
+                    r: accuracy([ours[r][j] for j in picked], [truth[r][j] for j in picked])[0] for r in ranks
+                }
             if "confidence" in res:
                 cal = {}
                 for r in ranks:
@@ -257,9 +290,11 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
                     pred_r = res.get("best", res["labels"])[r]
                     correct = np.array([pred_r[n] == truth[r][picked[n]] for n in known], dtype=float)
                     assigned = conf >= MIN_PROB
-                    cal[r] = {"ece": ece(conf, correct) if len(conf) else float("nan"),
-                              "share_at_0.8": float(assigned.mean()) if len(conf) else float("nan"),
-                              "precision_at_0.8": float(correct[assigned].mean()) if assigned.any() else float("nan")}
+                    cal[r] = {
+                        "ece": ece(conf, correct) if len(conf) else float("nan"),
+                        "share_at_0.8": float(assigned.mean()) if len(conf) else float("nan"),
+                        "precision_at_0.8": float(correct[assigned].mean()) if assigned.any() else float("nan"),
+                    }
                 rows[method]["calibration"] = cal
         report["sets"][set_name] = {"n": len(idx), "n_dedup": len(dedup), "methods": rows}
     # Novelty: unseen_query (positives) against test (negatives).
@@ -277,7 +312,9 @@ def evaluate(name: str, model_dir: Path, data_dir: Path, threads: int, blast_sam
 def val_accuracy(report: dict, val_sets: list[str], method: str, rank: str) -> float:
     """Accuracy over all validation records (the sets pooled, as the training run's eval pools them)."""
     total = sum(report["sets"][s]["n"] for s in val_sets)
-    return sum(report["sets"][s]["methods"][method]["accuracy"][rank] * report["sets"][s]["n"] for s in val_sets) / total
+    return (
+        sum(report["sets"][s]["methods"][method]["accuracy"][rank] * report["sets"][s]["n"] for s in val_sets) / total
+    )
 
 
 def learning_curve_plot(name: str, report: dict, ranks: list[str], log_path: Path, out: Path) -> None:
@@ -297,7 +334,9 @@ def learning_curve_plot(name: str, report: dict, ranks: list[str], log_path: Pat
             final = val_accuracy(report, val_sets, f"{name} (model)", rank)
             ax.plot([minutes[-1]], [100 * final], "*", ms=12, color="C3", label="heads + references (val)")
         for i, tool in enumerate(("6-mer 1-NN", "VSEARCH")):
-            ax.axhline(100 * val_accuracy(report, val_sets, tool, rank), ls="--", color=f"C{i + 4}", label=f"{tool} (val)")
+            ax.axhline(
+                100 * val_accuracy(report, val_sets, tool, rank), ls="--", color=f"C{i + 4}", label=f"{tool} (val)"
+            )
         ax.set_title(rank)
         ax.set_xlabel("training CPU-minutes")
     np.atleast_1d(axes)[0].set_ylabel("validation accuracy (%)")
@@ -337,11 +376,21 @@ def standing(name: str, test: dict, unseen: dict, ranks: list[str]) -> list[str]
         cells.append(f"| {label} | {fmt(model)} | {best} {fmt(tools[best])}{sample} | {gap:+.1f} | {kmer:+.1f} |")
         if gap < -0.05:
             behind.append(f"{label} ({gap:+.1f} vs {best})")
-    verdict = ("Ahead of or level with every classic tool in every column." if not behind else
-               "Behind the best classic tool in: " + "; ".join(behind) + ".")
-    return (["Where the model stands (points; + = the model is ahead):", "",
-             "| column | model | closest classic tool | model - that tool | model - 6-mer 1-NN |", "|---|---|---|---|---|"]
-            + cells + ["", verdict, ""])
+    verdict = (
+        "Ahead of or level with every classic tool in every column."
+        if not behind
+        else "Behind the best classic tool in: " + "; ".join(behind) + "."
+    )
+    return (
+        [
+            "Where the model stands (points; + = the model is ahead):",
+            "",
+            "| column | model | closest classic tool | model - that tool | model - 6-mer 1-NN |",
+            "|---|---|---|---|---|",
+        ]
+        + cells
+        + ["", verdict, ""]
+    )
 
 
 def markdown(reports: dict, command: str, threads: int, blast_sample: int | None) -> str:
@@ -349,55 +398,88 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
 
     from barcodefm.recipes.bundled import RECIPES
 
-    lines = ["# Bundled identifiers vs the classic tools", "",
-             f"Command: `{command}`. CPU: {platform.processor() or platform.machine()}, {threads} threads, "
-             f"torch {torch.__version__}. Reference of every method = the training records the model saw "
-             "(classic tools: full-length sequences; the model reads the first 660 bases). "
-             f"BLAST runs on a random {blast_sample}-query sample of each large split (seed 0), marked n; "
-             "every other number is on the full split. Accuracy in %, per rank over the records whose label "
-             "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
-             "head, the vote of the nearest training barcodes in the network's embedding space, the vote of the "
-             "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), or the mean of several, "
-             "chosen on `val` + `unseen_key`. '(network only)' is the best choice without the k-mer vote (what the "
-             "trained network says on its own); the last three model rows show each part alone. The k-mer vote "
-             "differs from the 6-mer 1-NN baseline in its k, in reading the model's first 660 bases and in "
-             "weighing its 10 nearest references.", ""]
+    lines = [
+        "# Bundled identifiers vs the classic tools",
+        "",
+        f"Command: `{command}`. CPU: {platform.processor() or platform.machine()}, {threads} threads, "
+        f"torch {torch.__version__}. Reference of every method = the training records the model saw "
+        "(classic tools: full-length sequences; the model reads the first 660 bases). "
+        f"BLAST runs on a random {blast_sample}-query sample of each large split (seed 0), marked n; "
+        "every other number is on the full split. Accuracy in %, per rank over the records whose label "
+        "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
+        "head, the vote of the nearest training barcodes in the network's embedding space, the vote of the "
+        "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), or the mean of several, "
+        "chosen on `val` + `unseen_key`. '(network only)' is the best choice without the k-mer vote (what the "
+        "trained network says on its own); the last three model rows show each part alone. The k-mer vote "
+        "differs from the 6-mer 1-NN baseline in its k, in reading the model's first 660 bases and in "
+        "weighing its 10 nearest references.",
+        "",
+    ]
     for name, rep in reports.items():
         ranks = list(RECIPES[name].options["ranks"])
         ident = json.loads((Path(rep["model_dir"]) / "identification.json").read_text())
         rules = ", ".join(f"{rank} {rule}" for rank, rule in ident["rules"].items())
-        lines += [f"## {name}", "", f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records. "
-                  f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}.", ""]
+        lines += [
+            f"## {name}",
+            "",
+            f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records. "
+            f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}.",
+            "",
+        ]
         prefixes = sorted({s.rsplit(" ", 1)[0] for s in rep["sets"]})
         for prefix in prefixes:
             test, unseen = rep["sets"].get(f"{prefix} test"), rep["sets"].get(f"{prefix} unseen_query")
-            lines += [f"### {prefix}: test ({test['n']:,} records, {test['n_dedup']:,} not in train) and "
-                      f"unseen_query ({unseen['n']:,} records of species never seen)", ""]
-            head = "| method | " + " | ".join(f"{r} (test)" for r in ranks) + " | species, test dedup | genus, unseen_query | n (test / unseen) | ms / query |"
+            lines += [
+                f"### {prefix}: test ({test['n']:,} records, {test['n_dedup']:,} not in train) and "
+                f"unseen_query ({unseen['n']:,} records of species never seen)",
+                "",
+            ]
+            head = (
+                "| method | "
+                + " | ".join(f"{r} (test)" for r in ranks)
+                + " | species, test dedup | genus, unseen_query | n (test / unseen) | ms / query |"
+            )
             lines += [head, "|" + "---|" * (len(ranks) + 5)]
             for method, row in test["methods"].items():
                 u = unseen["methods"].get(method)
-                cells = [fmt(row["accuracy"][r]) for r in ranks] + [fmt(row["accuracy"]["species_dedup"]),
-                                                                    fmt(u["accuracy"]["genus"]) if u else "–"]
+                cells = [fmt(row["accuracy"][r]) for r in ranks] + [
+                    fmt(row["accuracy"]["species_dedup"]),
+                    fmt(u["accuracy"]["genus"]) if u else "–",
+                ]
                 bold = "**" if method.endswith("(model)") else ""
-                lines.append(f"| {bold}{method}{bold} | " + " | ".join(cells)
-                             + f" | {row['n']:,} / {u['n'] if u else 0:,} | {row['ms_per_query']:.2f} |")
+                lines.append(
+                    f"| {bold}{method}{bold} | "
+                    + " | ".join(cells)
+                    + f" | {row['n']:,} / {u['n'] if u else 0:,} | {row['ms_per_query']:.2f} |"
+                )
             lines.append("")
             lines += standing(name, test, unseen, ranks)
-        lines += ["Calibration (test: species; unseen_query: genus): expected calibration error (ECE, 15 bins), and "
-                  "at probability >= 0.8 the share of records assigned and the precision of those assignments.", "",
-                  "| query set | method | rank | ECE | share assigned @0.8 | precision @0.8 |", "|---|---|---|---|---|---|"]
+        lines += [
+            "Calibration (test: species; unseen_query: genus): expected calibration error (ECE, 15 bins), and "
+            "at probability >= 0.8 the share of records assigned and the precision of those assignments.",
+            "",
+            "| query set | method | rank | ECE | share assigned @0.8 | precision @0.8 |",
+            "|---|---|---|---|---|---|",
+        ]
         for prefix in prefixes:
             for split, rank in (("test", ranks[-1]), ("unseen_query", "genus")):
                 for method, row in rep["sets"][f"{prefix} {split}"]["methods"].items():
                     if "calibration" in row and (method.endswith("(model)") or method.startswith("SINTAX")):
                         c = row["calibration"][rank]
-                        lines.append(f"| {prefix} {split} | {method} | {rank} | {c['ece']:.3f} | {fmt(c['share_at_0.8'])} | "
-                                     f"{fmt(c['precision_at_0.8'])} |")
-        lines += ["", "Novelty: AUROC of the model's novelty score (cosine distance to the nearest training barcode), "
-                  "unseen_query records (species never seen) against test records (seen species): "
-                  + ", ".join(f"{k} {v:.3f}" for k, v in rep.get("novelty_auroc", {}).items()) + ".", "",
-                  f"![{name} learning curve]({name}_learning_curve.png)", ""]
+                        lines.append(
+                            f"| {prefix} {split} | {method} | {rank} | {c['ece']:.3f} | {fmt(c['share_at_0.8'])} | "
+                            f"{fmt(c['precision_at_0.8'])} |"
+                        )
+        lines += [
+            "",
+            "Novelty: AUROC of the model's novelty score (cosine distance to the nearest training barcode), "
+            "unseen_query records (species never seen) against test records (seen species): "
+            + ", ".join(f"{k} {v:.3f}" for k, v in rep.get("novelty_auroc", {}).items())
+            + ".",
+            "",
+            f"![{name} learning curve]({name}_learning_curve.png)",
+            "",
+        ]
     return "\n".join(lines)
 
 
@@ -423,8 +505,10 @@ def update_card(card: Path, name: str, text: str) -> None:
     intro = text.split("\n## ", 1)[0].split("\n", 2)[2].strip()  # the paragraph after the title
     section = text.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0].strip()
     # The plot lives in the barcodefm repository, not in the model folder.
-    section = section.replace(f"![{name} learning curve]({name}_learning_curve.png)",
-                              f"Learning curve: `benchmarks/results/{name}_learning_curve.png` in the barcodefm source.")
+    section = section.replace(
+        f"![{name} learning curve]({name}_learning_curve.png)",
+        f"Learning curve: `benchmarks/results/{name}_learning_curve.png` in the barcodefm source.",
+    )
     body = card.read_text(encoding="utf-8")
     if CARD_HEADING in body:
         before, rest = body.split(CARD_HEADING, 1)
@@ -443,10 +527,12 @@ def main(argv=None) -> int:
     parser.add_argument("--blast-sample", type=int, default=1000)
     parser.add_argument("--baselines-only", action="store_true")
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--update-readme", action="store_true",
-                        help="put the tables at the head of the README's Results")
-    parser.add_argument("--update-cards", action="store_true",
-                        help="put each model's tables into its bundled model card (README.md)")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="put the tables at the head of the README's Results"
+    )
+    parser.add_argument(
+        "--update-cards", action="store_true", help="put each model's tables into its bundled model card (README.md)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     torch.set_num_threads(args.threads)
@@ -465,8 +551,9 @@ def main(argv=None) -> int:
 
             log = HERE / "results" / f"{name}_train_log.jsonl"
             if log.is_file():
-                learning_curve_plot(name, rep, list(RECIPES[name].options["ranks"]), log,
-                                    out / f"{name}_learning_curve.png")
+                learning_curve_plot(
+                    name, rep, list(RECIPES[name].options["ranks"]), log, out / f"{name}_learning_curve.png"
+                )
     if reports:
         command = "python benchmarks/bundled_models.py " + " ".join(argv if argv is not None else sys.argv[1:])
         (out / "bundled_models.json").write_text(json.dumps(reports, indent=1))

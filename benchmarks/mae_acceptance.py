@@ -82,8 +82,12 @@ def pretrain(model, sequences, cpu_seconds: float, args, label: str) -> dict:
         bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", steps=steps)
     bar.close()
     tail = losses[-50:]
-    return {"steps": steps, "sequences": steps * args.batch_size, "wall_s": time.perf_counter() - wall_start,
-            "final_loss": sum(tail) / max(len(tail), 1)}
+    return {
+        "steps": steps,
+        "sequences": steps * args.batch_size,
+        "wall_s": time.perf_counter() - wall_start,
+        "final_loss": sum(tail) / max(len(tail), 1),
+    }
 
 
 def probe(encoder, tok, reference, queries) -> dict:
@@ -115,10 +119,16 @@ def main(argv=None):
     pretraining = list(split_rows(data, {"train", "pretrain_only"})["sequence"])
     reference, queries = split_rows(data, {"train"}), split_rows(data, {"unseen_query"})
     tok = BarcodeKmerTokenizer(k=6)
-    sizes = dict(hidden_size=args.hidden, num_hidden_layers=args.layers, num_attention_heads=args.heads,
-                 intermediate_size=4 * args.hidden, decoder_hidden_size=args.hidden,
-                 decoder_num_hidden_layers=args.layers, decoder_num_attention_heads=args.heads,
-                 decoder_intermediate_size=4 * args.hidden)
+    sizes = dict(
+        hidden_size=args.hidden,
+        num_hidden_layers=args.layers,
+        num_attention_heads=args.heads,
+        intermediate_size=4 * args.hidden,
+        decoder_hidden_size=args.hidden,
+        decoder_num_hidden_layers=args.layers,
+        decoder_num_attention_heads=args.heads,
+        decoder_intermediate_size=4 * args.hidden,
+    )
 
     rows = []
     for label, mask_in_encoder in (("BarcodeMAE", False), ("BarcodeMAE w/MASK", True)):
@@ -127,8 +137,16 @@ def main(argv=None):
             config_from_tokenizer(tok, config_class=BarcodeMAEConfig, mask_in_encoder=mask_in_encoder, **sizes)
         )
         if not rows:  # the untrained encoder: this seed's initial weights
-            rows.append({"model": "untrained encoder", "steps": 0, "sequences": 0, "wall_s": 0.0, "final_loss": float("nan"),
-                         **probe(model.encoder, tok, reference, queries)})
+            rows.append(
+                {
+                    "model": "untrained encoder",
+                    "steps": 0,
+                    "sequences": 0,
+                    "wall_s": 0.0,
+                    "final_loss": float("nan"),
+                    **probe(model.encoder, tok, reference, queries),
+                }
+            )
         trained = pretrain(model, pretraining, 60 * args.cpu_minutes, args, label)
         rows.append({"model": label, **trained, **probe(model.encoder, tok, reference, queries)})
         print(rows[-1])
@@ -147,8 +165,10 @@ def main(argv=None):
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['steps']} | {r['sequences']} | {r['wall_s']:.0f} | {r['final_loss']:.3f} | {r['accuracy']:.1f} | "
-                     f"{r['balanced_accuracy']:.1f} | {r['macro_f1']:.1f} |")
+        lines.append(
+            f"| {r['model']} | {r['steps']} | {r['sequences']} | {r['wall_s']:.0f} | {r['final_loss']:.3f} | {r['accuracy']:.1f} | "
+            f"{r['balanced_accuracy']:.1f} | {r['macro_f1']:.1f} |"
+        )
     table = "\n".join(lines) + "\n"
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

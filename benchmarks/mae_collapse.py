@@ -38,9 +38,33 @@ def main(argv=None) -> int:
     from barcodefm.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEModel
 
     run = Path(tempfile.mkdtemp(prefix="mae-collapse-")) / "run"
-    cmd = [sys.executable, "-m", "barcodefm.cli", "pretrain", "--model", "barcodemae", "--data", str(sample_path("coi")),
-           "--output", str(run), "--d-model", "64", "--n-layer", "2", "--max-steps", str(args.steps),
-           "--save-steps", "100", "--save-total-limit", "100", "--keep-checkpoints", "--batch-size", "32", "--lr", "2e-3"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "barcodefm.cli",
+        "pretrain",
+        "--model",
+        "barcodemae",
+        "--data",
+        str(sample_path("coi")),
+        "--output",
+        str(run),
+        "--d-model",
+        "64",
+        "--n-layer",
+        "2",
+        "--max-steps",
+        str(args.steps),
+        "--save-steps",
+        "100",
+        "--save-total-limit",
+        "100",
+        "--keep-checkpoints",
+        "--batch-size",
+        "32",
+        "--lr",
+        "2e-3",
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     records = list(iter_barcodes(sample_path("coi")))
     train = [r for r in records if r["split"] == "train"][:800]
@@ -62,7 +86,9 @@ def main(argv=None) -> int:
             qry = encoder.embed_sequences([r["sequence"][:660] for r in unseen], tok, batch_size=64).double()
             torch.manual_seed(0)
             loss = full(**enc).loss.item()
-            hook = full.projection.register_forward_hook(lambda m, a, out: out.mean(dim=(0, 1), keepdim=True).expand_as(out))
+            hook = full.projection.register_forward_hook(
+                lambda m, a, out: out.mean(dim=(0, 1), keepdim=True).expand_as(out)
+            )
             torch.manual_seed(0)
             blind = full(**enc).loss.item()
             hook.remove()
@@ -72,17 +98,26 @@ def main(argv=None) -> int:
         genus = [r["genus"] for r in unseen]
         labels = [r["genus"] for r in train]
         raw = sum(a == b for a, b in zip(knn_predict(ref, labels, qry, progress=False), genus)) / len(genus)
-        cen = sum(a == b for a, b in zip(knn_predict(ref - centre, labels, qry - centre, progress=False), genus)) / len(genus)
+        cen = sum(a == b for a, b in zip(knn_predict(ref - centre, labels, qry - centre, progress=False), genus)) / len(
+            genus
+        )
         rows.append(dict(step=step, cosine=cosine, share=share, raw=raw, centred=cen, loss=loss, blind=blind))
-    lines = ["| step | centroid cosine | common-component energy | 1-NN genus (unseen), raw | centred | masked-token loss | loss, encoder output replaced by its mean |",
-             "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['step']} | {r['cosine']:.6f} | {r['share']:.4f} | {100 * r['raw']:.1f} | {100 * r['centred']:.1f} | "
-              f"{r['loss']:.3f} | {r['blind']:.3f} |" for r in rows]
+    lines = [
+        "| step | centroid cosine | common-component energy | 1-NN genus (unseen), raw | centred | masked-token loss | loss, encoder output replaced by its mean |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {r['step']} | {r['cosine']:.6f} | {r['share']:.4f} | {100 * r['raw']:.1f} | {100 * r['centred']:.1f} | "
+        f"{r['loss']:.3f} | {r['blind']:.3f} |"
+        for r in rows
+    ]
     text = "\n".join(lines)
     print(text)
     out = Path(args.out)
     (out / "mae_collapse.json").write_text(json.dumps(rows, indent=1))
-    (out / "mae_collapse_table.md").write_text(f"Command: `python benchmarks/mae_collapse.py --steps {args.steps}`\n\n{text}\n")
+    (out / "mae_collapse_table.md").write_text(
+        f"Command: `python benchmarks/mae_collapse.py --steps {args.steps}`\n\n{text}\n"
+    )
     return 0
 
 

@@ -71,7 +71,8 @@ def sample_coi(rows: list[dict], seed: int) -> list[dict]:
     genera = by_genus(rows)
     forced = sorted({r["genus"] for r in rows if r["split"] == "pretrain_only"})
     candidates = sorted(
-        g for g, members in genera.items()
+        g
+        for g, members in genera.items()
         if g not in forced and len({r["species"] for r in members}) <= MAX_SPECIES_PER_GENUS
     )
     with_unseen = [g for g in candidates if any(r["split"].startswith("unseen") for r in genera[g])]
@@ -91,12 +92,15 @@ def sample_coi(rows: list[dict], seed: int) -> list[dict]:
 
 def sample_its(rows: list[dict], seed: int) -> list[dict]:
     usable = [
-        r for r in rows
+        r
+        for r in rows
         if not r["split"].startswith("excluded")
         and all(normalize_label(rank, r[rank]) is not None for rank in ITS_RANKS)
     ]
     genera = by_genus(usable)
-    candidates = sorted(g for g, members in genera.items() if not any("\ufffd" in r[k] for r in members for k in ITS_RANKS))
+    candidates = sorted(
+        g for g, members in genera.items() if not any("\ufffd" in r[k] for r in members for k in ITS_RANKS)
+    )
     random.Random(seed).shuffle(candidates)
     chosen, n = set(), 0
     for genus in candidates:
@@ -184,16 +188,25 @@ def main() -> None:
     fmt = lambda info: ", ".join(f"{k} {v:,}" for k, v in info["splits"].items())  # noqa: E731
     (OUT / "ATTRIBUTION.md").write_text(
         ATTRIBUTION.format(
-            coi=coi_info, its=its_info, coi_splits=fmt(coi_info), its_splits=fmt(its_info),
-            coi_columns=", ".join(f"`{c}`" for c in COI_COLUMNS), its_columns=", ".join(f"`{c}`" for c in ITS_COLUMNS),
-            seed=args.seed, max_species=MAX_SPECIES_PER_GENUS, coi_target=COI_SPECIES_TARGET, its_target=ITS_TARGET,
+            coi=coi_info,
+            its=its_info,
+            coi_splits=fmt(coi_info),
+            its_splits=fmt(its_info),
+            coi_columns=", ".join(f"`{c}`" for c in COI_COLUMNS),
+            its_columns=", ".join(f"`{c}`" for c in ITS_COLUMNS),
+            seed=args.seed,
+            max_species=MAX_SPECIES_PER_GENUS,
+            coi_target=COI_SPECIES_TARGET,
+            its_target=ITS_TARGET,
         ),
         encoding="utf-8",
     )
     for name, info in (("coi", coi_info), ("its", its_info)):
         size = (OUT / f"{name}_sample.tsv.gz").stat().st_size
-        print(f"{name}: {info['records']:,} records, {info['species']} species, {info['genera']} genera, "
-              f"{size / 1024:.0f} KiB, splits {info['splits']}")
+        print(
+            f"{name}: {info['records']:,} records, {info['species']} species, {info['genera']} genera, "
+            f"{size / 1024:.0f} KiB, splits {info['splits']}"
+        )
 
 
 if __name__ == "__main__":

@@ -88,15 +88,34 @@ def main(argv=None):
     for d_model, headdim in sizes:
         for length in lengths:
             ids = torch.randint(3, 8, (args.batch, length))
-            common = dict(vocab_size=16, pad_token_id=None, d_model=d_model, headdim=headdim, d_state=64, n_layer=2,
-                          embed_dropout=0.0, torch_chunk_size=args.chunk, use_kernels="never")
+            common = dict(
+                vocab_size=16,
+                pad_token_id=None,
+                d_model=d_model,
+                headdim=headdim,
+                d_state=64,
+                n_layer=2,
+                embed_dropout=0.0,
+                torch_chunk_size=args.chunk,
+                use_kernels="never",
+            )
             ours = BarcodeMambaModel(BarcodeMambaConfig(d_intermediate=0, **common))
             ours_unblocked = BarcodeMambaModel(BarcodeMambaConfig(d_intermediate=0, cpu_block_tokens=0, **common))
             ours_unblocked.load_state_dict(ours.state_dict())
             block_rows = max(1, ours.config.cpu_block_tokens // length)
             ours_mlp = BarcodeMambaModel(BarcodeMambaConfig(**common))
-            hf = Mamba2Model(Mamba2Config(vocab_size=16, hidden_size=d_model, num_hidden_layers=2, head_dim=headdim,
-                                          num_heads=2 * d_model // headdim, state_size=64, expand=2, n_groups=1))
+            hf = Mamba2Model(
+                Mamba2Config(
+                    vocab_size=16,
+                    hidden_size=d_model,
+                    num_hidden_layers=2,
+                    head_dim=headdim,
+                    num_heads=2 * d_model // headdim,
+                    state_size=64,
+                    expand=2,
+                    n_groups=1,
+                )
+            )
             n_tok = args.batch * length
             for mode in ("forward", "forward+backward"):
                 bw = mode != "forward"
@@ -107,15 +126,30 @@ def main(argv=None):
                 t_hf_blocked = bench(hf, ids, reps, bw, block_rows)
                 t_mlp = bench(ours_mlp, ids, reps, bw)
                 flops = forward_flops(d_model, headdim, 64, 2, length, args.batch, args.chunk) * (3 if bw else 1)
-                rows.append(dict(d_model=d_model, headdim=headdim, length=length, mode=mode, block_rows=block_rows,
-                                 ours_tok_s=n_tok / t_ours, hf_tok_s=n_tok / t_hf, ratio=t_hf / t_ours,
-                                 ours_unblocked_tok_s=n_tok / t_unblocked, hf_blocked_tok_s=n_tok / t_hf_blocked,
-                                 ratio_same_blocks=t_hf_blocked / t_ours,
-                                 ours_gflop_s=flops / t_ours / 1e9, ours_mlp_tok_s=n_tok / t_mlp))
+                rows.append(
+                    dict(
+                        d_model=d_model,
+                        headdim=headdim,
+                        length=length,
+                        mode=mode,
+                        block_rows=block_rows,
+                        ours_tok_s=n_tok / t_ours,
+                        hf_tok_s=n_tok / t_hf,
+                        ratio=t_hf / t_ours,
+                        ours_unblocked_tok_s=n_tok / t_unblocked,
+                        hf_blocked_tok_s=n_tok / t_hf_blocked,
+                        ratio_same_blocks=t_hf_blocked / t_ours,
+                        ours_gflop_s=flops / t_ours / 1e9,
+                        ours_mlp_tok_s=n_tok / t_mlp,
+                    )
+                )
                 r = rows[-1]
-                print(f"d={d_model} L={length} {mode:17s} ours {r['ours_tok_s']:9.0f} tok/s  HF {r['hf_tok_s']:9.0f} "
-                      f"tok/s  ratio {r['ratio']:.2f}x  (HF in our row blocks: {r['ratio_same_blocks']:.2f}x; "
-                      f"{r['ours_gflop_s']:.1f} GFLOP/s)", flush=True)
+                print(
+                    f"d={d_model} L={length} {mode:17s} ours {r['ours_tok_s']:9.0f} tok/s  HF {r['hf_tok_s']:9.0f} "
+                    f"tok/s  ratio {r['ratio']:.2f}x  (HF in our row blocks: {r['ratio_same_blocks']:.2f}x; "
+                    f"{r['ours_gflop_s']:.1f} GFLOP/s)",
+                    flush=True,
+                )
     write(rows, args)
 
 
@@ -126,7 +160,7 @@ def write(rows, args):
         f"Mamba-2 CPU throughput, fp32, batch {args.batch}, {args.threads} threads, 2 layers, d_state 64; "
         f"ours: pure-PyTorch chunked SSD (chunk {args.chunk}) with d_intermediate=0 (equal work), run as "
         "the model runs by default on CPU, in row blocks of `cpu_block_tokens` (8,192) tokens; "
-        "\"unblocked\": the same weights with `cpu_block_tokens=0`. "
+        '"unblocked": the same weights with `cpu_block_tokens=0`. '
         "HF: `transformers.Mamba2Model` torch path at its defaults (chunk 256), on the whole batch and, to show "
         "what the blocking alone buys, called on our row blocks. "
         f"Command: `{cmd}`. Device: {torch.get_num_threads()}-thread CPU, torch {torch.__version__}.",
@@ -136,10 +170,12 @@ def write(rows, args):
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['d_model']} | {r['headdim']} | {r['length']} | {r['mode']} | {r['ours_tok_s']:.0f} | "
-                     f"{r['hf_tok_s']:.0f} | **{r['ratio']:.2f}x** | {r['ours_unblocked_tok_s']:.0f} | "
-                     f"{r['hf_blocked_tok_s']:.0f} | {r['ratio_same_blocks']:.2f}x | {r['ours_gflop_s']:.1f} | "
-                     f"{r['ours_mlp_tok_s']:.0f} |")
+        lines.append(
+            f"| {r['d_model']} | {r['headdim']} | {r['length']} | {r['mode']} | {r['ours_tok_s']:.0f} | "
+            f"{r['hf_tok_s']:.0f} | **{r['ratio']:.2f}x** | {r['ours_unblocked_tok_s']:.0f} | "
+            f"{r['hf_blocked_tok_s']:.0f} | {r['ratio_same_blocks']:.2f}x | {r['ours_gflop_s']:.1f} | "
+            f"{r['ours_mlp_tok_s']:.0f} |"
+        )
     (RESULTS / "mamba2_cpu_vs_hf.md").write_text("\n".join(lines) + "\n")
     (RESULTS / "mamba2_cpu_vs_hf.json").write_text(json.dumps(rows, indent=1))
     import matplotlib
@@ -151,7 +187,9 @@ def write(rows, args):
     x = range(len(rows))
     fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(rows)), 4))
     ax.bar([i - 0.2 for i in x], [r["ours_tok_s"] for r in rows], width=0.4, label="barcodefm (pure PyTorch)")
-    ax.bar([i + 0.2 for i in x], [r["hf_tok_s"] for r in rows], width=0.4, label="transformers Mamba2Model (torch path)")
+    ax.bar(
+        [i + 0.2 for i in x], [r["hf_tok_s"] for r in rows], width=0.4, label="transformers Mamba2Model (torch path)"
+    )
     for i, r in enumerate(rows):
         ax.text(i, max(r["ours_tok_s"], r["hf_tok_s"]), f"{r['ratio']:.1f}x", ha="center", va="bottom")
     ax.set_xticks(list(x), labels, fontsize=8)

@@ -59,21 +59,30 @@ def resolve_names(only: str | None) -> list[str]:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
-    parser.add_argument("--size", choices=list(PRESETS), default="ci",
-                        help="smoke: bundled samples, toy models; ci: shared data, tiny models, ~35 min on 2 cores; "
-                             "full: larger models and budgets (default ci)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__
+    )
+    parser.add_argument(
+        "--size",
+        choices=list(PRESETS),
+        default="ci",
+        help="smoke: bundled samples, toy models; ci: shared data, tiny models, ~35 min on 2 cores; "
+        "full: larger models and budgets (default ci)",
+    )
     parser.add_argument("--only", metavar="NAME,...", help=f"run only these: {', '.join(BENCHMARKS)}")
-    parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="folder of the tables and plots "
-                        "(default benchmarks/results)")
-    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR,
-                        help="models and derived data (default runs/benchmarks)")
+    parser.add_argument(
+        "--output", type=Path, default=RESULTS_DIR, help="folder of the tables and plots (default benchmarks/results)"
+    )
+    parser.add_argument(
+        "--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="models and derived data (default runs/benchmarks)"
+    )
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="CPU threads for every method")
     parser.add_argument("--fresh", action="store_true", help="retrain models even if the work folder holds them")
-    parser.add_argument("--update-readme", action="store_true",
-                        help="copy summary.md into README.md between the results markers (without --only: "
-                             "runs no benchmark)")
+    parser.add_argument(
+        "--update-readme",
+        action="store_true",
+        help="copy summary.md into README.md between the results markers (without --only: runs no benchmark)",
+    )
     parser.add_argument("--readme", type=Path, default=REPO_ROOT / "README.md", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
@@ -90,8 +99,9 @@ def reproducing_arguments(args, argv) -> list[str]:
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
     from bench_report import update_readme, write_summary
 
     if args.update_readme and not args.only:
@@ -105,13 +115,25 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
     hf_logging.set_verbosity_warning()
     names = resolve_names(args.only)
-    ctx = BenchContext(size=PRESETS[args.size], output=args.output, work=args.work_dir, threads=args.threads,
-                       fresh=args.fresh, base_command=reproducing_arguments(args, argv))
+    ctx = BenchContext(
+        size=PRESETS[args.size],
+        output=args.output,
+        work=args.work_dir,
+        threads=args.threads,
+        fresh=args.fresh,
+        base_command=reproducing_arguments(args, argv),
+    )
     ctx.output.mkdir(parents=True, exist_ok=True)
     if NEEDS_ALIGNERS & set(names):
         ctx.aligners = ensure_aligners()
-    logger.info("benchmarks %s at %s size, %d threads; output %s, work %s", ", ".join(names), args.size,
-                args.threads, ctx.output, ctx.work)
+    logger.info(
+        "benchmarks %s at %s size, %d threads; output %s, work %s",
+        ", ".join(names),
+        args.size,
+        args.threads,
+        ctx.output,
+        ctx.work,
+    )
 
     import importlib
 

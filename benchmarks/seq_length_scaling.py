@@ -44,6 +44,7 @@ MODELS = ("BarcodeMAE", "BarcodeMamba-2")
 
 # ----------------------------------------------------------------------------- one point (child)
 
+
 def concatenated_barcodes(n_bases: int, batch: int) -> list[str]:
     """``batch`` different windows of ``n_bases`` over the bundled real COI barcodes."""
     import csv
@@ -75,14 +76,19 @@ def build(model_name: str, n_bases: int, args):
     if model_name == "BarcodeMAE":
         tok = BarcodeKmerTokenizer(k=6, max_bases=None)
         config = config_from_tokenizer(
-            tok, config_class=BarcodeMAEConfig, hidden_size=args.hidden, num_hidden_layers=args.layers,
-            num_attention_heads=args.mae_heads, intermediate_size=args.mae_intermediate,
+            tok,
+            config_class=BarcodeMAEConfig,
+            hidden_size=args.hidden,
+            num_hidden_layers=args.layers,
+            num_attention_heads=args.mae_heads,
+            intermediate_size=args.mae_intermediate,
             max_position_embeddings=max(512, n_bases // 6),
         )
         return tok, BarcodeMAEModel(config).eval()
     tok = BarcodeCharTokenizer(model_max_length=n_bases)
-    config = config_from_tokenizer(tok, config_class=BarcodeMambaConfig, d_model=args.hidden, n_layer=args.layers,
-                                   headdim=args.mamba_headdim)
+    config = config_from_tokenizer(
+        tok, config_class=BarcodeMambaConfig, d_model=args.hidden, n_layer=args.layers, headdim=args.mamba_headdim
+    )
     return tok, BarcodeMambaModel(config).eval()
 
 
@@ -118,13 +124,18 @@ def measure_point(model_name: str, n_bases: int, batch: int, args) -> dict:
             times.append(time.perf_counter() - t0)
         times = times or [first]
     return {
-        "model": model_name, "bp": n_bases, "batch": batch, "tokens": int(enc["input_ids"].shape[1]),
+        "model": model_name,
+        "bp": n_bases,
+        "batch": batch,
+        "tokens": int(enc["input_ids"].shape[1]),
         "params_m": sum(p.numel() for p in model.parameters()) / 1e6,
-        "seconds": min(times), "peak_mb": peak,
+        "seconds": min(times),
+        "peak_mb": peak,
     }
 
 
 # ----------------------------------------------------------------------------- the sweep (parent)
+
 
 def run_point(model_name: str, n_bases: int, batch: int, args) -> dict:
     cmd = [sys.executable, __file__, "--point", model_name, str(n_bases), str(batch), *forwarded(args)]
@@ -135,9 +146,22 @@ def run_point(model_name: str, n_bases: int, batch: int, args) -> dict:
 
 
 def forwarded(args) -> list[str]:
-    return ["--threads", str(args.threads), "--repeats", str(args.repeats), "--hidden", str(args.hidden),
-            "--layers", str(args.layers), "--mae-heads", str(args.mae_heads),
-            "--mae-intermediate", str(args.mae_intermediate), "--mamba-headdim", str(args.mamba_headdim)]
+    return [
+        "--threads",
+        str(args.threads),
+        "--repeats",
+        str(args.repeats),
+        "--hidden",
+        str(args.hidden),
+        "--layers",
+        str(args.layers),
+        "--mae-heads",
+        str(args.mae_heads),
+        "--mae-intermediate",
+        str(args.mae_intermediate),
+        "--mamba-headdim",
+        str(args.mamba_headdim),
+    ]
 
 
 def fitted_slope(xs, ys) -> float:
@@ -170,15 +194,24 @@ def markdown(rows, command: str, args) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['model']} | {r['batch']} | {r['bp']} | {r['tokens']} | {r['seconds']:.3f} | "
-                     f"{r['bp'] * r['batch'] / r['seconds'] / 1000:.1f} | {r['peak_mb']:.0f} |")
-    lines += ["", "Fitted log-log slopes (time and memory against length; 1 = linear, 2 = quadratic):", "",
-              "| model | batch | time slope | memory slope |", "|---|---|---|---|"]
+        lines.append(
+            f"| {r['model']} | {r['batch']} | {r['bp']} | {r['tokens']} | {r['seconds']:.3f} | "
+            f"{r['bp'] * r['batch'] / r['seconds'] / 1000:.1f} | {r['peak_mb']:.0f} |"
+        )
+    lines += [
+        "",
+        "Fitted log-log slopes (time and memory against length; 1 = linear, 2 = quadratic):",
+        "",
+        "| model | batch | time slope | memory slope |",
+        "|---|---|---|---|",
+    ]
     for (model, batch), rs in series(rows).items():
         if len(rs) > 1:
             mem = [max(r["peak_mb"], 1.0) for r in rs]  # below 1 MB the RSS step is noise
-            lines.append(f"| {model} | {batch} | {fitted_slope([r['bp'] for r in rs], [r['seconds'] for r in rs]):.2f} | "
-                         f"{fitted_slope([r['bp'] for r in rs], mem):.2f} |")
+            lines.append(
+                f"| {model} | {batch} | {fitted_slope([r['bp'] for r in rs], [r['seconds'] for r in rs]):.2f} | "
+                f"{fitted_slope([r['bp'] for r in rs], mem):.2f} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -215,7 +248,9 @@ def main(argv=None):
     parser.add_argument("--lengths", type=int, nargs="+", help=f"barcode lengths in bp (default {DEFAULT_LENGTHS})")
     parser.add_argument("--batches", type=int, nargs="+", help="batch sizes (default 1 4; --quick: 1)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--repeats", type=int, default=3, help="warm repeats of a point whose first forward is under 2 s")
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="warm repeats of a point whose first forward is under 2 s"
+    )
     parser.add_argument("--hidden", type=int, default=384, help="width of both models")
     parser.add_argument("--layers", type=int, default=2, help="depth of both models")
     parser.add_argument("--mae-heads", type=int, default=6)

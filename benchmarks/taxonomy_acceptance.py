@@ -58,8 +58,10 @@ TIMING_FILE = "acceptance_timing.json"
 
 def shown(args: list[str]) -> str:
     """The command as a user types it (paths relative to the repository when inside it)."""
+
     def short(a: str) -> str:
         return os.path.relpath(Path(a).resolve(), ROOT.resolve()) if "/" in a else a
+
     return "barcodefm " + " ".join(shlex.quote(short(a)) for a in args)
 
 
@@ -75,54 +77,136 @@ def run_step(args: list[str], output: Path, finished_marker: str, threads: int) 
     if output.exists():
         shutil.rmtree(output)  # an unfinished step of this benchmark: start it again
     output.parent.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
-           "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": str(threads),
+        "MKL_NUM_THREADS": str(threads),
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
     print(f"$ {shown(args)}", flush=True)
     log = output.parent / f"{output.name}.log"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     with open(log, "w", encoding="utf-8") as f:
-        code = subprocess.run([sys.executable, "-m", "barcodefm.cli", *args], stdout=f, stderr=subprocess.STDOUT,
-                              env=env, check=False).returncode
+        code = subprocess.run(
+            [sys.executable, "-m", "barcodefm.cli", *args], stdout=f, stderr=subprocess.STDOUT, env=env, check=False
+        ).returncode
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if code != 0:
         tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-15:]
         sys.exit(f"step failed (exit {code}): {shown(args)}\n" + "\n".join(tail))
-    timing = {"command": shown(args), "wall_s": wall,
-              "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)}
+    timing = {
+        "command": shown(args),
+        "wall_s": wall,
+        "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+    }
     timing_path.write_text(json.dumps(timing, indent=1))
     print(f"  done in {wall:.0f} s wall, {timing['cpu_s']:.0f} CPU s", flush=True)
     return timing
 
 
 def model_flags(args) -> list[str]:
-    return ["--d-model", str(args.d_model), "--n-layer", str(args.n_layer), "--headdim", str(args.headdim),
-            "--d-state", str(args.d_state), "--d-intermediate", str(2 * args.d_model)]
+    return [
+        "--d-model",
+        str(args.d_model),
+        "--n-layer",
+        str(args.n_layer),
+        "--headdim",
+        str(args.headdim),
+        "--d-state",
+        str(args.d_state),
+        "--d-intermediate",
+        str(2 * args.d_model),
+    ]
 
 
 def run_dataset(key: str, args) -> dict:
     label, data = DATASETS[key]
     work = args.work_dir / key
-    common = ["--data", str(data), "--batch-size", str(args.batch_size), "--max-length", str(args.max_length[key]),
-              "--save-steps", "0", "--logging-steps", "50", "--seed", str(args.seed)]
+    common = [
+        "--data",
+        str(data),
+        "--batch-size",
+        str(args.batch_size),
+        "--max-length",
+        str(args.max_length[key]),
+        "--save-steps",
+        "0",
+        "--logging-steps",
+        "50",
+        "--seed",
+        str(args.seed),
+    ]
     steps = {}
-    steps["tokenizer"] = run_step(["train-tokenizer", "--data", str(data), "--splits", "train", "--vocab-size",
-                                   str(args.vocab_size), "-o", str(work / "tokenizer")],
-                                  work / "tokenizer", "tokenizer_config.json", args.threads)
-    steps["pretrain"] = run_step(["pretrain", *common, "--tokenizer", str(work / "tokenizer"), *model_flags(args),
-                                  "--splits", "train,train_singleton", "--eval-split", "val", "--max-steps",
-                                  str(args.pretrain_steps[key]), "--lr", str(args.pretrain_lr), "-o",
-                                  str(work / "pretrained")],
-                                 work / "pretrained", "model.safetensors", args.threads)
+    steps["tokenizer"] = run_step(
+        [
+            "train-tokenizer",
+            "--data",
+            str(data),
+            "--splits",
+            "train",
+            "--vocab-size",
+            str(args.vocab_size),
+            "-o",
+            str(work / "tokenizer"),
+        ],
+        work / "tokenizer",
+        "tokenizer_config.json",
+        args.threads,
+    )
+    steps["pretrain"] = run_step(
+        [
+            "pretrain",
+            *common,
+            "--tokenizer",
+            str(work / "tokenizer"),
+            *model_flags(args),
+            "--splits",
+            "train,train_singleton",
+            "--eval-split",
+            "val",
+            "--max-steps",
+            str(args.pretrain_steps[key]),
+            "--lr",
+            str(args.pretrain_lr),
+            "-o",
+            str(work / "pretrained"),
+        ],
+        work / "pretrained",
+        "model.safetensors",
+        args.threads,
+    )
     pretrain_results = json.loads((work / "pretrained" / "eval_results.json").read_text())
     rows = []
     for variant, folder, flags in VARIANTS:
-        timing = run_step(["finetune", str(work / "pretrained"), "--task", "taxonomy", *flags, *common,
-                           "--train-split", "train,train_singleton,train_no_species", "--eval-split", "val",
-                           "--test-split", "test,unseen_query", "--max-steps", str(args.finetune_steps[key]),
-                           "--lr", str(args.finetune_lr), "-o", str(work / folder)],
-                          work / folder, "eval_results.json", args.threads)
+        timing = run_step(
+            [
+                "finetune",
+                str(work / "pretrained"),
+                "--task",
+                "taxonomy",
+                *flags,
+                *common,
+                "--train-split",
+                "train,train_singleton,train_no_species",
+                "--eval-split",
+                "val",
+                "--test-split",
+                "test,unseen_query",
+                "--max-steps",
+                str(args.finetune_steps[key]),
+                "--lr",
+                str(args.finetune_lr),
+                "-o",
+                str(work / folder),
+            ],
+            work / folder,
+            "eval_results.json",
+            args.threads,
+        )
         results = json.loads((work / folder / "eval_results.json").read_text())
         rows.append({"variant": variant, "timing": timing, "results": results})
     return {"key": key, "label": label, "data": data, "steps": steps, "pretrain": pretrain_results, "rows": rows}
@@ -175,7 +259,8 @@ def markdown(runs: list[dict], args, argv: list[str]) -> str:
                 f"{pct(dedup['species']['accuracy'])} | {pct(test['species']['macro_f1'])} | "
                 f"{pct(test['family']['accuracy'])} | {pct(test['order']['accuracy'])} | "
                 f"{pct(r['unseen_query']['all']['genus']['accuracy'])} | "
-                f"{pct(r.get('novelty', {}).get('balanced_accuracy'))} |")
+                f"{pct(r.get('novelty', {}).get('balanced_accuracy'))} |"
+            )
         lines += ["", "Commands:", "", "```"]
         lines += [run["steps"][name]["command"] for name in ("tokenizer", "pretrain")]
         lines += [row["timing"]["command"] for row in run["rows"]]
@@ -206,12 +291,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--d-state", type=int, default=32)
     parser.add_argument("--vocab-size", type=int, default=768)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=lambda t: per_dataset(t, "--max-length"), default="cbs=700,mycoai=1000",
-                        help="bases per barcode (CBS ITS2 <= 689; MycoAI full ITS: 99%% <= 1,000)")
-    parser.add_argument("--pretrain-steps", type=lambda t: per_dataset(t, "--pretrain-steps"),
-                        default="cbs=400,mycoai=300")
-    parser.add_argument("--finetune-steps", type=lambda t: per_dataset(t, "--finetune-steps"),
-                        default="cbs=500,mycoai=400")
+    parser.add_argument(
+        "--max-length",
+        type=lambda t: per_dataset(t, "--max-length"),
+        default="cbs=700,mycoai=1000",
+        help="bases per barcode (CBS ITS2 <= 689; MycoAI full ITS: 99%% <= 1,000)",
+    )
+    parser.add_argument(
+        "--pretrain-steps", type=lambda t: per_dataset(t, "--pretrain-steps"), default="cbs=400,mycoai=300"
+    )
+    parser.add_argument(
+        "--finetune-steps", type=lambda t: per_dataset(t, "--finetune-steps"), default="cbs=500,mycoai=400"
+    )
     parser.add_argument("--pretrain-lr", type=float, default=2e-3)
     parser.add_argument("--finetune-lr", type=float, default=2e-3)
     parser.add_argument("--threads", type=int, default=1)

@@ -19,8 +19,14 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO_ROOT / "benchmarks"
-NAMES = ["accuracy", "taxonomy", "cost_vs_reference_size", "seq_length_scaling", "umap_unseen_genera",
-         "mamba2_cpu_vs_hf"]
+NAMES = [
+    "accuracy",
+    "taxonomy",
+    "cost_vs_reference_size",
+    "seq_length_scaling",
+    "umap_unseen_genera",
+    "mamba2_cpu_vs_hf",
+]
 DEEP_COI_MODELS = {"BarcodeMamba (char)", "BarcodeMamba (6-mer)", "BarcodeMAE", "BarcodeMAE w/MASK"}
 
 
@@ -40,9 +46,22 @@ def smoke_output(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("bench")
     out = root / "results"
     proc = subprocess.run(
-        [sys.executable, str(BENCHMARKS / "run_benchmarks.py"), "--size", "smoke", "--output", str(out),
-         "--work-dir", str(root / "work"), "--threads", "2"],
-        capture_output=True, text=True, timeout=900, cwd=REPO_ROOT,
+        [
+            sys.executable,
+            str(BENCHMARKS / "run_benchmarks.py"),
+            "--size",
+            "smoke",
+            "--output",
+            str(out),
+            "--work-dir",
+            str(root / "work"),
+            "--threads",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=REPO_ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-4000:]
     return out

@@ -104,15 +104,11 @@ def test_dead_end_branches_take_no_mass_and_orphans_keep_theirs():
     # S1..S5 rows: as before, except that the flat mass 0.04 now spreads over 5 other classes
     # (0.008 each, S9 included) instead of 4 (0.01): the hierarchical part is unchanged.
     off_diagonal = 1 - torch.eye(5)
-    torch.testing.assert_close(
-        targets[:5, :5], all_targets(base, 2) + (0.008 - 0.01) * off_diagonal, atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(targets[:5, :5], all_targets(base, 2) + (0.008 - 0.01) * off_diagonal, atol=1e-6, rtol=0)
     torch.testing.assert_close(targets[:5, 5], torch.full((5,), 0.008), atol=1e-6, rtol=0)
     # S9: flat 0.008 to the 5 others; base 0.66; phylum mass 0.1 has no phylum to start from,
     # so it flows from S9's highest known ancestor G9 (only child S9); genus mass 0.2 -> S9.
-    torch.testing.assert_close(
-        targets[5], torch.tensor([0.008] * 5 + [0.66 + 0.1 + 0.2]), atol=1e-6, rtol=0
-    )
+    torch.testing.assert_close(targets[5], torch.tensor([0.008] * 5 + [0.66 + 0.1 + 0.2]), atol=1e-6, rtol=0)
     # At genus rank P1 now has three genera: true G1 -> G0, G1, G2 get 0.1/3 each.
     genus = spec.labels["genus"]
     row = heads.soft_targets(1, torch.tensor([genus.index("G1")]))[0]
@@ -171,7 +167,9 @@ def test_class_weight_formula_and_normalisation():
 
 def _batch(spec, n=12, seed=0):
     generator = torch.Generator().manual_seed(seed)
-    logits = {r: torch.randn(n, c, generator=generator, dtype=torch.float64) for r, c in zip(spec.ranks, spec.num_classes)}
+    logits = {
+        r: torch.randn(n, c, generator=generator, dtype=torch.float64) for r, c in zip(spec.ranks, spec.num_classes)
+    }
     labels = torch.stack([torch.randint(0, c, (n,), generator=generator) for c in spec.num_classes], dim=1)
     return logits, labels
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -70,11 +69,17 @@ class _Attention(nn.Module):
 
     def forward(self, x, keep):
         b, n, d = x.shape
-        q, k, v = (p(x).view(b, n, self.heads, d // self.heads).transpose(1, 2)
-                   for p in (self.self.query, self.self.key, self.self.value))
+        q, k, v = (
+            p(x).view(b, n, self.heads, d // self.heads).transpose(1, 2)
+            for p in (self.self.query, self.self.key, self.self.value)
+        )
         # keep: (b, 1, 1, n) booleans, True where a key is a real token.
         context = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=keep, dropout_p=self.attention_dropout if self.training else 0.0,
+            q,
+            k,
+            v,
+            attn_mask=keep,
+            dropout_p=self.attention_dropout if self.training else 0.0,
             scale=1.0 / math.sqrt(d // self.heads),
         )
         return self.output(context.transpose(1, 2).reshape(b, n, d), x)
@@ -93,8 +98,16 @@ class _Intermediate(nn.Module):
 class BertEncoderLayer(nn.Module):
     """One post-norm BERT layer: self-attention block, then the feed-forward block."""
 
-    def __init__(self, hidden: int, heads: int, intermediate: int, act: str = "gelu", eps: float = 1e-12,
-                 dropout: float = 0.1, attention_dropout: float = 0.1):
+    def __init__(
+        self,
+        hidden: int,
+        heads: int,
+        intermediate: int,
+        act: str = "gelu",
+        eps: float = 1e-12,
+        dropout: float = 0.1,
+        attention_dropout: float = 0.1,
+    ):
         super().__init__()
         self.attention = _Attention(hidden, heads, eps, dropout, attention_dropout)
         self.intermediate = _Intermediate(hidden, intermediate, act)

@@ -117,15 +117,31 @@ class BarcodeMAEConfig(PretrainedConfig):
     @property
     def special_token_ids(self) -> list[int]:
         """Ids that are not k-mers: never masked, never averaged into an embedding."""
-        ids = (self.mask_token_id, self.sep_token_id, self.unk_token_id, self.pad_token_id,
-               getattr(self, "cls_token_id", None), getattr(self, "bos_token_id", None),
-               getattr(self, "eos_token_id", None))
+        ids = (
+            self.mask_token_id,
+            self.sep_token_id,
+            self.unk_token_id,
+            self.pad_token_id,
+            getattr(self, "cls_token_id", None),
+            getattr(self, "bos_token_id", None),
+            getattr(self, "eos_token_id", None),
+        )
         return sorted({i for i in ids if isinstance(i, int)})
 
     def validate_numbers(self):
-        for name in ("vocab_size", "k_mer", "hidden_size", "num_hidden_layers", "num_attention_heads",
-                     "intermediate_size", "decoder_hidden_size", "decoder_num_hidden_layers",
-                     "decoder_num_attention_heads", "decoder_intermediate_size", "max_position_embeddings"):
+        for name in (
+            "vocab_size",
+            "k_mer",
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "decoder_hidden_size",
+            "decoder_num_hidden_layers",
+            "decoder_num_attention_heads",
+            "decoder_intermediate_size",
+            "max_position_embeddings",
+        ):
             _check_positive_int(name, getattr(self, name))
         if self.k_mer > 8:
             raise ValueError(f"BarcodeMAEConfig.k_mer must be in 1..8, got {self.k_mer}")
@@ -149,4 +165,6 @@ class BarcodeMAEConfig(PretrainedConfig):
         for name in ("pad_token_id", "mask_token_id", "sep_token_id", "unk_token_id", "n_token_id"):
             value = getattr(self, name)
             if value is not None and not 0 <= value < self.vocab_size:
-                raise ValueError(f"BarcodeMAEConfig.{name} ({value}) must be a token id below vocab_size ({self.vocab_size})")
+                raise ValueError(
+                    f"BarcodeMAEConfig.{name} ({value}) must be a token id below vocab_size ({self.vocab_size})"
+                )

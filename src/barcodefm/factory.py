@@ -25,8 +25,11 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     )
     # Fields only some configs declare (BarcodeMAE: which ids are specials, the k of the k-mers).
     accepted = inspect.signature(config_class.__init__).parameters
-    optional = {"unk_token_id": tokenizer.unk_token_id, "sep_token_id": tokenizer.sep_token_id,
-                "k_mer": getattr(tokenizer, "k", None)}
+    optional = {
+        "unk_token_id": tokenizer.unk_token_id,
+        "sep_token_id": tokenizer.sep_token_id,
+        "k_mer": getattr(tokenizer, "k", None),
+    }
     values.update({name: value for name, value in optional.items() if name in accepted and value is not None})
     values.update(kwargs)
     return config_class(**values)
@@ -91,8 +94,10 @@ def _config_dict(path: str | Path) -> dict:
     try:
         config, _ = PretrainedConfig.get_config_dict(str(path))
     except OSError as exc:  # neither a folder with a config.json nor a reachable Hub repository
-        raise FileNotFoundError(f"{path}: not a model folder, a bundled model ({_bundled_names()}) "
-                                f"or a reachable Hub repository ({_first_line(exc)})") from None
+        raise FileNotFoundError(
+            f"{path}: not a model folder, a bundled model ({_bundled_names()}) "
+            f"or a reachable Hub repository ({_first_line(exc)})"
+        ) from None
     return config
 
 
@@ -110,10 +115,10 @@ def is_barcodefm_folder(path: str | Path) -> bool:
 def _is_barcodefm_tokenizer(path: str | Path) -> bool:
     """A barcodefm model folder, or a tokenizer-only folder (no model type) holding one of
     barcodefm's tokenizer classes: loaded with the installed classes."""
+    import json
+
     from .configuration_barcodemae import BarcodeMAEConfig
     from .configuration_barcodemamba import BarcodeMambaConfig
-
-    import json
 
     model_type = _config_dict(path).get("model_type")
     if model_type:
@@ -135,7 +140,8 @@ def _is_barcodefm_tokenizer(path: str | Path) -> bool:
 def _refused(path: str | Path) -> RemoteCodeNotTrusted:
     return RemoteCodeNotTrusted(
         f"{path} is not a barcodefm model and needs its own Python code to load, which is not run "
-        "unless you trust it: pass --trust-remote-code if you trust it (Python: trust_remote_code=True)")
+        "unless you trust it: pass --trust-remote-code if you trust it (Python: trust_remote_code=True)"
+    )
 
 
 def _is_refusal(exc: Exception) -> bool:

@@ -38,8 +38,8 @@ from transformers.utils import ModelOutput
 
 from .bert_layer import BertEncoderLayer, run_bert_layers
 from .configuration_barcodemae import BarcodeMAEConfig
-from .pooling import EmbeddingMixin, masked_mean, pool
 from .heads import SequenceClassifierMixin
+from .pooling import EmbeddingMixin, masked_mean, pool
 from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
@@ -79,18 +79,20 @@ def compact_left(keep: torch.Tensor, *tensors: torch.Tensor, fill_values: tuple)
 def bert_layers(config: BarcodeMAEConfig, part: str) -> nn.ModuleList:
     """The encoder's (``part="encoder"``) or the decoder's (``"decoder"``) BERT layers."""
     prefix = {"encoder": "", "decoder": "decoder_"}[part]
-    return nn.ModuleList([
-        BertEncoderLayer(
-            hidden=getattr(config, f"{prefix}hidden_size"),
-            heads=getattr(config, f"{prefix}num_attention_heads"),
-            intermediate=getattr(config, f"{prefix}intermediate_size"),
-            act=config.hidden_act,
-            eps=config.layer_norm_eps,
-            dropout=config.hidden_dropout_prob,
-            attention_dropout=config.attention_probs_dropout_prob,
-        )
-        for _ in range(getattr(config, f"{prefix}num_hidden_layers"))
-    ])
+    return nn.ModuleList(
+        [
+            BertEncoderLayer(
+                hidden=getattr(config, f"{prefix}hidden_size"),
+                heads=getattr(config, f"{prefix}num_attention_heads"),
+                intermediate=getattr(config, f"{prefix}intermediate_size"),
+                act=config.hidden_act,
+                eps=config.layer_norm_eps,
+                dropout=config.hidden_dropout_prob,
+                attention_dropout=config.attention_probs_dropout_prob,
+            )
+            for _ in range(getattr(config, f"{prefix}num_hidden_layers"))
+        ]
+    )
 
 
 class BarcodeMAEEmbeddings(nn.Module):
@@ -181,7 +183,7 @@ class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
             save_taxonomy_pipeline(self.config, save_directory)
         return result
 
-    def _encoder(self) -> "BarcodeMAEModel":
+    def _encoder(self) -> BarcodeMAEModel:
         return getattr(self, self.base_model_prefix, self)
 
     def _token_states(self, input_ids, attention_mask):
@@ -199,11 +201,18 @@ class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
         pooling = self.config.pooling
         if pooling == "mean_all" and input_ids is not None:
             return self.embed(input_ids, attention_mask), None  # re-pads with the filler, as published
-        out = self._encoder()(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                              output_hidden_states=output_hidden_states, return_dict=True)
+        out = self._encoder()(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         if pooling == "mean" and input_ids is not None:
             return masked_mean(out.last_hidden_state, self.content_mask(input_ids, attention_mask)), out.hidden_states
-        return pool(out.last_hidden_state, attention_mask, "mean" if pooling == "mean_all" else pooling), out.hidden_states
+        return pool(
+            out.last_hidden_state, attention_mask, "mean" if pooling == "mean_all" else pooling
+        ), out.hidden_states
 
     def embed(self, input_ids, attention_mask=None, pooling=None, **kwargs):
         """Pooled (batch, hidden) embeddings of the last encoder layer. ``"mean"`` (default)
@@ -244,7 +253,9 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         """``position_ids`` default to each token's index among the real tokens of its row."""
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         device = input_ids.device if input_ids is not None else inputs_embeds.device
@@ -339,7 +350,9 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         if masked_positions is not None:
             masked_positions = masked_positions.to(device=input_ids.device, dtype=torch.bool)
             if masked_positions.shape != input_ids.shape:
-                raise ValueError(f"masked_positions has shape {tuple(masked_positions.shape)}, input_ids {tuple(input_ids.shape)}")
+                raise ValueError(
+                    f"masked_positions has shape {tuple(masked_positions.shape)}, input_ids {tuple(input_ids.shape)}"
+                )
             if bool((masked_positions & ~real).any()):
                 raise ValueError("masked_positions marks padding positions; only real tokens can be masked")
         elif user_masked:

@@ -44,8 +44,11 @@ def claim_output(
         raise ValueError("--resume continues an existing output and --overwrite replaces it: give one of them")
     existing = next((p for p in (path, *map(Path, also)) if occupied(p)), None)
     if existing is not None and not overwrite and not resume:
-        flags = ("pass --overwrite to replace it" if resume is None
-                 else "pass --resume to continue it or --overwrite to replace it")
+        flags = (
+            "pass --overwrite to replace it"
+            if resume is None
+            else "pass --resume to continue it or --overwrite to replace it"
+        )
         raise OutputExistsError(f"{existing} exists: {flags} (or choose another output)")
     path.parent.mkdir(parents=True, exist_ok=True)
     return path

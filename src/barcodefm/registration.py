@@ -52,7 +52,9 @@ def register_auto_classes() -> None:
     AutoModel.register(BarcodeMambaConfig, (BarcodeMambaModel, BarcodeMambaForTaxonomicClassification), exist_ok=True)
     AutoModelForCausalLM.register(BarcodeMambaConfig, BarcodeMambaForCausalLM, exist_ok=True)
     AutoModelForMaskedLM.register(BarcodeMambaConfig, BarcodeMambaForMaskedLM, exist_ok=True)
-    AutoModelForSequenceClassification.register(BarcodeMambaConfig, BarcodeMambaForSequenceClassification, exist_ok=True)
+    AutoModelForSequenceClassification.register(
+        BarcodeMambaConfig, BarcodeMambaForSequenceClassification, exist_ok=True
+    )
     AutoConfig.register(BarcodeMAEConfig.model_type, BarcodeMAEConfig, exist_ok=True)
     AutoModel.register(BarcodeMAEConfig, (BarcodeMAEModel, BarcodeMAEForTaxonomicClassification), exist_ok=True)
     AutoModelForPreTraining.register(BarcodeMAEConfig, BarcodeMAEForPreTraining, exist_ok=True)

@@ -18,9 +18,9 @@ BUNDLED_DIR = Path(__file__).resolve().parent / "bundled_models"
 
 BUNDLED_MODELS = {
     "coi-insect": "BarcodeMamba+ for insect COI-5P barcodes: order, family, subfamily, genus, species "
-                  "(BOLD, 1,023 species of Diptera, Lepidoptera, Coleoptera, Hymenoptera)",
+    "(BOLD, 1,023 species of Diptera, Lepidoptera, Coleoptera, Hymenoptera)",
     "its-fungi": "BarcodeMamba+ for fungal ITS / ITS2 barcodes: phylum, class, order, family, genus, species "
-                 "(CBS strains and the MycoAI yeast set, 6,871 species)",
+    "(CBS strains and the MycoAI yeast set, 6,871 species)",
 }
 
 # The published sizes (SPEC 2.4, 3.1): the architecture and tokenizer options of a training run.
@@ -29,8 +29,9 @@ PRESETS = {
     "barcodemamba-mini-kmer": dict(family="barcodemamba", tokenizer="kmer", k=6, d_model=384, n_layer=2, headdim=48),
     "barcodemamba-large-char": dict(family="barcodemamba", tokenizer="char", d_model=768, n_layer=6, headdim=64),
     "barcodemamba-large-kmer": dict(family="barcodemamba", tokenizer="kmer", k=6, d_model=768, n_layer=6, headdim=64),
-    "barcodemamba-plus-its": dict(family="barcodemamba", tokenizer="bpe", bpe_vocab_size=768, d_model=128,
-                                  n_layer=2, headdim=32),
+    "barcodemamba-plus-its": dict(
+        family="barcodemamba", tokenizer="bpe", bpe_vocab_size=768, d_model=128, n_layer=2, headdim=32
+    ),
     "barcodemae-6mer": dict(family="barcodemae", tokenizer="kmer", k=6),
 }
 
@@ -42,8 +43,10 @@ def bundled_model_path(name: str) -> Path:
         raise ValueError(f"unknown bundled model {name!r}: one of {', '.join(sorted(BUNDLED_MODELS))}")
     path = BUNDLED_DIR / name
     if not (path / "config.json").is_file() or not (path / "model.safetensors").is_file():
-        raise FileNotFoundError(f"bundled model {name!r} is missing from {path}: reinstall barcodefm, or rebuild it "
-                                f"with `barcodefm recipe {name} --data-dir DATA -o DIR`")
+        raise FileNotFoundError(
+            f"bundled model {name!r} is missing from {path}: reinstall barcodefm, or rebuild it "
+            f"with `barcodefm recipe {name} --data-dir DATA -o DIR`"
+        )
     return path
 
 

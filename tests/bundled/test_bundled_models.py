@@ -56,8 +56,12 @@ def outputs(model, tok, seqs):
     with torch.no_grad():
         pred = model.predict_taxonomy(enc["input_ids"], enc["attention_mask"])
         emb = model.embed(enc["input_ids"], enc["attention_mask"])
-    return {"class": type(model).__name__, "labels": [p["labels"] for p in pred],
-            "probs": [p["probs"] for p in pred], "embedding": emb[:, :8].tolist()}
+    return {
+        "class": type(model).__name__,
+        "labels": [p["labels"] for p in pred],
+        "probs": [p["probs"] for p in pred],
+        "embedding": emb[:, :8].tolist(),
+    }
 
 
 def held_out(name: str) -> list[dict]:
@@ -77,9 +81,14 @@ def run_without_barcodefm(folder: Path, seqs: list[str], cwd: Path) -> dict:
 
     script = LOADER.replace("__OUTPUTS__", "outputs")
     script = inspect.getsource(outputs) + script
-    proc = subprocess.run([sys.executable, "-c", script, str(folder), json.dumps(seqs)], cwd=cwd,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(cwd / "modules")},
-                          capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(folder), json.dumps(seqs)],
+        cwd=cwd,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(cwd / "modules")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -98,9 +107,17 @@ def test_bundled_model_is_complete_and_within_budget(name):
     assert have(name), f"{name} is not bundled in {BUNDLED_DIR}"
     folder = bundled_model_path(name)
     files = {p.name for p in folder.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer.json", "README.md", "novelty_reference.safetensors",
-            "reference_labels.safetensors", "reference_sequences.fasta.gz", "identification.json",
-            "novelty.json"} <= files
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer.json",
+        "README.md",
+        "novelty_reference.safetensors",
+        "reference_labels.safetensors",
+        "reference_sequences.fasta.gz",
+        "identification.json",
+        "novelty.json",
+    } <= files
     assert not any(n.endswith((".bin", ".pt", ".pth", ".pkl")) for n in files)
     size_mb = sum(p.stat().st_size for p in folder.iterdir()) / 1e6
     assert size_mb <= BUDGET_MB, f"{name}: {size_mb:.1f} MB"
@@ -144,7 +161,10 @@ def write_expected() -> None:
     for name in sorted(BUNDLED_MODELS):
         folder = bundled_model_path(name)
         seqs = stored_sequences(name)
-        data[name] = {"sequences": seqs, **outputs(load_model(folder, "AutoModel").eval(), load_tokenizer(folder), seqs)}
+        data[name] = {
+            "sequences": seqs,
+            **outputs(load_model(folder, "AutoModel").eval(), load_tokenizer(folder), seqs),
+        }
     EXPECTED.write_text(json.dumps(data, indent=1))
     print(f"wrote {EXPECTED}")
 

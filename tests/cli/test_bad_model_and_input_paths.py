@@ -61,9 +61,24 @@ def test_bad_path_is_one_line(paths, capsys, command, case):
 def test_directory_input_through_the_real_command_line(paths):
     """The installed entry point (fresh process, real logging set-up): still a single line."""
     root, _ = paths
-    result = subprocess.run([sys.executable, "-m", "barcodefm.cli", "classify", str(root / "a_dir"), "--model",
-                             "coi-insect", "-o", str(root / "out.tsv")], capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "barcodefm.cli",
+            "classify",
+            str(root / "a_dir"),
+            "--model",
+            "coi-insect",
+            "-o",
+            str(root / "out.tsv"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
-        f"barcodefm classify: error: expected a barcode file, got a directory: {root / 'a_dir'}"]
+        f"barcodefm classify: error: expected a barcode file, got a directory: {root / 'a_dir'}"
+    ]

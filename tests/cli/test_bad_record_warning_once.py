@@ -22,8 +22,9 @@ def fasta_with_a_bad_record(tmp_path_factory):
 
 
 @pytest.mark.parametrize("command", ["embed", "classify"])
-def test_the_bad_record_summary_appears_once(command, tiny_lm_dir, tiny_taxonomy_dir, fasta_with_a_bad_record,
-                                             tmp_path, caplog, capsys):
+def test_the_bad_record_summary_appears_once(
+    command, tiny_lm_dir, tiny_taxonomy_dir, fasta_with_a_bad_record, tmp_path, caplog, capsys
+):
     fasta, bad_id = fasta_with_a_bad_record
     model = tiny_lm_dir if command == "embed" else tiny_taxonomy_dir
     out = tmp_path / ("e.npy" if command == "embed" else "c.tsv")

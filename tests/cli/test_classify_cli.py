@@ -63,7 +63,9 @@ def test_calibration_by_hand():
     info = calibrate_threshold(np.array([0.1, 0.2, 0.3, 0.3]), np.array([0.35, 0.6, 0.9]))
     assert info["threshold"] == pytest.approx(0.3) and info["balanced_accuracy"] == pytest.approx(1.0)
     only_seen = calibrate_threshold(np.linspace(0, 1, 101))
-    assert only_seen["threshold"] == pytest.approx(0.95) and only_seen["false_alarm_rate"] == pytest.approx(0.05, abs=0.011)
+    assert only_seen["threshold"] == pytest.approx(0.95) and only_seen["false_alarm_rate"] == pytest.approx(
+        0.05, abs=0.011
+    )
 
 
 def test_classify_fasta_with_bad_records(taxonomy_dir, records, tmp_path, capsys):
@@ -73,8 +75,20 @@ def test_classify_fasta_with_bad_records(taxonomy_dir, records, tmp_path, capsys
     assert main(["classify", str(taxonomy_dir), str(fasta), "-o", str(out), "--batch-size", "7"]) == 0
     rows = read_tsv(out)
     assert [r["id"] for r in rows] == [r["id"] for i, r in enumerate(records[:30]) if i not in (4, 17)]
-    assert list(rows[0]) == ["id", "order", "order_prob", "family", "family_prob", "genus", "genus_prob", "species",
-                             "species_prob", "consistent", "novelty", "likely_novel"]
+    assert list(rows[0]) == [
+        "id",
+        "order",
+        "order_prob",
+        "family",
+        "family_prob",
+        "genus",
+        "genus_prob",
+        "species",
+        "species_prob",
+        "consistent",
+        "novelty",
+        "likely_novel",
+    ]
     assert "skipped" in capsys.readouterr().out
     ref, info = load_novelty_reference(taxonomy_dir)
     for r in rows:
@@ -110,7 +124,9 @@ def test_classify_refuses_a_model_without_taxonomy(tmp_path, records):
     from barcodefm import BarcodeMambaForCausalLM
 
     tok = BarcodeCharTokenizer()
-    BarcodeMambaForCausalLM(config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16)).save_pretrained(tmp_path / "lm")
+    BarcodeMambaForCausalLM(config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16)).save_pretrained(
+        tmp_path / "lm"
+    )
     tok.save_pretrained(tmp_path / "lm")
     write_fasta(tmp_path / "q.fasta", records[:2])
     assert main(["classify", str(tmp_path / "lm"), str(tmp_path / "q.fasta"), "-o", str(tmp_path / "o.tsv")]) == 1

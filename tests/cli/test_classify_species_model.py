@@ -23,8 +23,16 @@ def species_dir(tmp_path_factory):
 
     torch.manual_seed(0)
     tok = BarcodeCharTokenizer()
-    config = config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, num_labels=len(SPECIES),
-                                   id2label=dict(enumerate(SPECIES)), label2id={s: i for i, s in enumerate(SPECIES)})
+    config = config_from_tokenizer(
+        tok,
+        d_model=32,
+        n_layer=1,
+        headdim=16,
+        d_state=16,
+        num_labels=len(SPECIES),
+        id2label=dict(enumerate(SPECIES)),
+        label2id={s: i for i, s in enumerate(SPECIES)},
+    )
     out = tmp_path_factory.mktemp("species-model")
     BarcodeMambaForSequenceClassification(config).save_pretrained(out)
     tok.save_pretrained(out)

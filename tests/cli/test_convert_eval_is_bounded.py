@@ -31,17 +31,20 @@ def test_power_tower_is_refused_within_seconds():
     assert "refused:" in result.stdout and "9 ** 9 ** 9" in result.stdout
 
 
-@pytest.mark.parametrize("expression, why", [
-    ("9 ** 9 ** 9", "exponent"),
-    ("10 ** 20", "2**53"),
-    ("99999999 * 99999999 * 99999999", "2**53"),
-    ("1e308 * 10", "2**53"),
-    ("(-8) ** 0.5", "not a real number"),
-    ("1 / 0", "divides by zero"),
-    ("__import__('os').getcwd()", "not plain arithmetic"),
-    ("d_model * 4", "not plain arithmetic"),
-    ("(" * 150 + "1" + ")" * 150, "longer than"),
-])
+@pytest.mark.parametrize(
+    "expression, why",
+    [
+        ("9 ** 9 ** 9", "exponent"),
+        ("10 ** 20", "2**53"),
+        ("99999999 * 99999999 * 99999999", "2**53"),
+        ("1e308 * 10", "2**53"),
+        ("(-8) ** 0.5", "not a real number"),
+        ("1 / 0", "divides by zero"),
+        ("__import__('os').getcwd()", "not plain arithmetic"),
+        ("d_model * 4", "not plain arithmetic"),
+        ("(" * 150 + "1" + ")" * 150, "longer than"),
+    ],
+)
 def test_eval_outside_small_arithmetic_is_refused_naming_it(expression, why):
     with pytest.raises(HydraConfigError, match="model.x") as info:
         HydraConfig({"model": {"x": "${eval:" + expression + "}"}}).get("model.x")
@@ -51,8 +54,18 @@ def test_eval_outside_small_arithmetic_is_refused_naming_it(expression, why):
 
 
 def test_small_arithmetic_still_resolves():
-    cfg = HydraConfig({"m": {"d": 384, "inner": "${eval:4 * ${.d}}", "v": "${eval:4 ** 6 + 3}", "p": "${eval:2 ** -2}",
-                             "q": "${eval:-(7 // 2) % 5}", "up": "${div_up:1_000_000_000, 660}"}})
+    cfg = HydraConfig(
+        {
+            "m": {
+                "d": 384,
+                "inner": "${eval:4 * ${.d}}",
+                "v": "${eval:4 ** 6 + 3}",
+                "p": "${eval:2 ** -2}",
+                "q": "${eval:-(7 // 2) % 5}",
+                "up": "${div_up:1_000_000_000, 660}",
+            }
+        }
+    )
     assert [cfg.get(f"m.{k}") for k in ("inner", "v", "p", "q", "up")] == [1536, 4099, 0.25, 2, 1_515_152]
     with pytest.raises(HydraConfigError, match="divides by zero"):
         HydraConfig({"m": {"up": "${div_up:10, 0}"}}).get("m.up")

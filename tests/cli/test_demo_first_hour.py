@@ -32,8 +32,14 @@ def test_a_crashed_demo_reruns_into_its_folder_quietly_and_its_model_classifies(
     for step in range(1, 6):
         assert f"[{step}/5]" in printed
     assert f"reloading {out / 'model'} " in printed and "DIR/" not in printed
-    for chatter in ("{'loss'", "'train_runtime'", "LOAD REPORT", "Flattening the indices", "selecting train",
-                    "Loading weights"):
+    for chatter in (
+        "{'loss'",
+        "'train_runtime'",
+        "LOAD REPORT",
+        "Flattening the indices",
+        "selecting train",
+        "Loading weights",
+    ):
         assert chatter not in printed, chatter
 
     # A finished demo folder is not taken again.

@@ -42,7 +42,22 @@ def fasta_with_bad_records(tmp_path_factory):
 def test_embed_writes_npy_and_ids_and_reports_bad_records(model_dir, fasta_with_bad_records, tmp_path, capsys):
     fasta, good_ids, records = fasta_with_bad_records
     out = tmp_path / "emb.npy"
-    assert main(["embed", str(model_dir), str(fasta), "-o", str(out), "--batch-size", "8", "--rejects", str(tmp_path / "rej.tsv")]) == 0
+    assert (
+        main(
+            [
+                "embed",
+                str(model_dir),
+                str(fasta),
+                "-o",
+                str(out),
+                "--batch-size",
+                "8",
+                "--rejects",
+                str(tmp_path / "rej.tsv"),
+            ]
+        )
+        == 0
+    )
     vectors = np.load(out)
     ids = out.with_suffix(".ids.txt").read_text().split()
     assert ids == good_ids and vectors.shape == (38, 32)
@@ -76,7 +91,9 @@ def test_embed_parquet_and_resume_skips_done_ids(model_dir, fasta_with_bad_recor
 
 
 @pytest.mark.parametrize("torn", ["between_vectors_and_ids", "inside_a_vector_block", "inside_an_id"])
-def test_embed_resume_after_a_torn_write_matches_an_uninterrupted_run(model_dir, fasta_with_bad_records, tmp_path, torn):
+def test_embed_resume_after_a_torn_write_matches_an_uninterrupted_run(
+    model_dir, fasta_with_bad_records, tmp_path, torn
+):
     fasta, good_ids, _ = fasta_with_bad_records
     full = tmp_path / "full.npy"
     assert main(["embed", str(model_dir), str(fasta), "-o", str(full), "--batch-size", "8"]) == 0
@@ -126,8 +143,22 @@ def test_embed_ids_are_quoted_like_classify_writes_them(model_dir, fasta_with_ba
 
 def test_train_tokenizer_cli(tmp_path, capsys):
     out = tmp_path / "bpe"
-    assert main(["train-tokenizer", "--data", str(sample_path("its")), "--splits", "train,train_singleton",
-                 "--vocab-size", "128", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "train-tokenizer",
+                "--data",
+                str(sample_path("its")),
+                "--splits",
+                "train,train_singleton",
+                "--vocab-size",
+                "128",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(out, trust_remote_code=True)

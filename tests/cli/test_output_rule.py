@@ -41,7 +41,8 @@ def test_classify(tiny_taxonomy_dir, inputs, tmp_path, capsys):
     first = out.read_text()
     assert main(classify) == 1
     assert last_error(capsys).endswith(
-        f"{out} exists: pass --resume to continue it or --overwrite to replace it (or choose another output)")
+        f"{out} exists: pass --resume to continue it or --overwrite to replace it (or choose another output)"
+    )
     out.write_text("id\tstale\n")
     assert main([*classify, "--overwrite"]) == 0 and out.read_text() == first
     assert main([*classify, "--overwrite", "--resume"]) == 1
@@ -60,7 +61,8 @@ def test_embed(tiny_lm_dir, inputs, tmp_path, capsys):
     first = np.load(out)
     assert main(embed) == 1  # it used to overwrite silently
     assert last_error(capsys).endswith(
-        f"{out} exists: pass --resume to continue it or --overwrite to replace it (or choose another output)")
+        f"{out} exists: pass --resume to continue it or --overwrite to replace it (or choose another output)"
+    )
     out.unlink()  # half a result counts too: the ids file alone is refused
     assert main(embed) == 1 and "emb.ids.txt exists" in last_error(capsys)
     assert main([*embed, "--overwrite"]) == 0
@@ -92,10 +94,12 @@ def test_split(tmp_path, capsys):
 def test_probe_and_train_tokenizer_refuse_before_working(tiny_lm_dir, tmp_path, capsys):
     results = tmp_path / "probes.json"
     results.write_text("{}")
-    assert main(["probe", str(tiny_lm_dir), "--data", str(sample_path("coi")), "--probe", "knn", "-o",
-                 str(results)]) == 1
+    assert (
+        main(["probe", str(tiny_lm_dir), "--data", str(sample_path("coi")), "--probe", "knn", "-o", str(results)]) == 1
+    )
     assert last_error(capsys).endswith("pass --overwrite to replace it (or choose another output)")
     assert results.read_text() == "{}"
-    assert main(["train-tokenizer", "--data", str(sample_path("its")), "--vocab-size", "64", "-o",
-                 str(tiny_lm_dir)]) == 1  # a model folder's tokenizer is not replaced silently
+    assert (
+        main(["train-tokenizer", "--data", str(sample_path("its")), "--vocab-size", "64", "-o", str(tiny_lm_dir)]) == 1
+    )  # a model folder's tokenizer is not replaced silently
     assert "exists: pass --overwrite" in last_error(capsys)

@@ -26,8 +26,22 @@ def lm_dir(tmp_path_factory):
 
 def test_probe_all_writes_every_result(lm_dir, tmp_path, capsys):
     out = tmp_path / "probe.json"
-    code = main(["probe", str(lm_dir), "--data", str(sample_path("coi")), "--probe", "all", "--linear-method",
-                 "sklearn", "--max-records", "60", "-o", str(out)])
+    code = main(
+        [
+            "probe",
+            str(lm_dir),
+            "--data",
+            str(sample_path("coi")),
+            "--probe",
+            "all",
+            "--linear-method",
+            "sklearn",
+            "--max-records",
+            "60",
+            "-o",
+            str(out),
+        ]
+    )
     assert code == 0
     res = json.loads(out.read_text())
     for key in ("linear", "knn", "zsc", "perplexity", "harmonic_mean"):
@@ -39,7 +53,9 @@ def test_probe_all_writes_every_result(lm_dir, tmp_path, capsys):
 
 
 def test_probe_names_a_missing_split(lm_dir, capsys):
-    assert main(["probe", str(lm_dir), "--data", str(sample_path("coi")), "--probe", "knn", "--query-split", "nope"]) == 1
+    assert (
+        main(["probe", str(lm_dir), "--data", str(sample_path("coi")), "--probe", "knn", "--query-split", "nope"]) == 1
+    )
     assert "no records in split 'nope'" in capsys.readouterr().err
 
 

@@ -71,12 +71,15 @@ def hub(monkeypatch):
     return install
 
 
-@pytest.mark.parametrize("make_error, stage, words", [
-    (connect_error, "create_repo", "could not be reached"),
-    (connect_error, "upload_folder", "could not be reached"),
-    (lambda: OSError("[Errno 101] Network is unreachable"), "upload_folder", "could not be reached"),
-    (unauthorized, "create_repo", "refused the token (HTTP 401)"),
-])
+@pytest.mark.parametrize(
+    "make_error, stage, words",
+    [
+        (connect_error, "create_repo", "could not be reached"),
+        (connect_error, "upload_folder", "could not be reached"),
+        (lambda: OSError("[Errno 101] Network is unreachable"), "upload_folder", "could not be reached"),
+        (unauthorized, "create_repo", "refused the token (HTTP 401)"),
+    ],
+)
 def test_push_failure_is_a_hub_upload_error(tmp_path, hub, make_error, stage, words):
     hub(make_error(), stage)
     with pytest.raises(HubUploadError) as info:

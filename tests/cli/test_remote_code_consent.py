@@ -16,8 +16,10 @@ from barcodefm import BarcodeCharTokenizer, BarcodeMambaForCausalLM, config_from
 from barcodefm.cli import main
 from barcodefm.factory import RemoteCodeNotTrusted, load_model, load_tokenizer
 
-SEQUENCES = ["AACATTATATTTTATTTTTGGTGCATGATCAGGAATAGTAGGAACTTCTTTAAGAATTTTAATTCGAGC",
-             "GGAGTATGATCCGGAATAGTCGGAACTTCTCTAAGAATTTTAATTCGTGC"]
+SEQUENCES = [
+    "AACATTATATTTTATTTTTGGTGCATGATCAGGAATAGTAGGAACTTCTTTAAGAATTTTAATTCGAGC",
+    "GGAGTATGATCCGGAATAGTCGGAACTTCTCTAAGAATTTTAATTCGTGC",
+]
 
 
 def marker_code(marker: Path) -> str:
@@ -28,7 +30,9 @@ def marker_code(marker: Path) -> str:
 def save_tiny_lm(folder: Path) -> Path:
     torch.manual_seed(0)
     tokenizer = BarcodeCharTokenizer()
-    BarcodeMambaForCausalLM(config_from_tokenizer(tokenizer, d_model=32, n_layer=1, headdim=16, d_state=16)).save_pretrained(folder)
+    BarcodeMambaForCausalLM(
+        config_from_tokenizer(tokenizer, d_model=32, n_layer=1, headdim=16, d_state=16)
+    ).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
 
@@ -73,9 +77,11 @@ def one_error_line(stderr: str, command: str) -> str:
 def test_foreign_folder_is_refused_without_the_flag_and_its_code_never_runs(tmp_path, fasta, capsys):
     marker = tmp_path / "ran.txt"
     folder = foreign_folder(tmp_path / "foreign", marker)
-    for command in (["embed", str(folder), str(fasta), "-o", str(tmp_path / "e.npy")],
-                    ["classify", str(fasta), "--model", str(folder), "-o", str(tmp_path / "c.tsv")],
-                    ["probe", str(folder), "--data", str(fasta), "--probe", "linear"]):
+    for command in (
+        ["embed", str(folder), str(fasta), "-o", str(tmp_path / "e.npy")],
+        ["classify", str(fasta), "--model", str(folder), "-o", str(tmp_path / "c.tsv")],
+        ["probe", str(folder), "--data", str(fasta), "--probe", "linear"],
+    ):
         assert main(command) == 1
         line = one_error_line(capsys.readouterr().err, command[0])
         assert str(folder) in line and "pass --trust-remote-code if you trust it" in line
@@ -106,8 +112,10 @@ def test_finetuning_from_a_foreign_folder_is_refused_without_the_flag(tmp_path):
         args = build_parser().parse_args([*argv, "--trust-remote-code"])
         assert args.trust_remote_code is True
         assert build_parser().parse_args(argv).trust_remote_code is False
-    assert options_from_args(build_parser().parse_args(["finetune", str(folder), "--data", "x", "-o", "y",
-                                                        "--trust-remote-code"]), FinetuneOptions).trust_remote_code
+    assert options_from_args(
+        build_parser().parse_args(["finetune", str(folder), "--data", "x", "-o", "y", "--trust-remote-code"]),
+        FinetuneOptions,
+    ).trust_remote_code
 
 
 def test_foreign_folder_runs_with_the_flag(tmp_path, fasta):
@@ -116,8 +124,23 @@ def test_foreign_folder_runs_with_the_flag(tmp_path, fasta):
     folder = foreign_folder(tmp_path / "foreign", marker)
     env = {**os.environ, "HF_MODULES_CACHE": str(tmp_path / "modules"), "HF_HUB_OFFLINE": "1"}
     out = tmp_path / "e.npy"
-    result = subprocess.run([sys.executable, "-m", "barcodefm.cli", "embed", str(folder), str(fasta), "-o", str(out),
-                             "--trust-remote-code"], env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "barcodefm.cli",
+            "embed",
+            str(folder),
+            str(fasta),
+            "-o",
+            str(out),
+            "--trust-remote-code",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert marker.exists()
     assert out.exists() and out.with_suffix(".ids.txt").read_text().split() == ["r0", "r1"]

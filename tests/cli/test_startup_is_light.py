@@ -28,8 +28,17 @@ def _heavy_modules_after(argv: list[str]) -> list[str]:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["classify", "--help"], ["finetune", "--help"],
-                                  ["pretrain", "--help"], ["demo", "--help"], ["recipe", "--help"]])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["classify", "--help"],
+        ["finetune", "--help"],
+        ["pretrain", "--help"],
+        ["demo", "--help"],
+        ["recipe", "--help"],
+    ],
+)
 def test_help_imports_no_heavy_module(argv):
     assert _heavy_modules_after(argv) == []
 
@@ -51,20 +60,33 @@ print(json.dumps([BarcodeMambaForTaxonomicClassification.__name__, type(AutoConf
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == [
-        "BarcodeMambaForTaxonomicClassification", "BarcodeMambaConfig", "BarcodeMambaConfig", []]
+        "BarcodeMambaForTaxonomicClassification",
+        "BarcodeMambaConfig",
+        "BarcodeMambaConfig",
+        [],
+    ]
 
 
-@pytest.mark.parametrize("first", ["import barcodefm; import transformers", "import transformers; import barcodefm",
-                                   "from barcodefm.modeling_barcodemamba import BarcodeMambaModel"])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import barcodefm; import transformers",
+        "import transformers; import barcodefm",
+        "from barcodefm.modeling_barcodemamba import BarcodeMambaModel",
+    ],
+)
 def test_importing_barcodefm_still_registers_with_transformers(first):
     """`import barcodefm` has always made AutoConfig/AutoModel know barcodefm's classes (no
     trust_remote_code needed); lazily it still does, whichever is imported first."""
-    code = first + r"""
+    code = (
+        first
+        + r"""
 from transformers.models.auto.configuration_auto import CONFIG_MAPPING
 from transformers.pipelines import PIPELINE_REGISTRY
 print("barcodemamba" in CONFIG_MAPPING and "barcodemae" in CONFIG_MAPPING
       and "barcode-classification" in PIPELINE_REGISTRY.supported_tasks)
 """
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "True"

@@ -18,8 +18,12 @@ SEQUENCES = [
     "GGAGTATGATCCGGAATAGTCGGAACTTCTCTAAGAATTTTAATTCGTGC",
 ]
 RANKS = ("order", "family", "genus", "species")
-LABELS = [("Diptera", "Culicidae", "Aedes", "Aedes vexans"), ("Diptera", "Culicidae", "Culex", "Culex pipiens"),
-          ("Lepidoptera", "Noctuidae", "Apamea", "Apamea crenata"), ("Lepidoptera", "Noctuidae", "Apamea", "Apamea remissa")]
+LABELS = [
+    ("Diptera", "Culicidae", "Aedes", "Aedes vexans"),
+    ("Diptera", "Culicidae", "Culex", "Culex pipiens"),
+    ("Lepidoptera", "Noctuidae", "Apamea", "Apamea crenata"),
+    ("Lepidoptera", "Noctuidae", "Apamea", "Apamea remissa"),
+]
 
 
 def build(out: Path) -> list[tuple]:
@@ -27,21 +31,39 @@ def build(out: Path) -> list[tuple]:
     import torch
 
     import barcodefm
-    from barcodefm import (BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer, BarcodeMAEConfig,
-                           config_from_tokenizer)
+    from barcodefm import (
+        BarcodeBPETokenizer,
+        BarcodeCharTokenizer,
+        BarcodeKmerTokenizer,
+        BarcodeMAEConfig,
+        config_from_tokenizer,
+    )
     from barcodefm.taxonomy import TaxonomySpec
 
     out = Path(out)
     spec = TaxonomySpec.from_columns({rank: [row[i] for row in LABELS] for i, rank in enumerate(RANKS)}).to_dict()
     bpe = BarcodeBPETokenizer.train(SEQUENCES * 4, vocab_size=40)
     mamba = dict(d_model=32, n_layer=2, headdim=16, d_state=16)
-    mae = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
-               decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=4,
-               decoder_intermediate_size=64)
+    mae = dict(
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        decoder_hidden_size=32,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=4,
+        decoder_intermediate_size=64,
+    )
     kmer = BarcodeKmerTokenizer(k=4)
     specs = [
         ("mamba2-bpe-taxonomy", "BarcodeMambaForTaxonomicClassification", bpe, dict(mamba, taxonomy=spec), None),
-        ("mamba1-char-causal-lm", "BarcodeMambaForCausalLM", BarcodeCharTokenizer(), dict(mamba, mamba_version=1), None),
+        (
+            "mamba1-char-causal-lm",
+            "BarcodeMambaForCausalLM",
+            BarcodeCharTokenizer(),
+            dict(mamba, mamba_version=1),
+            None,
+        ),
         ("mamba2-kmer-species", "BarcodeMambaForSequenceClassification", kmer, dict(mamba, num_labels=3), None),
         ("mae-kmer-encoder", "BarcodeMAEModel", kmer, mae, BarcodeMAEConfig),
         ("mae-kmer-taxonomy", "BarcodeMAEForTaxonomicClassification", kmer, dict(mae, taxonomy=spec), BarcodeMAEConfig),
@@ -59,14 +81,14 @@ def build(out: Path) -> list[tuple]:
 
 def main(out: str) -> None:
     import torch
+    import transformers
 
     from barcodefm.release import fresh_loader
 
-    import transformers
-
     references = build(Path(out))
-    expected = {str(folder.resolve()): fresh_loader.model_outputs(model, tok, SEQUENCES)
-                for folder, model, tok in references}
+    expected = {
+        str(folder.resolve()): fresh_loader.model_outputs(model, tok, SEQUENCES) for folder, model, tok in references
+    }
     torch.save({"transformers": transformers.__version__, "outputs": expected}, Path(out) / "expected.pt")
 
 

@@ -18,7 +18,6 @@ import pytest
 import torch
 import transformers
 
-from barcodefm.release import fresh_loader
 from barcodefm.release.load_check import auto_class_for, check_folders, compare_outputs, outputs_without_barcodefm
 
 from .model_folders import SEQUENCES, build
@@ -28,13 +27,19 @@ HERE = Path(__file__).resolve().parent
 ATOL = 1e-5
 
 needs_other = pytest.mark.skipif(
-    not OTHER_PYTHON, reason="BARCODEFM_OTHER_PYTHON is not set: no second transformers release to test against "
-                             "(.ci/run sets it to an environment with the lowest supported release)")
+    not OTHER_PYTHON,
+    reason="BARCODEFM_OTHER_PYTHON is not set: no second transformers release to test against "
+    "(.ci/run sets it to an environment with the lowest supported release)",
+)
 
 
 def other_transformers_version() -> str:
-    proc = subprocess.run([OTHER_PYTHON, "-c", "import transformers; print(transformers.__version__)"],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [OTHER_PYTHON, "-c", "import transformers; print(transformers.__version__)"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc.stdout.strip()
 
@@ -76,13 +81,20 @@ def test_bundled_models_load_under_the_other_release():
 @needs_other
 def test_folders_saved_under_the_other_release_load_here(tmp_path):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(HERE)}
-    proc = subprocess.run([OTHER_PYTHON, str(HERE / "model_folders.py"), str(tmp_path)], env=env,
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    proc = subprocess.run(
+        [OTHER_PYTHON, str(HERE / "model_folders.py"), str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     saved = torch.load(tmp_path / "expected.pt", weights_only=True)
     assert saved["transformers"] != transformers.__version__
-    jobs = [{"folder": folder, "auto_class": auto_class_for(folder), "sequences": SEQUENCES}
-            for folder in saved["outputs"]]
+    jobs = [
+        {"folder": folder, "auto_class": auto_class_for(folder), "sequences": SEQUENCES} for folder in saved["outputs"]
+    ]
     assert len(jobs) == 5
     loaded = outputs_without_barcodefm(jobs)  # this environment, barcodefm blocked
     for folder, expected in saved["outputs"].items():
@@ -95,6 +107,7 @@ def test_entry_modules_import_every_sibling_they_need_directly():
     """transformers 5.0 copies a remote-code file's DIRECT relative imports only: every module an
     auto_map entry reaches must be imported by that entry module itself."""
     import ast
+
     import barcodefm
 
     src = Path(barcodefm.__file__).parent
@@ -110,7 +123,9 @@ def test_entry_modules_import_every_sibling_they_need_directly():
                 closure(dep, seen)
         return seen
 
-    entries = [p.stem for p in src.glob("*.py") if p.stem.split("_")[0] in ("configuration", "modeling", "tokenization")]
+    entries = [
+        p.stem for p in src.glob("*.py") if p.stem.split("_")[0] in ("configuration", "modeling", "tokenization")
+    ]
     entries.append("pipeline_barcodefm")
     for entry in entries:
         missing = closure(entry, set()) - direct(entry)
@@ -142,9 +157,14 @@ def test_auto_model_gives_the_taxonomic_classifier_in_either_order(tmp_path, fir
     taxonomic classifier (in-process registration used to map it to the bare backbone)."""
     build(tmp_path)
     folder = tmp_path / "mamba2-bpe-taxonomy"
-    proc = subprocess.run([sys.executable, "-c", AUTO_MODEL_ORDER, str(folder), first], cwd=tmp_path,
-                          env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")},
-                          capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", AUTO_MODEL_ORDER, str(folder), first],
+        cwd=tmp_path,
+        env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == ["BarcodeMambaForTaxonomicClassification"] * 2
 

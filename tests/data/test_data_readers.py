@@ -162,7 +162,11 @@ def test_unite_release_and_sintax_headers(tmp_path):
     sintax = f">{row['id']};tax=d:Eukaryota,k:Fungi,g:{row['genus']},s:{species};\n{row['sequence']}\n"
     record = load_barcodes(write_text(tmp_path / "sintax.fa", sintax))[0]
     assert (record["id"], record["kingdom"], record["genus"], record["species"]) == (
-        row["id"], "Fungi", row["genus"], row["species"])
+        row["id"],
+        "Fungi",
+        row["genus"],
+        row["species"],
+    )
 
 
 def test_real_unite_fasta_matches_labelled_table(shared_data):
@@ -184,11 +188,21 @@ def test_bold_v3_tsv_written_from_real_rows(tmp_path, coi_rows):
     lines = ["\t".join(BOLD_V3_COLUMNS)]
     for i, row in enumerate(coi_rows[:5]):
         cells = {c: " " for c in BOLD_V3_COLUMNS}  # BOLD's blank cells are a single space
-        cells.update(processid=row["processid"], bin_uri=row["bin_uri"] or " ", phylum_name="Arthropoda",
-                     class_name="Insecta", order_name=row["order"], family_name=row["family"],
-                     subfamily_name=row["subfamily"] or " ", genus_name=row["genus"], species_name=row["species"],
-                     markercode="COI-5P", nucleotides="--" + row["dna"] + "---", country="Österreich",
-                     image_ids="\r")  # BOLD puts a bare CR inside a cell
+        cells.update(
+            processid=row["processid"],
+            bin_uri=row["bin_uri"] or " ",
+            phylum_name="Arthropoda",
+            class_name="Insecta",
+            order_name=row["order"],
+            family_name=row["family"],
+            subfamily_name=row["subfamily"] or " ",
+            genus_name=row["genus"],
+            species_name=row["species"],
+            markercode="COI-5P",
+            nucleotides="--" + row["dna"] + "---",
+            country="Österreich",
+            image_ids="\r",
+        )  # BOLD puts a bare CR inside a cell
         if i == 1:
             cells.update(markercode="COI-3P")
         if i == 3:
@@ -221,23 +235,67 @@ def test_real_bold_v3_downloads(shared_data):
 
 
 def test_bcdm_tsv_with_marker_filter(tmp_path, coi_rows):
-    columns = ["processid", "record_id", "insdc_acs", "sampleid", "bin_uri", "kingdom", "phylum", "class", "order",
-               "family", "subfamily", "tribe", "genus", "species", "identification", "marker_code", "nuc", "country/ocean"]
+    columns = [
+        "processid",
+        "record_id",
+        "insdc_acs",
+        "sampleid",
+        "bin_uri",
+        "kingdom",
+        "phylum",
+        "class",
+        "order",
+        "family",
+        "subfamily",
+        "tribe",
+        "genus",
+        "species",
+        "identification",
+        "marker_code",
+        "nuc",
+        "country/ocean",
+    ]
     lines = ["\t".join(columns)]
     for i, row in enumerate(coi_rows[:4]):
         marker = "ITS" if i == 2 else "COI-5P"
-        values = dict(processid=row["processid"], record_id=f"{row['processid']}.{marker}", insdc_acs="",
-                      sampleid="S1", bin_uri=row["bin_uri"], kingdom="Animalia", phylum="Arthropoda", **{"class": "Insecta"},
-                      order=row["order"], family=row["family"], subfamily=row["subfamily"], tribe="",
-                      genus=row["genus"], species=row["species"], identification=row["species"],
-                      marker_code=marker, nuc=row["dna"], **{"country/ocean": "Canada"})
+        values = dict(
+            processid=row["processid"],
+            record_id=f"{row['processid']}.{marker}",
+            insdc_acs="",
+            sampleid="S1",
+            bin_uri=row["bin_uri"],
+            kingdom="Animalia",
+            phylum="Arthropoda",
+            **{"class": "Insecta"},
+            order=row["order"],
+            family=row["family"],
+            subfamily=row["subfamily"],
+            tribe="",
+            genus=row["genus"],
+            species=row["species"],
+            identification=row["species"],
+            marker_code=marker,
+            nuc=row["dna"],
+            **{"country/ocean": "Canada"},
+        )
         lines.append("\t".join(values[c] for c in columns))
     path = write_text(tmp_path / "bcdm.tsv", "\n".join(lines) + "\n")
     reader = iter_barcodes(path)
     assert reader.layout == "bold-bcdm-tsv"
     records = list(reader)
     assert [r["id"] for r in records] == [coi_rows[i]["processid"] for i in (0, 1, 3)]
-    assert reader.columns == ["id", "sequence", "kingdom", "phylum", "class", *RANKS_COI[:3], "tribe", "genus", "species", "bin"]
+    assert reader.columns == [
+        "id",
+        "sequence",
+        "kingdom",
+        "phylum",
+        "class",
+        *RANKS_COI[:3],
+        "tribe",
+        "genus",
+        "species",
+        "bin",
+    ]
     assert records[0]["tribe"] is None and records[0]["kingdom"] == "Animalia"
     assert reader.rejects.counts == {"other_marker": 1} and reader.rejects.other_markers == {"ITS": 1}
     assert len(load_barcodes(path, marker="ITS")) == 1 and len(load_barcodes(path, marker=None)) == 4
@@ -253,8 +311,10 @@ def test_barcodebert_csv_with_quotes_and_split(tmp_path, coi_rows):
     lines = [header]
     for i, row in enumerate(coi_rows[:5]):
         species = f"{row['genus']} sp." if i == 4 else row["species"]
-        lines.append(f'{row["processid"]},{row["dna"]},{species},{row["genus"]},{row["family"]},{row["order"]},'
-                     f'{row["bin_uri"]},"Canada, Ontario",{row["split"]}')
+        lines.append(
+            f"{row['processid']},{row['dna']},{species},{row['genus']},{row['family']},{row['order']},"
+            f'{row["bin_uri"]},"Canada, Ontario",{row["split"]}'
+        )
     dataset = load_barcodes(write_text(tmp_path / "canada.csv", "\n".join(lines) + "\n"))
     assert dataset.column_names == ["id", "sequence", "order", "family", "genus", "species", "split", "bin"]
     assert dataset["id"][:] == [r["processid"] for r in coi_rows[:5]]
@@ -265,8 +325,23 @@ def test_barcodebert_csv_with_quotes_and_split(tmp_path, coi_rows):
 def test_bioscan5m_csv_columns(tmp_path, coi_rows):
     header = "processid,sampleid,phylum,class,order,family,subfamily,genus,species,dna_bin,dna_barcode,split"
     lines = [header] + [
-        ",".join([r["processid"], "x", "Arthropoda", "Insecta", r["order"], r["family"], r["subfamily"], r["genus"],
-                  r["species"], r["bin_uri"], r["dna"], "pretrain"]) for r in coi_rows[:3]
+        ",".join(
+            [
+                r["processid"],
+                "x",
+                "Arthropoda",
+                "Insecta",
+                r["order"],
+                r["family"],
+                r["subfamily"],
+                r["genus"],
+                r["species"],
+                r["bin_uri"],
+                r["dna"],
+                "pretrain",
+            ]
+        )
+        for r in coi_rows[:3]
     ]
     dataset = load_barcodes(write_text(tmp_path / "bioscan.csv", "\n".join(lines) + "\n"), format="bioscan")
     assert dataset["bin"][:] == [r["bin_uri"] for r in coi_rows[:3]]
@@ -284,7 +359,10 @@ def test_bad_records_are_skipped_counted_logged_and_written(tmp_path, coi_rows, 
     text = shared_tsv(rows)
     # a truncated row: the sequence cell is missing entirely
     text += "\t".join(["TRUNC-1", "", "Diptera", "Culicidae"]) + "\n"
-    text += "\t".join([coi_rows[9]["processid"], "", *[coi_rows[9][c] for c in RANKS_COI], "train", coi_rows[9]["dna"]]) + "\n"
+    text += (
+        "\t".join([coi_rows[9]["processid"], "", *[coi_rows[9][c] for c in RANKS_COI], "train", coi_rows[9]["dna"]])
+        + "\n"
+    )
     path = write_text(tmp_path / "bad.tsv", text)
     rejects_path = tmp_path / "out" / "rejects.tsv"
     with caplog.at_level(logging.INFO, logger="barcodefm"):
@@ -312,7 +390,11 @@ def test_bad_records_are_skipped_counted_logged_and_written(tmp_path, coi_rows, 
 def test_every_line_ending_reads_every_record(tmp_path, coi_rows, layout, ending):
     rows = coi_rows[:5]
     if layout == "fasta":  # sequences wrapped at 60 columns, as many FASTA writers do
-        lines = [part for r in rows for part in [f">{r['processid']}", *(r["dna"][i:i + 60] for i in range(0, len(r["dna"]), 60))]]
+        lines = [
+            part
+            for r in rows
+            for part in [f">{r['processid']}", *(r["dna"][i : i + 60] for i in range(0, len(r["dna"]), 60))]
+        ]
     else:
         sep = "\t" if layout == "tsv" else ","
         lines = [f"processid{sep}dna", *(f"{r['processid']}{sep}{r['dna']}" for r in rows)]
@@ -333,10 +415,18 @@ def test_fasta_mixing_line_endings(tmp_path, coi_rows):
 
 def test_records_too_short_to_tokenise_are_skipped_and_counted(tmp_path, coi_rows):
     real = coi_rows[0]["dna"]
-    text = "".join(f">{name}\n{seq}\n" for name, seq in [
-        ("one", "A"), ("two", "AC"), ("five", "ACGTA"), ("real", real), ("nineteen", real[:19]),
-        ("twenty", real[:20]), ("padded", "NN" + real[:10] + "NNNN" + real[10:19] + "---"),
-    ])
+    text = "".join(
+        f">{name}\n{seq}\n"
+        for name, seq in [
+            ("one", "A"),
+            ("two", "AC"),
+            ("five", "ACGTA"),
+            ("real", real),
+            ("nineteen", real[:19]),
+            ("twenty", real[:20]),
+            ("padded", "NN" + real[:10] + "NNNN" + real[10:19] + "---"),
+        ]
+    )
     path = write_text(tmp_path / "short.fasta", text)
     rejects_path = tmp_path / "rejects.tsv"
     dataset, rejects = load_barcodes(path, rejects_path=rejects_path, return_rejects=True)
@@ -439,7 +529,18 @@ def test_real_shared_tables(shared_data):
     counts = {s: splits.count(s) for s in ("train", "val", "test", "unseen_key", "unseen_query")}
     assert counts == {"train": 11057, "val": 1594, "test": 3167, "unseen_key": 2034, "unseen_query": 2044}
     its, rejects = load_barcodes(shared_data / "fungal_its" / "cbs_its2_labelled.tsv.gz", return_rejects=True)
-    assert its.column_names == ["id", "sequence", "kingdom", "phylum", "class", "order", "family", "genus", "species", "split"]
+    assert its.column_names == [
+        "id",
+        "sequence",
+        "kingdom",
+        "phylum",
+        "class",
+        "order",
+        "family",
+        "genus",
+        "species",
+        "split",
+    ]
     assert len(its) == 18774 and its[0]["id"] == "KY101633"
     # Five records of 2-19 bases, all in the table's own "excluded_short" split, are too short.
     assert rejects.counts == {"too_short": 5}

@@ -14,7 +14,16 @@ def test_coi_sample_has_every_split_and_seen_species_for_unseen_genera():
     assert path.name == "coi_sample.tsv.gz" and path.stat().st_size < 600 * 1024
     with gzip.open(path, "rt") as handle:
         assert handle.readline().rstrip("\n").split("\t") == [
-            "processid", "bin_uri", "order", "family", "subfamily", "genus", "species", "split", "dna"]
+            "processid",
+            "bin_uri",
+            "order",
+            "family",
+            "subfamily",
+            "genus",
+            "species",
+            "split",
+            "dna",
+        ]
     data = load_barcodes(path)
     splits, species, genera = data["split"][:], data["species"][:], data["genus"][:]
     assert set(splits) == {"train", "val", "test", "unseen_key", "unseen_query", "pretrain_only"}
@@ -45,10 +54,11 @@ def test_samples_are_verbatim_rows_of_the_shared_files(shared_data):
         sample = load_barcodes(sample_path(name))
         wanted = set(sample[key][:])
         full = load_barcodes(source)
-        subset = full.filter(lambda i: i in wanted, input_columns=key)
+        subset = full.filter(lambda i, wanted=wanted: i in wanted, input_columns=key)
         columns = sample.column_names
         assert sorted(map(tuple, (r.values() for r in subset.select_columns(columns).to_list()))) == sorted(
-            map(tuple, (r.values() for r in sample.to_list())))
+            map(tuple, (r.values() for r in sample.to_list()))
+        )
 
 
 def test_attribution_file_cites_the_sources():

@@ -87,7 +87,9 @@ def test_deterministic_and_independent_of_input_order():
     assert first == assign_splits(ids, species, genera, SplitRecipe(seed=7))
     order = list(range(len(ids)))
     random.Random(1).shuffle(order)
-    shuffled = assign_splits([ids[i] for i in order], [species[i] for i in order], [genera[i] for i in order], SplitRecipe(seed=7))
+    shuffled = assign_splits(
+        [ids[i] for i in order], [species[i] for i in order], [genera[i] for i in order], SplitRecipe(seed=7)
+    )
     assert [shuffled[order.index(i)] for i in range(len(ids))] == first
     assert first != assign_splits(ids, species, genera, SplitRecipe(seed=8))
 
@@ -135,8 +137,21 @@ def test_split_dataset_dedup_on_the_sample():
 
 def test_split_cli_writes_a_file_load_barcodes_reads_back(tmp_path, capsys):
     out = tmp_path / "splits.tsv.gz"
-    code = main(["split", str(sample_path("coi")), "-o", str(out), "--seed", "5", "--dedup",
-                 "--min-per-species", "4", "--rare-split", "pretrain_only"])
+    code = main(
+        [
+            "split",
+            str(sample_path("coi")),
+            "-o",
+            str(out),
+            "--seed",
+            "5",
+            "--dedup",
+            "--min-per-species",
+            "4",
+            "--rare-split",
+            "pretrain_only",
+        ]
+    )
     assert code == 0
     printed = capsys.readouterr().out
     assert "unseen_query" in printed and "wrote 2,302 records" in printed

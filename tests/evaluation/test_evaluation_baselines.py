@@ -29,7 +29,9 @@ needs_blast = pytest.mark.skipif(
     shutil.which("blastn") is None or shutil.which("makeblastdb") is None,
     reason="BLAST+ not installed (apt-get install ncbi-blast+)",
 )
-needs_vsearch = pytest.mark.skipif(shutil.which("vsearch") is None, reason="VSEARCH not installed (apt-get install vsearch)")
+needs_vsearch = pytest.mark.skipif(
+    shutil.which("vsearch") is None, reason="VSEARCH not installed (apt-get install vsearch)"
+)
 
 RANKS = ["order", "family", "genus", "species"]
 

@@ -24,7 +24,9 @@ def _python_counts(sequence: str, k: int) -> np.ndarray:
 @pytest.mark.parametrize("k", [1, 3, 6])
 def test_counts_match_python_including_n_and_chunk_edges(k):
     rng = np.random.default_rng(k)
-    sequences = ["".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=n)) for n in (40, 7, 3, 90, 1)]
+    sequences = [
+        "".join(rng.choice(list("ACGTN"), p=[0.24, 0.24, 0.24, 0.24, 0.04], size=n)) for n in (40, 7, 3, 90, 1)
+    ]
     sequences += ["acgu-ry acgt"]  # lower case, U, gap, IUPAC codes and a space are normalised first
     counts = kmer_count_matrix(sequences, k=k, chunk_size=4, progress=False)  # chunks split the batch
     assert counts.shape == (len(sequences), 4**k)

@@ -27,12 +27,10 @@ def _brute_force(queries, references, k):
 
 def test_matches_sklearn_brute_force_with_blocks_smaller_than_n():
     references, queries = _random(2000, 16, 0), _random(300, 16, 1)
-    indices, sims = nearest_neighbors(
-        queries, references, k=5, block_size=64, reference_block_size=333, progress=False
+    indices, sims = nearest_neighbors(queries, references, k=5, block_size=64, reference_block_size=333, progress=False)
+    distances, expected = (
+        NearestNeighbors(n_neighbors=5, metric="cosine", algorithm="brute").fit(references).kneighbors(queries)
     )
-    distances, expected = NearestNeighbors(n_neighbors=5, metric="cosine", algorithm="brute").fit(
-        references
-    ).kneighbors(queries)
     np.testing.assert_array_equal(indices, expected)
     np.testing.assert_allclose(sims, 1.0 - distances, atol=1e-5)
     assert indices.dtype == np.int64 and sims.shape == (300, 5)
@@ -110,6 +108,7 @@ def test_cuda_matches_cpu():
 
 
 # -- the 1-NN probe and its label map ------------------------------------------------------------
+
 
 def _genus_clusters():
     """Four reference genera (5 points each) around orthogonal directions; 8 queries.
@@ -193,8 +192,14 @@ def test_collinear_embeddings_are_logged_and_centring_recovers_the_neighbours(ca
     assert "nearly collinear" in caplog.text
     centred = knn_probe(ref, list(ref_labels), query, list(query_labels), center=True, progress=False)
     assert centred["accuracy"] == 100.0
-    as_tensors = knn_probe(torch.from_numpy(ref), list(ref_labels), torch.from_numpy(query), list(query_labels),
-                           center=True, progress=False)
+    as_tensors = knn_probe(
+        torch.from_numpy(ref),
+        list(ref_labels),
+        torch.from_numpy(query),
+        list(query_labels),
+        center=True,
+        progress=False,
+    )
     assert as_tensors == centred
     assert raw["accuracy"] < 60.0
     with pytest.raises(ValueError, match="dense"):

@@ -46,8 +46,9 @@ def test_classify_resume_keeps_a_record_that_shares_a_finished_id(tiny_taxonomy_
     assert [line.split("\t")[0] for line in lines[1:]] == ids  # one row per record
     killed = tmp_path / "killed.tsv"
     killed.write_text("".join(lines[:6]) + lines[6][:9])  # rows 0-4 done (record 3 among them), row 5 torn
-    assert main(["classify", str(tiny_taxonomy_dir), str(fasta), "-o", str(killed), "--batch-size", "2",
-                 "--resume"]) == 0
+    assert (
+        main(["classify", str(tiny_taxonomy_dir), str(fasta), "-o", str(killed), "--batch-size", "2", "--resume"]) == 0
+    )
     assert killed.read_text() == full.read_text()
 
 

@@ -50,8 +50,9 @@ def test_log_lines_every_tenth_with_the_total_and_time_left(monkeypatch, caplog)
 
 
 @pytest.mark.parametrize("command", ["classify", "embed"])
-def test_a_run_without_a_terminal_logs_its_progress_with_the_total(command, tiny_taxonomy_dir, tiny_lm_dir, tmp_path,
-                                                                   monkeypatch, caplog):
+def test_a_run_without_a_terminal_logs_its_progress_with_the_total(
+    command, tiny_taxonomy_dir, tiny_lm_dir, tmp_path, monkeypatch, caplog
+):
     fasta = write_fasta(tmp_path / "q.fasta", coi_sample_records(30))
     model = tiny_taxonomy_dir if command == "classify" else tiny_lm_dir
     out = tmp_path / ("calls.tsv" if command == "classify" else "vectors.npy")

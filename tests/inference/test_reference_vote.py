@@ -94,7 +94,7 @@ def test_vote_equals_a_naive_weighted_count(model_dir, records):
 def _kmer_counts(seq, k=6):
     counts = {}
     for i in range(len(seq) - k + 1):
-        word = seq[i:i + k]
+        word = seq[i : i + k]
         if set(word) <= set("ACGT"):
             counts[word] = counts.get(word, 0) + 1
     return counts
@@ -132,8 +132,10 @@ def test_rules_and_a_query_without_labelled_neighbours():
     kmer = torch.tensor([[1.0, 0.0], [0.5, 0.5]])
     assert torch.allclose(combine_rule("kmer", head, vote, kmer), kmer)
     # The mean of the parts present: the second query's embedding vote is empty and left out.
-    assert torch.allclose(combine_rule("head+reference+kmer", head, vote, kmer),
-                          torch.tensor([[(0.7 + 0.0 + 1.0) / 3, (0.3 + 1.0 + 0.0) / 3], [0.35, 0.65]]))
+    assert torch.allclose(
+        combine_rule("head+reference+kmer", head, vote, kmer),
+        torch.tensor([[(0.7 + 0.0 + 1.0) / 3, (0.3 + 1.0 + 0.0) / 3], [0.35, 0.65]]),
+    )
     assert torch.allclose(combine_rule("reference+kmer", head, vote, kmer), torch.tensor([[0.5, 0.5], [0.5, 0.5]]))
     with pytest.raises(ValueError, match="needs the kmer vote"):
         combine_rule("head+kmer", head, vote)
@@ -144,7 +146,9 @@ def test_rules_and_a_query_without_labelled_neighbours():
 def test_classify_uses_the_reference_and_batching_changes_nothing(model_dir, records, tmp_path):
     out = model_dir[0]
     fasta = tmp_path / "q.fa"
-    fasta.write_text("".join(f">{x['id']}\n{x['sequence'][:150 - 7 * (i % 5)]}\n" for i, x in enumerate(records[200:])))
+    fasta.write_text(
+        "".join(f">{x['id']}\n{x['sequence'][: 150 - 7 * (i % 5)]}\n" for i, x in enumerate(records[200:]))
+    )
     runs = []
     for batch in (1, 7, 64):
         path = tmp_path / f"calls-{batch}.tsv"
@@ -154,8 +158,9 @@ def test_classify_uses_the_reference_and_batching_changes_nothing(model_dir, rec
     assert len(runs[0]) == 60
     for other in runs[1:]:
         for a, b in zip(runs[0], other):
-            assert {k: v for k, v in a.items() if not k.endswith(("_prob", "novelty"))} == \
-                   {k: v for k, v in b.items() if not k.endswith(("_prob", "novelty"))}
+            assert {k: v for k, v in a.items() if not k.endswith(("_prob", "novelty"))} == {
+                k: v for k, v in b.items() if not k.endswith(("_prob", "novelty"))
+            }
             for k in a:
                 if k.endswith(("_prob", "novelty")) and a[k]:
                     assert abs(float(a[k]) - float(b[k])) < 1e-4
@@ -166,7 +171,9 @@ def test_classify_names_the_model_clearly(tmp_path, capsys):
     fasta.write_text(">a\nACGTACGTAC\n")
     assert main(["classify", str(fasta), "-o", str(tmp_path / "o.tsv")]) == 1
     assert "--model" in capsys.readouterr().err
-    assert main(["classify", str(fasta), "--model", "no-such-bundled-name-or-folder", "-o", str(tmp_path / "o.tsv")]) == 1
+    assert (
+        main(["classify", str(fasta), "--model", "no-such-bundled-name-or-folder", "-o", str(tmp_path / "o.tsv")]) == 1
+    )
 
 
 def test_classify_calls_are_the_rules_applied_to_heads_and_votes(model_dir, records, tmp_path):

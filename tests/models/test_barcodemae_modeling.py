@@ -20,16 +20,26 @@ from barcodefm import (
 )
 from barcodefm.taxonomy import TaxonomySpec
 
-TINY = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
-            decoder_hidden_size=24, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
-            decoder_intermediate_size=48, num_labels=3)
+TINY = dict(
+    hidden_size=32,
+    num_hidden_layers=2,
+    num_attention_heads=2,
+    intermediate_size=64,
+    decoder_hidden_size=24,
+    decoder_num_hidden_layers=1,
+    decoder_num_attention_heads=2,
+    decoder_intermediate_size=48,
+    num_labels=3,
+)
 
 # A small real tree (COI: order > family > genus) for the taxonomic head.
-TREE = TaxonomySpec.from_columns({
-    "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
-    "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
-    "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
-}).to_dict()
+TREE = TaxonomySpec.from_columns(
+    {
+        "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
+        "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
+        "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
+    }
+).to_dict()
 
 
 def tiny_config(tokenizer, **kw):
@@ -68,11 +78,21 @@ def test_config_defaults_follow_the_spec():
     c = BarcodeMAEConfig()
     assert (c.hidden_size, c.num_hidden_layers, c.num_attention_heads, c.intermediate_size) == (768, 6, 6, 3072)
     assert (c.decoder_hidden_size, c.decoder_num_hidden_layers, c.decoder_num_attention_heads) == (768, 6, 6)
-    assert (c.max_position_embeddings, c.mask_ratio, c.mask_in_encoder, c.k_mer, c.pooling) == (512, 0.5, False, 6, "mean")
+    assert (c.max_position_embeddings, c.mask_ratio, c.mask_in_encoder, c.k_mer, c.pooling) == (
+        512,
+        0.5,
+        False,
+        6,
+        "mean",
+    )
     assert (c.hidden_act, c.hidden_dropout_prob) == ("gelu", 0.1)
     tok = BarcodeKmerTokenizer(k=6)  # the defaults are this tokenizer's ids
     assert (c.vocab_size, c.pad_token_id, c.mask_token_id, c.unk_token_id) == (
-        len(tok), tok.pad_token_id, tok.mask_token_id, tok.unk_token_id)
+        len(tok),
+        tok.pad_token_id,
+        tok.mask_token_id,
+        tok.unk_token_id,
+    )
     c4 = config_from_tokenizer(BarcodeKmerTokenizer(k=4), config_class=BarcodeMAEConfig)
     assert (c4.k_mer, c4.vocab_size, c4.pad_token_id) == (4, 4**4 + 4, 4**4 + 3)
     again = BarcodeMAEConfig.from_dict(c4.to_dict())
@@ -82,7 +102,10 @@ def test_config_defaults_follow_the_spec():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(hidden_size=100, num_attention_heads=6), "hidden_size (100) must be divisible by num_attention_heads (6)"),
+        (
+            dict(hidden_size=100, num_attention_heads=6),
+            "hidden_size (100) must be divisible by num_attention_heads (6)",
+        ),
         (dict(decoder_hidden_size=50, decoder_num_attention_heads=4), "decoder_hidden_size (50) must be divisible"),
         (dict(mask_ratio=0.0), "mask_ratio must be strictly between 0 and 1"),
         (dict(mask_ratio=1.0), "mask_ratio must be strictly between 0 and 1"),
@@ -167,6 +190,7 @@ def test_loss_is_cross_entropy_on_masked_positions_only(tok, barcodes):
         def perturb(where):
             def hook(module, args, output):
                 return output + 50.0 * torch.randn_like(output) * where[:, :, None]
+
             return model.lm_head.register_forward_hook(hook)
 
         handle = perturb(~masked)  # garbage logits everywhere the loss must not look
@@ -202,7 +226,9 @@ def test_decoder_gets_projected_encoder_states_and_the_mask_embedding(tok, barco
     for i in range(len(barcodes)):
         visible = mask[i].bool() & ~masked[i]
         torch.testing.assert_close(states[i][visible], projected[i, : int(visible.sum())], rtol=0, atol=0)
-        assert torch.equal(states[i][masked[i]], model.decoder.embeddings.mask_embedding.expand(int(masked[i].sum()), -1))
+        assert torch.equal(
+            states[i][masked[i]], model.decoder.embeddings.mask_embedding.expand(int(masked[i].sum()), -1)
+        )
 
 
 def test_compaction_filler_does_not_leak_into_the_encoder(tok, barcodes):
@@ -217,7 +243,9 @@ def test_compaction_filler_does_not_leak_into_the_encoder(tok, barcodes):
             visible = enc["attention_mask"][i].bool() & ~out.masked_positions[i]
             alone = model.encoder(enc["input_ids"][i][visible][None], position_ids=positions[i][visible][None])
             n = int(visible.sum())
-            torch.testing.assert_close(out.encoder_last_hidden_state[i, :n], alone.last_hidden_state[0], rtol=1e-5, atol=1e-5)
+            torch.testing.assert_close(
+                out.encoder_last_hidden_state[i, :n], alone.last_hidden_state[0], rtol=1e-5, atol=1e-5
+            )
 
 
 def test_with_mask_variant_feeds_mask_tokens_to_the_encoder(tok, barcodes):
@@ -242,8 +270,16 @@ def test_with_mask_variant_feeds_mask_tokens_to_the_encoder(tok, barcodes):
     assert torch.isfinite(out.loss)
 
 
-@pytest.mark.parametrize("head", [BarcodeMAEModel, BarcodeMAEForSequenceClassification, BarcodeMAEForPreTraining,
-                                  BarcodeMAEForTaxonomicClassification], ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "head",
+    [
+        BarcodeMAEModel,
+        BarcodeMAEForSequenceClassification,
+        BarcodeMAEForPreTraining,
+        BarcodeMAEForTaxonomicClassification,
+    ],
+    ids=lambda c: c.__name__,
+)
 def test_embeddings_are_padding_side_and_batch_invariant(head, tok, barcodes):
     torch.manual_seed(0)
     model = head(tiny_config(tok, taxonomy=TREE)).eval()

@@ -34,9 +34,17 @@ def test_a_few_steps_on_real_coi_lower_the_loss(coi_rows, mask_in_encoder, one_t
     eval_tok = BarcodeKmerTokenizer(k=6)
     torch.manual_seed(0)
     config = config_from_tokenizer(
-        eval_tok, config_class=BarcodeMAEConfig, hidden_size=64, num_hidden_layers=1, num_attention_heads=4,
-        intermediate_size=128, decoder_hidden_size=64, decoder_num_hidden_layers=1, decoder_num_attention_heads=4,
-        decoder_intermediate_size=128, mask_in_encoder=mask_in_encoder,
+        eval_tok,
+        config_class=BarcodeMAEConfig,
+        hidden_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=4,
+        intermediate_size=128,
+        decoder_hidden_size=64,
+        decoder_num_hidden_layers=1,
+        decoder_num_attention_heads=4,
+        decoder_intermediate_size=128,
+        mask_in_encoder=mask_in_encoder,
     )
     model = BarcodeMAEForPreTraining(config).train()
     train = [r["dna"][:360] for r in coi_rows[:320]]  # 60 k-mers: keeps the test quick
@@ -44,7 +52,7 @@ def test_a_few_steps_on_real_coi_lower_the_loss(coi_rows, mask_in_encoder, one_t
     before = held_out_loss(model, held_out)
     optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-5)
     for step in range(20):
-        rows = train[(step * 16) % len(train):][:16]
+        rows = train[(step * 16) % len(train) :][:16]
         batch = train_tok(rows, padding=True, return_tensors="pt")
         loss = model(**batch).loss
         optimizer.zero_grad()

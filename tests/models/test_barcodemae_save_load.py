@@ -32,16 +32,25 @@ from barcodefm import (
 from barcodefm.factory import load_model
 from barcodefm.taxonomy import TaxonomySpec
 
-TINY = dict(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
-            decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
-            decoder_intermediate_size=64)
+TINY = dict(
+    hidden_size=32,
+    num_hidden_layers=1,
+    num_attention_heads=2,
+    intermediate_size=64,
+    decoder_hidden_size=32,
+    decoder_num_hidden_layers=1,
+    decoder_num_attention_heads=2,
+    decoder_intermediate_size=64,
+)
 
 
-TREE = TaxonomySpec.from_columns({
-    "order": ["Coleoptera", "Coleoptera", "Lepidoptera"],
-    "family": ["Carabidae", "Carabidae", "Crambidae"],
-    "genus": ["Abax", "Carabus", "Pyrausta"],
-}).to_dict()
+TREE = TaxonomySpec.from_columns(
+    {
+        "order": ["Coleoptera", "Coleoptera", "Lepidoptera"],
+        "family": ["Carabidae", "Carabidae", "Crambidae"],
+        "genus": ["Abax", "Carabus", "Pyrausta"],
+    }
+).to_dict()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +59,8 @@ def taxonomy_folder(tmp_path_factory):
     tok = BarcodeKmerTokenizer(k=6)
     torch.manual_seed(1)
     model = BarcodeMAEForTaxonomicClassification(
-        config_from_tokenizer(tok, config_class=BarcodeMAEConfig, taxonomy=TREE, **TINY)).eval()
+        config_from_tokenizer(tok, config_class=BarcodeMAEConfig, taxonomy=TREE, **TINY)
+    ).eval()
     folder = str(tmp_path_factory.mktemp("mae-taxonomy"))
     model.save_pretrained(folder)
     tok.save_pretrained(folder)
@@ -95,7 +105,9 @@ def test_auto_classes_load_the_saved_folders_in_process(pretrained):
         for folder in (full, encoder_only):
             encoder = AutoModel.from_pretrained(folder).eval()
             assert type(encoder) is BarcodeMAEModel
-            torch.testing.assert_close(encoder.embed(enc["input_ids"], enc["attention_mask"]), expected_emb, rtol=0, atol=0)
+            torch.testing.assert_close(
+                encoder.embed(enc["input_ids"], enc["attention_mask"]), expected_emb, rtol=0, atol=0
+            )
     # Fine-tuning starts from the exported encoder's weights.
     classifier = AutoModelForSequenceClassification.from_pretrained(encoder_only, num_labels=4)
     assert type(classifier) is BarcodeMAEForSequenceClassification
@@ -111,7 +123,8 @@ def test_taxonomy_folder_loads_as_the_classifier(taxonomy_folder, pretrained):
     loaded = load_model(folder, "AutoModel").eval()
     assert type(loaded) is BarcodeMAEForTaxonomicClassification
     assert loaded.predict_taxonomy(enc["input_ids"], enc["attention_mask"]) == model.predict_taxonomy(
-        enc["input_ids"], enc["attention_mask"])
+        enc["input_ids"], enc["attention_mask"]
+    )
     assert os.path.exists(os.path.join(folder, "taxonomy.py"))  # travels with the hub code
 
 
@@ -125,7 +138,9 @@ def test_encoder_export_holds_the_encoder_only(pretrained):
     assert {n for n in weight_names(full) if n.startswith("decoder")}  # the full one has them
     for folder in (full, encoder_only):
         auto_map = json.load(open(os.path.join(folder, "config.json")))["auto_map"]
-        assert {"AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForSequenceClassification"} <= set(auto_map)
+        assert {"AutoConfig", "AutoModel", "AutoModelForPreTraining", "AutoModelForSequenceClassification"} <= set(
+            auto_map
+        )
         assert os.path.exists(os.path.join(folder, "modeling_barcodemae.py"))
 
 
@@ -168,12 +183,22 @@ def test_saved_folders_load_without_barcodefm(pretrained, taxonomy_folder, tmp_p
     out_path = str(tmp_path / "remote.pt")
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     # Run from tmp_path so that the repository's src/ is not importable either.
-    proc = subprocess.run([sys.executable, "-c", LOADER, json.dumps([full, encoder_only, tax_folder, seqs, out_path])],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", LOADER, json.dumps([full, encoder_only, tax_folder, seqs, out_path])],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = torch.load(out_path)
-    assert got["classes"] == ["BarcodeKmerTokenizer", "BarcodeMAEForPreTraining", "BarcodeMAEModel",
-                              "BarcodeMAEForTaxonomicClassification"]
+    assert got["classes"] == [
+        "BarcodeKmerTokenizer",
+        "BarcodeMAEForPreTraining",
+        "BarcodeMAEModel",
+        "BarcodeMAEForTaxonomicClassification",
+    ]
     assert torch.equal(got["ids"], enc["input_ids"])
     torch.testing.assert_close(got["logits"], expected_logits, rtol=0, atol=0)
     assert torch.equal(got["drawn"], expected_drawn)  # same seed, same mask

@@ -17,20 +17,35 @@ from barcodefm import (
 )
 from barcodefm.taxonomy import TaxonomySpec
 
-HEADS = [BarcodeMambaModel, BarcodeMambaForCausalLM, BarcodeMambaForMaskedLM, BarcodeMambaForSequenceClassification,
-         BarcodeMambaForTaxonomicClassification]
+HEADS = [
+    BarcodeMambaModel,
+    BarcodeMambaForCausalLM,
+    BarcodeMambaForMaskedLM,
+    BarcodeMambaForSequenceClassification,
+    BarcodeMambaForTaxonomicClassification,
+]
 
 # A small real tree (COI: order > family > genus).
-TREE = TaxonomySpec.from_columns({
-    "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
-    "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
-    "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
-}).to_dict()
+TREE = TaxonomySpec.from_columns(
+    {
+        "order": ["Coleoptera", "Coleoptera", "Lepidoptera", "Lepidoptera"],
+        "family": ["Carabidae", "Carabidae", "Crambidae", "Noctuidae"],
+        "genus": ["Abax", "Carabus", "Pyrausta", "Noctua"],
+    }
+).to_dict()
 
 
 def tiny_config(tokenizer, version=2, **kw):
-    base = dict(d_model=32, n_layer=2, headdim=16, d_state=16 if version == 2 else 8, mamba_version=version,
-                torch_chunk_size=16, num_labels=3, taxonomy=TREE)
+    base = dict(
+        d_model=32,
+        n_layer=2,
+        headdim=16,
+        d_state=16 if version == 2 else 8,
+        mamba_version=version,
+        torch_chunk_size=16,
+        num_labels=3,
+        taxonomy=TREE,
+    )
     base.update(kw)
     return config_from_tokenizer(tokenizer, **base)
 
@@ -67,7 +82,7 @@ def test_left_padded_batch_equals_each_barcode_alone(head, version, block_tokens
         for i, seq in enumerate(barcodes):
             alone = output_tensor(model, tok([seq], return_tensors="pt"))[0]
             if together.dim() == 3:  # token outputs: compare the real positions
-                got = together[i, -alone.shape[0]:]
+                got = together[i, -alone.shape[0] :]
             else:
                 got = together[i]
             torch.testing.assert_close(got, alone, rtol=1e-5, atol=1e-5)
@@ -153,7 +168,12 @@ def test_step_decoding_equals_full_forward(version, barcodes):
     prompts = tok([barcodes[1][:20], barcodes[2][:9]], padding=True, return_tensors="pt")
     with torch.no_grad():
         gen = model.generate(
-            **prompts, max_new_tokens=12, do_sample=True, top_k=0, return_dict_in_generate=True, output_logits=True,
+            **prompts,
+            max_new_tokens=12,
+            do_sample=True,
+            top_k=0,
+            return_dict_in_generate=True,
+            output_logits=True,
             pad_token_id=tok.pad_token_id,
         )
         seqs = gen.sequences
@@ -190,7 +210,9 @@ def test_masked_lm_loss_all_vs_masked(barcodes):
         out = m_all(input_ids=masked, labels=original)
         ce = torch.nn.functional.cross_entropy(out.logits[0], original[0], reduction="none")
         torch.testing.assert_close(out.loss, ce.mean())
-        m_masked = BarcodeMambaForMaskedLM(m_all.config.__class__(**{**m_all.config.to_dict(), "mlm_loss_on": "masked"}))
+        m_masked = BarcodeMambaForMaskedLM(
+            m_all.config.__class__(**{**m_all.config.to_dict(), "mlm_loss_on": "masked"})
+        )
         m_masked.load_state_dict(m_all.state_dict())
         out2 = m_masked.eval()(input_ids=masked, labels=original)
         torch.testing.assert_close(out2.loss, ce[::2].mean())

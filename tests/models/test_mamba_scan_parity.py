@@ -71,8 +71,10 @@ def test_ssd_chunk_scan_matches_naive_recurrence(length, ngroups):
 def test_ssd_chunk_size_changes_only_rounding(chunk):
     x, dt, A, B, C, D = random_ssd_inputs(b=2, l=150, h=4, p=8, g=2, n=16, seed=1)
     torch.testing.assert_close(
-        ssd_chunk_scan(x, dt, A, B, C, chunk_size=chunk, D=D), ssd_chunk_scan(x, dt, A, B, C, chunk_size=64, D=D),
-        rtol=1e-5, atol=1e-5,
+        ssd_chunk_scan(x, dt, A, B, C, chunk_size=chunk, D=D),
+        ssd_chunk_scan(x, dt, A, B, C, chunk_size=64, D=D),
+        rtol=1e-5,
+        atol=1e-5,
     )
 
 
@@ -145,12 +147,18 @@ def test_mamba1_mixer_torch_path_matches_naive():
         x, z = (u @ m.in_proj.weight.t()).chunk(2, dim=-1)
         w = m.conv1d.weight[:, 0]
         padded = F.pad(x, (0, 0, 3, 0))
-        x = F.silu(torch.stack([(padded[:, t : t + 4].transpose(1, 2) * w).sum(-1) + m.conv1d.bias for t in range(65)], 1))
+        x = F.silu(
+            torch.stack([(padded[:, t : t + 4].transpose(1, 2) * w).sum(-1) + m.conv1d.bias for t in range(65)], 1)
+        )
         dt, B, C = torch.split(x @ m.x_proj.weight.t(), [m.dt_rank, 8, 8], dim=-1)
         delta = F.softplus(dt @ m.dt_proj.weight.t() + m.dt_proj.bias)
         y, _ = naive_selective_scan(
-            x.transpose(1, 2).double(), delta.transpose(1, 2).double(), -torch.exp(m.A_log).double(),
-            B.transpose(1, 2).double(), C.transpose(1, 2).double(), m.D.double(),
+            x.transpose(1, 2).double(),
+            delta.transpose(1, 2).double(),
+            -torch.exp(m.A_log).double(),
+            B.transpose(1, 2).double(),
+            C.transpose(1, 2).double(),
+            m.D.double(),
         )
         ref = (y.float().transpose(1, 2) * F.silu(z)) @ m.out_proj.weight.t()
         torch.testing.assert_close(m(u), ref, rtol=1e-5, atol=1e-5)

@@ -11,10 +11,16 @@ import os
 import subprocess
 import sys
 
-import pytest
 import torch
 
-from barcodefm import BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer, BarcodeMambaForCausalLM, config_from_tokenizer
+from barcodefm import (
+    BarcodeBPETokenizer,
+    BarcodeCharTokenizer,
+    BarcodeKmerTokenizer,
+    BarcodeMambaForCausalLM,
+    config_from_tokenizer,
+)
+
 
 def test_saved_models_load_without_barcodefm(tmp_path, coi_rows):
     """char, k-mer and BPE tokenizers x Mamba-1 and Mamba-2: identical ids, logits, embeddings."""
@@ -27,15 +33,18 @@ def test_saved_models_load_without_barcodefm(tmp_path, coi_rows):
     for name, tok in tokenizers.items():
         for version in (1, 2):
             torch.manual_seed(version)
-            cfg = config_from_tokenizer(tok, d_model=32, n_layer=2, headdim=16, mamba_version=version,
-                                        d_state=16 if version == 2 else 8)
+            cfg = config_from_tokenizer(
+                tok, d_model=32, n_layer=2, headdim=16, mamba_version=version, d_state=16 if version == 2 else 8
+            )
             model = BarcodeMambaForCausalLM(cfg).eval()
             folder = tmp_path / f"{name}-mamba{version}"
             model.save_pretrained(folder)
             tok.save_pretrained(folder)
             references.append((folder, model, tok))
             config = json.load(open(folder / "config.json"))
-            assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(config["auto_map"])
+            assert {"AutoConfig", "AutoModel", "AutoModelForCausalLM", "AutoModelForSequenceClassification"} <= set(
+                config["auto_map"]
+            )
     # One fresh process, `import barcodefm` blocked, HF_HUB_OFFLINE=1, cwd outside the repository.
     results = check_folders(references, sequences=seqs, atol=0.0)
     for result in results:
@@ -43,7 +52,10 @@ def test_saved_models_load_without_barcodefm(tmp_path, coi_rows):
         assert result.max_abs_diff == 0.0
         assert "transformers_modules" in result.model_class
     assert sorted({r.tokenizer_class.rsplit(".", 1)[-1] for r in results}) == [
-        "BarcodeBPETokenizer", "BarcodeCharTokenizer", "BarcodeKmerTokenizer"]
+        "BarcodeBPETokenizer",
+        "BarcodeCharTokenizer",
+        "BarcodeKmerTokenizer",
+    ]
 
 
 def test_hub_modules_import_only_allowed_packages():
@@ -106,8 +118,14 @@ def test_taxonomy_model_loads_with_names_without_barcodefm(tmp_path, coi_rows):
     seqs = [coi_rows[0]["dna"][:100], coi_rows[50]["dna"][:60]]
     enc = tok(seqs, padding=True, return_tensors="pt")
     expected = model.predict_taxonomy(enc["input_ids"], enc["attention_mask"])
-    proc = subprocess.run([sys.executable, "-c", TAXONOMY_LOADER, str(tmp_path / "tax"), json.dumps(seqs)],
-                          cwd=tmp_path, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", TAXONOMY_LOADER, str(tmp_path / "tax"), json.dumps(seqs)],
+        cwd=tmp_path,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     got = json.loads(proc.stdout.strip().splitlines()[-1])
     assert got["class"] == "BarcodeMambaForTaxonomicClassification"

@@ -13,8 +13,9 @@ def test_ntp_loss_falls_on_real_coi(version, coi_rows):
     torch.manual_seed(0)
     tok = BarcodeCharTokenizer()
     model = BarcodeMambaForCausalLM(
-        config_from_tokenizer(tok, d_model=64, n_layer=2, headdim=16, mamba_version=version, d_state=16,
-                              embed_dropout=0.0)
+        config_from_tokenizer(
+            tok, d_model=64, n_layer=2, headdim=16, mamba_version=version, d_state=16, embed_dropout=0.0
+        )
     )
     # Mamba-1's pure path is a per-step loop (exact, slow under autograd): shorter barcodes keep
     # this test in seconds; Mamba-2's chunked scan takes the 200-base version.

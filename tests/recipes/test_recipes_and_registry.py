@@ -11,8 +11,20 @@ from barcodefm.recipes.bundled import RECIPES, SELECTION_SPLITS
 from barcodefm.recipes.training_tables import CBS_TABLE, MYCOAI_TABLE, OVERLAP_SPLIT, its_fungi_table
 from barcodefm.registry import BUNDLED_MODELS, PRESETS, preset_options, resolve_model
 
-HEADER = ["id", "region", "kingdom", "phylum", "class", "order", "family", "genus", "species", "seq_len", "split",
-          "sequence"]
+HEADER = [
+    "id",
+    "region",
+    "kingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "species",
+    "seq_len",
+    "split",
+    "sequence",
+]
 
 
 def write_table(path, rows):
@@ -32,9 +44,13 @@ def test_its_table_keeps_a_strain_out_of_training_when_the_other_table_holds_it_
         rows = {(r["dataset"], r["id"]): r["split"] for r in csv.DictReader(f, delimiter="\t")}
     assert rows == {
         ("cbs", "cbs:A"): OVERLAP_SPLIT,  # A is a MycoAI test strain
-        ("cbs", "cbs:B"): "train", ("mycoai", "mycoai:B"): "train",
-        ("cbs", "cbs:C"): "test", ("mycoai", "mycoai:A"): "test", ("mycoai", "mycoai:E"): "unseen_query",
-        ("cbs", "cbs:D"): OVERLAP_SPLIT, ("mycoai", "mycoai:D"): "val",
+        ("cbs", "cbs:B"): "train",
+        ("mycoai", "mycoai:B"): "train",
+        ("cbs", "cbs:C"): "test",
+        ("mycoai", "mycoai:A"): "test",
+        ("mycoai", "mycoai:E"): "unseen_query",
+        ("cbs", "cbs:D"): OVERLAP_SPLIT,
+        ("mycoai", "mycoai:D"): "val",
     }
 
 

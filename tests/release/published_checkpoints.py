@@ -75,8 +75,15 @@ def published_mamba_reference(tokenizer_name: str, k: int = 6, d_model: int = 38
 
     vocab_size = len(published_vocab(tokenizer_name, k))
     config = BarcodeMambaConfig(
-        vocab_size=vocab_size, d_model=d_model, n_layer=n_layer, headdim=48, d_state=64, pad_token_id=None,
-        n_token_id=7 if tokenizer_name == "char" else 2, pad_vocab_size_multiple=8, residual_in_fp32=True,
+        vocab_size=vocab_size,
+        d_model=d_model,
+        n_layer=n_layer,
+        headdim=48,
+        d_state=64,
+        pad_token_id=None,
+        n_token_id=7 if tokenizer_name == "char" else 2,
+        pad_vocab_size_multiple=8,
+        residual_in_fp32=True,
     )
     torch.manual_seed(seed)
     model = BarcodeMambaForCausalLM(config).eval()
@@ -86,8 +93,16 @@ def published_mamba_reference(tokenizer_name: str, k: int = 6, d_model: int = 38
     return model
 
 
-def write_published_barcodemamba(folder: Path, model, tokenizer_name: str, k: int = 6, spelling: str | None = None,
-                                 extra_state: dict | None = None, drop: tuple[str, ...] = (), extra_objects=None) -> Path:
+def write_published_barcodemamba(
+    folder: Path,
+    model,
+    tokenizer_name: str,
+    k: int = 6,
+    spelling: str | None = None,
+    extra_state: dict | None = None,
+    drop: tuple[str, ...] = (),
+    extra_objects=None,
+) -> Path:
     """``folder/.hydra/config.yaml`` + ``folder/checkpoints/last.ckpt`` as the published runs have them."""
     if tokenizer_name == "char":
         block = CHAR_TOKENIZER
@@ -110,9 +125,13 @@ def write_published_barcodemamba(folder: Path, model, tokenizer_name: str, k: in
     state["val_metrics.accuracy.total"] = torch.tensor(20)
     state.update(extra_state or {})
     checkpoint = {
-        "epoch": 9, "global_step": 1234, "pytorch-lightning_version": "2.2.1", "state_dict": state,
+        "epoch": 9,
+        "global_step": 1234,
+        "pytorch-lightning_version": "2.2.1",
+        "state_dict": state,
         "optimizer_states": [{"state": {}, "param_groups": [{"lr": 8e-4, "weight_decay": 0.1}]}],
-        "lr_schedulers": [], "hyper_parameters": {"lr": 8e-4},
+        "lr_schedulers": [],
+        "hyper_parameters": {"lr": 8e-4},
     }
     if extra_objects:
         checkpoint["callbacks"] = extra_objects
@@ -124,8 +143,14 @@ def published_bert_encoder(vocab_size: int, hidden: int = 64, layers: int = 2, h
     """The published BarcodeMAE encoder class (transformers BertModel), random perturbed weights."""
     from transformers import BertConfig, BertModel
 
-    bert_config = {"vocab_size": vocab_size, "hidden_size": hidden, "num_hidden_layers": layers,
-                   "num_attention_heads": heads, "intermediate_size": 2 * hidden, "output_hidden_states": True}
+    bert_config = {
+        "vocab_size": vocab_size,
+        "hidden_size": hidden,
+        "num_hidden_layers": layers,
+        "num_attention_heads": heads,
+        "intermediate_size": 2 * hidden,
+        "output_hidden_states": True,
+    }
     torch.manual_seed(seed)
     model = BertModel(BertConfig(**bert_config)).eval()
     with torch.no_grad():
@@ -147,7 +172,19 @@ def write_published_barcodemae(path: Path, bert, bert_config: dict, k: int = 6, 
         state["module.decoder.classifier.weight"] = torch.randn(3, 4)
         state["module.projection_layer.weight"] = torch.randn(4, 4)
     options = argparse.Namespace(k_mer=k, max_len=660, arch="maelm", use_cls_token=False, n_layers=2, lr=1e-4)
-    torch.save({"model": state, "bert_config": bert_config, "config": options, "epoch": 3,
-                "decoder_config": {"hidden_size": 4, "num_hidden_layers": 1, "num_attention_heads": 1,
-                                   "intermediate_size": 8}}, path)
+    torch.save(
+        {
+            "model": state,
+            "bert_config": bert_config,
+            "config": options,
+            "epoch": 3,
+            "decoder_config": {
+                "hidden_size": 4,
+                "num_hidden_layers": 1,
+                "num_attention_heads": 1,
+                "intermediate_size": 8,
+            },
+        },
+        path,
+    )
     return path

@@ -7,14 +7,13 @@ import itertools
 
 import pytest
 import torch
+from published_checkpoints import published_bert_encoder, write_published_barcodemae
+from release_fixtures import one_torch_thread, short_barcodes  # noqa: F401 (pytest fixtures)
 
-from barcodefm import BarcodeMAEModel, BarcodeKmerTokenizer
+from barcodefm import BarcodeKmerTokenizer, BarcodeMAEModel
 from barcodefm.cli import main as cli_main
 from barcodefm.release import load_saved_model
 from barcodefm.release.convert_barcodemae import LAYOUTS, _vocabulary_layout, convert_barcodemae
-
-from published_checkpoints import published_bert_encoder, write_published_barcodemae
-from release_fixtures import one_torch_thread, short_barcodes  # noqa: F401 (pytest fixtures)
 
 
 def _barcodemae_vocab(specials, k=6):
@@ -23,7 +22,7 @@ def _barcodemae_vocab(specials, k=6):
 
 
 def test_cli_converts_published_encoder_that_loads_without_barcodefm(tmp_path, capsys, short_barcodes):
-    bert, bert_config = published_bert_encoder(4 ** 6 + 2)  # [MASK] [UNK] + 4096 6-mers
+    bert, bert_config = published_bert_encoder(4**6 + 2)  # [MASK] [UNK] + 4096 6-mers
     checkpoint = write_published_barcodemae(tmp_path / "BarcodeMAE.pt", bert, bert_config)
     out = tmp_path / "hub"
     # The command runs the fresh-process load check itself.
@@ -44,11 +43,12 @@ def test_cli_converts_published_encoder_that_loads_without_barcodefm(tmp_path, c
         states = model(**encoded).last_hidden_state
         embeddings = model.embed(encoded["input_ids"], encoded["attention_mask"])
         for i, seq in enumerate(short_barcodes):
-            ids = [vocab.get(seq[j:j + 6], vocab["[UNK]"]) for j in range(0, len(seq) - 5, 6)]
+            ids = [vocab.get(seq[j : j + 6], vocab["[UNK]"]) for j in range(0, len(seq) - 5, 6)]
             ids_t = torch.tensor([ids])
             # The published forward: BertModel with position ids 0..n-1 (token type 0 implied).
-            want = bert(input_ids=ids_t, attention_mask=torch.ones_like(ids_t),
-                        position_ids=torch.arange(len(ids))[None]).last_hidden_state[0]
+            want = bert(
+                input_ids=ids_t, attention_mask=torch.ones_like(ids_t), position_ids=torch.arange(len(ids))[None]
+            ).last_hidden_state[0]
             real = encoded["attention_mask"][i].bool()
             assert encoded["input_ids"][i, real].tolist() == ids
             torch.testing.assert_close(states[i, real], want, atol=1e-5, rtol=1e-5)
@@ -59,7 +59,7 @@ def test_cli_converts_published_encoder_that_loads_without_barcodefm(tmp_path, c
 @pytest.mark.parametrize("layout", ["mask-unk", "mask-cls-unk"])
 def test_vocabulary_layouts_keep_published_ids(layout):
     specials = LAYOUTS[layout]
-    k, found = _vocabulary_layout(4 ** 4 + len(specials), None, "auto", None)
+    k, found = _vocabulary_layout(4**4 + len(specials), None, "auto", None)
     assert (k, found) == (4, specials)
     tokenizer = BarcodeKmerTokenizer(k=4, specials_first=found, specials_last=("[PAD]",))
     vocab = _barcodemae_vocab(specials, k=4)
@@ -76,13 +76,15 @@ def test_unsupported_and_incomplete_checkpoints_are_explained(tmp_path):
         _vocabulary_layout(4098, 6, "auto", argparse.Namespace(n_registers=4))
     with pytest.raises(ValueError, match=r"\[CLS\] token prepended"):
         _vocabulary_layout(4099, 6, "auto", {"use_cls_token": True})
-    bert, _ = published_bert_encoder(4 ** 3 + 2, hidden=16, layers=1, heads=2)
+    bert, _ = published_bert_encoder(4**3 + 2, hidden=16, layers=1, heads=2)
     bare = tmp_path / "bare.pt"
     torch.save(bert.state_dict(), bare)  # a bare state dict: the sizes must come from somewhere
     with pytest.raises(ValueError, match="--bert-config"):
         convert_barcodemae(bare, tmp_path / "out", check=False)
     config_json = tmp_path / "bert_config.json"
-    config_json.write_text('{"vocab_size": 66, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, '
-                           '"intermediate_size": 32}')
+    config_json.write_text(
+        '{"vocab_size": 66, "hidden_size": 16, "num_hidden_layers": 1, "num_attention_heads": 2, '
+        '"intermediate_size": 32}'
+    )
     report = convert_barcodemae(bare, tmp_path / "out", bert_config=str(config_json), check=False)
     assert report.model_class == "BarcodeMAEModel" and "4096" not in report.notes[0] and "64 3-mers" in report.notes[0]

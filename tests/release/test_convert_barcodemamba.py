@@ -10,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
+from published_checkpoints import published_mamba_reference, published_vocab, write_published_barcodemamba
+from release_fixtures import one_torch_thread, short_barcodes  # noqa: F401 (pytest fixtures)
 
 from barcodefm import BarcodeMambaForCausalLM, BarcodeMambaForMaskedLM
 from barcodefm.cli import main as cli_main
 from barcodefm.release import StateDictMismatchError, UntrustedCheckpointError, check_folders, load_saved_model
 from barcodefm.release.convert_barcodemamba import convert_barcodemamba, read_published_config
 from barcodefm.release.hydra_config import HydraConfig, HydraConfigError
-
-from published_checkpoints import published_mamba_reference, published_vocab, write_published_barcodemamba
-from release_fixtures import one_torch_thread, short_barcodes  # noqa: F401 (pytest fixtures)
 
 
 class LightningCallbackState:
@@ -32,7 +31,7 @@ def _published_ids(tokenizer_name: str, sequence: str) -> list[int]:
     vocab = published_vocab(tokenizer_name)
     if tokenizer_name == "char":
         return [vocab[c] for c in sequence]
-    return [vocab.get(sequence[i:i + 6], vocab["[UNK]"]) for i in range(0, len(sequence) - 5, 6)]
+    return [vocab.get(sequence[i : i + 6], vocab["[UNK]"]) for i in range(0, len(sequence) - 5, 6)]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +42,9 @@ def converted(tmp_path_factory):
     out = {}
     for name, spelling in (("char", None), ("k_mer", "k-mer")):
         reference = published_mamba_reference(name, seed=1 if name == "char" else 2)
-        src = write_published_barcodemamba(root / f"BarcodeMamba-dim384-layer2-{name}", reference, name, spelling=spelling)
+        src = write_published_barcodemamba(
+            root / f"BarcodeMamba-dim384-layer2-{name}", reference, name, spelling=spelling
+        )
         report = convert_barcodemamba(src, root / f"hub-{name}", check=False)
         out[name] = (reference, report)
     return out
@@ -101,8 +102,14 @@ def test_converted_folders_load_without_barcodefm(converted, short_barcodes, tmp
 
 def test_published_config_keys_and_spellings(tmp_path):
     base = {
-        "model": {"d_model": 384, "n_layer": 2, "vocab_size": "${tokenizer.vocab_size}", "d_inner": None,
-                  "pad_vocab_size_multiple": 8, "layer": {"d_state": 64, "headdim": 48, "dt_min": 0.001}},
+        "model": {
+            "d_model": 384,
+            "n_layer": 2,
+            "vocab_size": "${tokenizer.vocab_size}",
+            "d_inner": None,
+            "pad_vocab_size_multiple": 8,
+            "layer": {"d_state": 64, "headdim": 48, "dt_min": 0.001},
+        },
         "tokenizer": {"name": "k-mer", "k_mer": 4, "vocab_size": "${eval:4 ** ${.k_mer} + 3}"},
     }
     for spelling in ("k-mer", "k_mer", "kmer"):
@@ -133,10 +140,13 @@ def test_published_config_keys_and_spellings(tmp_path):
 
 def test_mismatched_checkpoint_lists_every_difference(tmp_path, capsys):
     reference = published_mamba_reference("char", d_model=48, n_layer=2)
-    extra = {"model.backbone.layers.0.mixer.extra_scale": torch.ones(3),
-             "model.backbone.ln_f.weight": torch.ones(40)}  # a wrong shape (48 expected)
-    src = write_published_barcodemamba(tmp_path / "run", reference, "char", extra_state=extra,
-                                       drop=("model.backbone.layers.1.mixer.D",))
+    extra = {
+        "model.backbone.layers.0.mixer.extra_scale": torch.ones(3),
+        "model.backbone.ln_f.weight": torch.ones(40),
+    }  # a wrong shape (48 expected)
+    src = write_published_barcodemamba(
+        tmp_path / "run", reference, "char", extra_state=extra, drop=("model.backbone.layers.1.mixer.D",)
+    )
     with pytest.raises(StateDictMismatchError) as info:
         convert_barcodemamba(src, tmp_path / "out", check=False)
     diff = info.value.diff
@@ -153,8 +163,9 @@ def test_mismatched_checkpoint_lists_every_difference(tmp_path, capsys):
 
 def test_pickled_objects_need_trust_checkpoint(tmp_path, capsys):
     reference = published_mamba_reference("char", d_model=48, n_layer=1)
-    src = write_published_barcodemamba(tmp_path / "run", reference, "char",
-                                       extra_objects={"ModelCheckpoint": LightningCallbackState()})
+    src = write_published_barcodemamba(
+        tmp_path / "run", reference, "char", extra_objects={"ModelCheckpoint": LightningCallbackState()}
+    )
     with pytest.raises(UntrustedCheckpointError, match=r"LightningCallbackState.*--trust-checkpoint"):
         convert_barcodemamba(src, tmp_path / "out", check=False)
     assert cli_main(["convert", "barcodemamba", str(src), str(tmp_path / "out")]) == 1

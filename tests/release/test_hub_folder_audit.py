@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 
 import torch
+from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
 
 from barcodefm import BarcodeKmerTokenizer, BarcodeMambaModel, config_from_tokenizer
 from barcodefm.release import audit_hub_folder
 from barcodefm.release.hub_folder import tidy_tokenizer_config
-
-from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
 
 
 def test_audit_flags_each_problem(tmp_path):

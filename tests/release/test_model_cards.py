@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import yaml
+from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
 
 from barcodefm import (
     BarcodeCharTokenizer,
@@ -19,8 +20,6 @@ from barcodefm.release import card_family, metrics_from_results, render_model_ca
 from barcodefm.release.cards import default_template_dir
 from barcodefm.taxonomy import TaxonomySpec
 
-from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
-
 
 def _front_matter(card: str) -> dict:
     assert card.startswith("---\n")
@@ -30,14 +29,32 @@ def _front_matter(card: str) -> dict:
 def test_metrics_are_read_from_every_results_layout():
     flat = metrics_from_results({"eval_accuracy": 0.97, "eval_loss": 0.1, "epoch": 3.0, "test_macro_f1": 0.5})
     assert [(m.split, m.key, m.value) for m in flat] == [("eval", "accuracy", 0.97), ("test", "macro_f1", 0.5)]
-    nested = metrics_from_results({"task": "species", "n_train": 10, "lora": False,
-                                   "test": {"all": {"accuracy": 0.9, "n_unseen_label": 2}, "dedup": {"accuracy": 0.8}}})
+    nested = metrics_from_results(
+        {
+            "task": "species",
+            "n_train": 10,
+            "lora": False,
+            "test": {"all": {"accuracy": 0.9, "n_unseen_label": 2}, "dedup": {"accuracy": 0.8}},
+        }
+    )
     assert [(m.split, m.display_name, m.value) for m in nested] == [
-        ("test", "Accuracy", 0.9), ("test", "Accuracy (de-duplicated)", 0.8)]
-    probes = metrics_from_results({"knn_genus_unseen": {"accuracy": 0.69, "balanced_accuracy": 0.6, "macro_f1": 0.55},
-                                   "zsc": {"ami": 80.3}, "harmonic_mean": 74.2})
-    assert [(m.split, m.key) for m in probes] == [("knn_genus_unseen", "accuracy"), ("knn_genus_unseen", "balanced_accuracy"),
-                                                 ("knn_genus_unseen", "macro_f1"), ("zsc", "ami"), ("eval", "harmonic_mean")]
+        ("test", "Accuracy", 0.9),
+        ("test", "Accuracy (de-duplicated)", 0.8),
+    ]
+    probes = metrics_from_results(
+        {
+            "knn_genus_unseen": {"accuracy": 0.69, "balanced_accuracy": 0.6, "macro_f1": 0.55},
+            "zsc": {"ami": 80.3},
+            "harmonic_mean": 74.2,
+        }
+    )
+    assert [(m.split, m.key) for m in probes] == [
+        ("knn_genus_unseen", "accuracy"),
+        ("knn_genus_unseen", "balanced_accuracy"),
+        ("knn_genus_unseen", "macro_f1"),
+        ("zsc", "ami"),
+        ("eval", "harmonic_mean"),
+    ]
     per_rank = metrics_from_results({"test": {"genus": {"accuracy": 0.95, "mcc": 0.9}, "species": {"accuracy": 0.8}}})
     assert [m.display_name for m in per_rank] == ["Accuracy (genus)", "MCC (genus)", "Accuracy (species)"]
     pretraining = metrics_from_results({"eval": {"val": {"n": 100, "loss": 1.2, "perplexity": 3.3}}, "train_loss": 1.0})
@@ -46,15 +63,26 @@ def test_metrics_are_read_from_every_results_layout():
 
 def test_barcodemamba_plus_card_for_a_taxonomy_model():
     tokenizer = BarcodeCharTokenizer()
-    spec = TaxonomySpec.from_columns({"genus": ["Aspergillus", "Aspergillus", "Candida"],
-                                      "species": ["Aspergillus niger", "Aspergillus flavus", "Candida albicans"]})
+    spec = TaxonomySpec.from_columns(
+        {
+            "genus": ["Aspergillus", "Aspergillus", "Candida"],
+            "species": ["Aspergillus niger", "Aspergillus flavus", "Candida albicans"],
+        }
+    )
     torch.manual_seed(0)
     model = BarcodeMambaForTaxonomicClassification(
-        config_from_tokenizer(tokenizer, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict()))
+        config_from_tokenizer(tokenizer, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
+    )
     assert card_family(model.config) == "barcodemamba-plus"
     results = {"test": {"genus": {"accuracy": 0.93}, "species": {"accuracy": 0.817, "macro_f1": 0.7}}}
-    card = render_model_card(model, tokenizer, "fungi-lab/barcodemamba-plus-its", results=results,
-                             datasets=["fungi-lab/its-benchmark"], base_model="fungi-lab/barcodemamba-its")
+    card = render_model_card(
+        model,
+        tokenizer,
+        "fungi-lab/barcodemamba-plus-its",
+        results=results,
+        datasets=["fungi-lab/its-benchmark"],
+        base_model="fungi-lab/barcodemamba-its",
+    )
     meta = _front_matter(card)
     assert meta["pipeline_tag"] == "text-classification" and meta["base_model"] == "fungi-lab/barcodemamba-its"
     assert meta["datasets"] == ["fungi-lab/its-benchmark"] and "barcodemamba-plus" in meta["tags"]
@@ -68,10 +96,20 @@ def test_barcodemamba_plus_card_for_a_taxonomy_model():
 
 def test_barcodemae_card_without_results():
     tokenizer = BarcodeKmerTokenizer(k=4)
-    model = BarcodeMAEModel(config_from_tokenizer(
-        tokenizer, config_class=BarcodeMAEConfig, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-        intermediate_size=64, decoder_hidden_size=32, decoder_num_hidden_layers=1, decoder_num_attention_heads=2,
-        decoder_intermediate_size=64))
+    model = BarcodeMAEModel(
+        config_from_tokenizer(
+            tokenizer,
+            config_class=BarcodeMAEConfig,
+            hidden_size=32,
+            num_hidden_layers=1,
+            num_attention_heads=2,
+            intermediate_size=64,
+            decoder_hidden_size=32,
+            decoder_num_hidden_layers=1,
+            decoder_num_attention_heads=2,
+            decoder_intermediate_size=64,
+        )
+    )
     card = render_model_card(model, tokenizer, "lab/barcodemae-4mer", license="cc-by-4.0")
     meta = _front_matter(card)
     assert meta["license"] == "cc-by-4.0" and meta["pipeline_tag"] == "feature-extraction"
@@ -82,7 +120,10 @@ def test_barcodemae_card_without_results():
 
 def test_templates_exist_and_errors_are_clear(tmp_path):
     assert sorted(p.name for p in default_template_dir().glob("*.md")) == [
-        "barcodemae.md", "barcodemamba-plus.md", "barcodemamba.md"]
+        "barcodemae.md",
+        "barcodemamba-plus.md",
+        "barcodemamba.md",
+    ]
     tokenizer = BarcodeCharTokenizer()
     model = BarcodeMambaModel(config_from_tokenizer(tokenizer, d_model=16, n_layer=1, headdim=16, d_state=8))
     (tmp_path / "barcodemamba.md").write_text("---\n${card_data}\n---\n# ${model_name} ${nonsense}\n")

@@ -12,13 +12,12 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
 
 from barcodefm import BarcodeCharTokenizer, BarcodeMambaForCausalLM, config_from_tokenizer
 from barcodefm.cli import main as cli_main
 from barcodefm.release import HubUploadError, ReleaseRefusedError, audit_hub_folder, push_folder, release_model
 from barcodefm.release import release as release_module
-
-from release_fixtures import one_torch_thread  # noqa: F401 (pytest fixtures)
 
 REPO_ID = "bioscan-test/barcodemamba-tiny"
 RESULTS = {
@@ -49,16 +48,38 @@ def released(tmp_path_factory):
     model_dir = root / "finetuned"
     model = _save_tiny_model(model_dir, as_pickle=True)
     (model_dir / "eval_results.json").write_text(json.dumps(RESULTS))
-    (model_dir / "run_options.json").write_text(json.dumps(
-        {"data": "/home/someone/data/bold_coi.tsv.gz", "epochs": 3.0, "lr": 8e-4, "batch_size": 32, "seed": 0,
-         "objective": "ntp", "max_length": 660}))
+    (model_dir / "run_options.json").write_text(
+        json.dumps(
+            {
+                "data": "/home/someone/data/bold_coi.tsv.gz",
+                "epochs": 3.0,
+                "lr": 8e-4,
+                "batch_size": 32,
+                "seed": 0,
+                "objective": "ntp",
+                "max_length": 660,
+            }
+        )
+    )
     (model_dir / "train_log.jsonl").write_text('{"step": 1, "loss": 2.0}\n')
     out = root / "hub"
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as one_torch_thread, which a module-scoped fixture cannot use
     try:
-        rc = cli_main(["release", str(model_dir), "--repo-id", REPO_ID, "--output", str(out),
-                       "--dataset-name", "BOLD insect COI-5P", "--training-data", "Insect COI-5P barcodes from BOLD."])
+        rc = cli_main(
+            [
+                "release",
+                str(model_dir),
+                "--repo-id",
+                REPO_ID,
+                "--output",
+                str(out),
+                "--dataset-name",
+                "BOLD insect COI-5P",
+                "--training-data",
+                "Insect COI-5P barcodes from BOLD.",
+            ]
+        )
     finally:
         torch.set_num_threads(threads)
     return rc, model, out
@@ -68,9 +89,17 @@ def test_release_writes_a_complete_safe_hub_folder(released):
     rc, model, out = released
     assert rc == 0
     files = {p.name for p in out.iterdir()}
-    assert {"model.safetensors", "config.json", "README.md", "eval_results.json", "tokenizer_config.json",
-            "vocab.json", "modeling_barcodemamba.py", "configuration_barcodemamba.py",
-            "tokenization_barcode_char.py"} <= files
+    assert {
+        "model.safetensors",
+        "config.json",
+        "README.md",
+        "eval_results.json",
+        "tokenizer_config.json",
+        "vocab.json",
+        "modeling_barcodemamba.py",
+        "configuration_barcodemamba.py",
+        "tokenization_barcode_char.py",
+    } <= files
     assert "pytorch_model.bin" not in files and "train_log.jsonl" not in files and "run_options.json" not in files
     assert audit_hub_folder(out) == []
     config = json.loads((out / "config.json").read_text())
@@ -94,8 +123,11 @@ def test_model_card_metadata_and_content(released):
     (entry,) = front["model-index"]
     assert entry["name"] == "barcodemamba-tiny"
     values = {(r["dataset"]["split"], m["name"]): m["value"] for r in entry["results"] for m in r["metrics"]}
-    assert values == {("test", "Accuracy"): 0.9412, ("test", "Macro F1"): 0.8731,
-                      ("test", "Accuracy (de-duplicated)"): 0.8125}
+    assert values == {
+        ("test", "Accuracy"): 0.9412,
+        ("test", "Macro F1"): 0.8731,
+        ("test", "Accuracy (de-duplicated)"): 0.8125,
+    }
     assert "| BOLD insect COI-5P | test | Accuracy (de-duplicated) | 0.8125 |" in readme
     assert "bold_coi.tsv.gz" in readme and "/home/someone" not in readme  # file name, never the path
     assert "Insect COI-5P barcodes from BOLD." in readme
@@ -131,22 +163,32 @@ def test_card_and_readme_snippets_run_without_barcodefm(released, tmp_path):
     sizes = dict(d_model=16, n_layer=1, headdim=16, d_state=8)
     classifiers = {
         "taxonomy": BarcodeMambaForTaxonomicClassification(
-            config_from_tokenizer(tokenizer, taxonomy=spec.to_dict(), **sizes)),
-        "species": BarcodeMambaForSequenceClassification(config_from_tokenizer(
-            tokenizer, num_labels=2, id2label={0: "Aedes aegypti", 1: "Culex pipiens"},
-            label2id={"Aedes aegypti": 0, "Culex pipiens": 1}, **sizes)),
+            config_from_tokenizer(tokenizer, taxonomy=spec.to_dict(), **sizes)
+        ),
+        "species": BarcodeMambaForSequenceClassification(
+            config_from_tokenizer(
+                tokenizer,
+                num_labels=2,
+                id2label={0: "Aedes aegypti", 1: "Culex pipiens"},
+                label2id={"Aedes aegypti": 0, "Culex pipiens": 1},
+                **sizes,
+            )
+        ),
     }
     for name, classifier in classifiers.items():
         classifier.save_pretrained(tmp_path / name)
         tokenizer.save_pretrained(tmp_path / name)
-        scripts.append(usage_snippet(classifier, "org/x", example_barcodes("coi")).replace("org/x", str(tmp_path / name)))
+        scripts.append(
+            usage_snippet(classifier, "org/x", example_barcodes("coi")).replace("org/x", str(tmp_path / name))
+        )
     readme_block = _readme_release_snippet()
     if readme_block is not None:
         scripts.append(readme_block.replace('"ORG/NAME"', repr(str(out))))
     code = 'import sys\nsys.modules["barcodefm"] = None\n' + "\nprint('=====')\n".join(scripts)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "HF_MODULES_CACHE": str(tmp_path / "modules"), "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     embedding, taxonomy, species, *readme = (part.strip().splitlines() for part in proc.stdout.split("=====\n"))
     assert embedding[-1] == f"torch.Size([2, {model.config.d_model}])"
@@ -168,8 +210,11 @@ def test_release_refuses_a_folder_that_fails_its_load_check(tmp_path, monkeypatc
 
     def failing_check(folder, model, tokenizer):
         seen.append(sorted(p.name for p in Path(folder).iterdir()))
-        return LoadCheckResult(Path(folder), "AutoModelForCausalLM",
-                               problems=["the saved tokenizer gives different input_ids than the original"])
+        return LoadCheckResult(
+            Path(folder),
+            "AutoModelForCausalLM",
+            problems=["the saved tokenizer gives different input_ids than the original"],
+        )
 
     monkeypatch.setattr(release_module, "check_folder", failing_check)
     with pytest.raises(ReleaseRefusedError, match="different input_ids than the original"):

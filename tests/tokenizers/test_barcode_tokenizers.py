@@ -22,7 +22,9 @@ def all_tokenizers(bpe):
 
 def test_char_ids_reproduce_the_published_vocabulary():
     tok = BarcodeCharTokenizer()
-    assert [tok.convert_tokens_to_ids(t) for t in ["[MASK]", "[SEP]", "[UNK]", "A", "C", "G", "T", "N"]] == list(range(8))
+    assert [tok.convert_tokens_to_ids(t) for t in ["[MASK]", "[SEP]", "[UNK]", "A", "C", "G", "T", "N"]] == list(
+        range(8)
+    )
     assert tok.pad_token_id == 8 and len(tok) == 9
     assert tok("ACGTN")["input_ids"] == [3, 4, 5, 6, 7]
 
@@ -45,9 +47,16 @@ def test_kmer_random_offset_drops_up_to_k_minus_1_bases():
     assert seen == expected
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("acgt", "ACGT"), ("AC GT\n", "ACGT"), ("ACGU", "ACGT"), ("ACRYSWKMBDHVN", "ACNNNNNNNNNNN"), ("AC-G.T", "ACNGNT"),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("acgt", "ACGT"),
+        ("AC GT\n", "ACGT"),
+        ("ACGU", "ACGT"),
+        ("ACRYSWKMBDHVN", "ACNNNNNNNNNNN"),
+        ("AC-G.T", "ACNGNT"),
+    ],
+)
 def test_normalisation_rules(raw, expected):
     tok = BarcodeCharTokenizer()
     assert tok.decode(tok(raw)["input_ids"]) == expected

@@ -21,9 +21,35 @@ from barcodefm.trainers.options import PretrainOptions
 from barcodefm.trainers.pretraining import build_pretraining
 from barcodefm.trainers.trainer import whole_run_train_loss
 
-ARGS = ["pretrain", "--data", str(sample_path("coi")), "--d-model", "32", "--n-layer", "1", "--headdim", "16",
-        "--d-state", "16", "--d-intermediate", "32", "--batch-size", "8", "--max-length", "120", "--max-steps", "10",
-        "--save-steps", "4", "--logging-steps", "3", "--eval-split", "none", "--lr", "3e-3"]
+ARGS = [
+    "pretrain",
+    "--data",
+    str(sample_path("coi")),
+    "--d-model",
+    "32",
+    "--n-layer",
+    "1",
+    "--headdim",
+    "16",
+    "--d-state",
+    "16",
+    "--d-intermediate",
+    "32",
+    "--batch-size",
+    "8",
+    "--max-length",
+    "120",
+    "--max-steps",
+    "10",
+    "--save-steps",
+    "4",
+    "--logging-steps",
+    "3",
+    "--eval-split",
+    "none",
+    "--lr",
+    "3e-3",
+]
 
 
 class Killed(Exception):

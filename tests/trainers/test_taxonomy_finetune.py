@@ -50,8 +50,26 @@ def records():
 @pytest.fixture(scope="module")
 def pretrained(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("its_pre") / "model"
-    assert main(["pretrain", *COMMON, "--output", str(out), *TINY, "--tokenizer", "kmer", "--splits",
-                 ",".join(TRAIN_SPLITS), "--max-steps", "2", "--eval-split", "none"]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                *COMMON,
+                "--output",
+                str(out),
+                *TINY,
+                "--tokenizer",
+                "kmer",
+                "--splits",
+                ",".join(TRAIN_SPLITS),
+                "--max-steps",
+                "2",
+                "--eval-split",
+                "none",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -59,10 +77,35 @@ def pretrained(tmp_path_factory) -> Path:
 def finetuned(pretrained, tmp_path_factory) -> Path:
     """The ablation run: no HLS, unweighted loss, a subset of ranks."""
     out = tmp_path_factory.mktemp("its_ft") / "run"
-    assert main(["finetune", str(pretrained), "--task", "taxonomy", "--ranks", ",".join(ABLATION_RANKS),
-                 "--no-hls", "--class-weight-strength", "0", "--rank-weights", "1,1,2,3", *COMMON,
-                 "--output", str(out), "--train-split", ",".join(TRAIN_SPLITS),
-                 "--test-split", "test,unseen_query", "--max-steps", "6", "--lr", "3e-3"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(pretrained),
+                "--task",
+                "taxonomy",
+                "--ranks",
+                ",".join(ABLATION_RANKS),
+                "--no-hls",
+                "--class-weight-strength",
+                "0",
+                "--rank-weights",
+                "1,1,2,3",
+                *COMMON,
+                "--output",
+                str(out),
+                "--train-split",
+                ",".join(TRAIN_SPLITS),
+                "--test-split",
+                "test,unseen_query",
+                "--max-steps",
+                "6",
+                "--lr",
+                "3e-3",
+            ]
+        )
+        == 0
+    )
     return out
 
 
@@ -84,7 +127,9 @@ def test_config_carries_the_train_spec_and_the_ablation_switches(finetuned, reco
         assert spec["labels"][rank] == sorted(set(known(rank, train))), rank
     # Genus -> order parent map straight from the records (ranks in between are skipped).
     first = train[0]
-    assert spec["parents"]["genus"][normalize_label("genus", first["genus"])] == normalize_label("order", first["order"])
+    assert spec["parents"]["genus"][normalize_label("genus", first["genus"])] == normalize_label(
+        "order", first["order"]
+    )
     assert config["taxonomy_label_smoothing"] is None
     assert config["taxonomy_class_weight_strength"] == 0
     assert config["taxonomy_rank_weights"] == [1, 1, 2, 3]
@@ -95,8 +140,17 @@ def test_config_carries_the_train_spec_and_the_ablation_switches(finetuned, reco
 
 
 def test_defaults_every_varying_rank_hls_and_weighted_loss_on_the_pretrained_backbone(pretrained, tmp_path):
-    options = FinetuneOptions(model=str(pretrained), task="taxonomy", data=ITS, output=str(tmp_path / "run"),
-                              train_splits=TRAIN_SPLITS, max_length=500, batch_size=16, max_steps=1, save_steps=0)
+    options = FinetuneOptions(
+        model=str(pretrained),
+        task="taxonomy",
+        data=ITS,
+        output=str(tmp_path / "run"),
+        train_splits=TRAIN_SPLITS,
+        max_length=500,
+        batch_size=16,
+        max_steps=1,
+        save_steps=0,
+    )
     run = build_finetuning(options)
     model = run.trainer.model
     # kingdom is Fungi everywhere: no head for it.
@@ -127,8 +181,9 @@ def test_eval_results_hold_per_rank_metrics_per_split(finetuned, records):
             metrics = results[split]["all"][rank]
             assert set(metrics) >= {"accuracy", "balanced_accuracy", "macro_f1", "mcc", "n", "n_unseen_label"}
             assert metrics["n"] == len(known(rank, truth))
-            assert results[split]["dedup"][rank]["n"] == len(known(rank, [r for r in truth
-                                                                          if r["sequence"] not in train_sequences]))
+            assert results[split]["dedup"][rank]["n"] == len(
+                known(rank, [r for r in truth if r["sequence"] not in train_sequences])
+            )
     # Species absent from training are scored, and can only be errors.
     unseen = results["unseen_query"]["all"]["species"]
     assert unseen["n"] == unseen["n_unseen_label"] == len(split_of(records, "unseen_query"))
@@ -140,8 +195,12 @@ def test_predictions_file_agrees_with_the_per_rank_metrics(finetuned):
     with open(finetuned / "predictions_test.tsv", encoding="utf-8") as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
     ranks = ["phylum", "order", "genus", "species"]
-    assert list(rows[0]) == ["id", *[c for r in ranks for c in (f"true_{r}", r, f"{r}_prob")], "consistent",
-                             "sequence_in_train"]
+    assert list(rows[0]) == [
+        "id",
+        *[c for r in ranks for c in (f"true_{r}", r, f"{r}_prob")],
+        "consistent",
+        "sequence_in_train",
+    ]
     results = json.loads((finetuned / "eval_results.json").read_text())["test"]
     for rank in ranks:
         scored = [r for r in rows if r[f"true_{rank}"]]
@@ -196,8 +255,9 @@ def test_unknown_labels_are_ignore_index_at_their_rank():
     unseen = [i for i, split in enumerate(coi["split"]) if split == "unseen_query"]
     assert all(labels[i][-1] == IGNORE_INDEX for i in unseen)
     assert sum(labels[i][0] >= 0 for i in unseen) == len(unseen)
-    batch = TaxonomyCollator(task_tokenizer(), max_bases=60)([
-        {"sequence": coi[i]["sequence"], "index": i, "labels": labels[i]} for i in no_subfamily[:3]])
+    batch = TaxonomyCollator(task_tokenizer(), max_bases=60)(
+        [{"sequence": coi[i]["sequence"], "index": i, "labels": labels[i]} for i in no_subfamily[:3]]
+    )
     assert batch["labels"].shape == (3, 5) and bool((batch["labels"][:, subfamily] == IGNORE_INDEX).all())
 
 
@@ -207,16 +267,31 @@ def task_tokenizer():
     return build_tokenizer("kmer", k=6)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--task", "taxonomy", "--ranks", "kingdom,species"], "fewer than 2 labels at kingdom"),
-    (["--task", "taxonomy", "--ranks", "genus,tribe"], "no column for rank(s) tribe"),
-    (["--task", "taxonomy", "--rank-weights", "1,2"], "--rank-weights gives 2 number(s) for 6 ranks"),
-    (["--no-hls"], "--no-hls: only with --task taxonomy"),
-    (["--task", "taxonomy", "--class-weight-strength", "-1"], "--class-weight-strength must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--task", "taxonomy", "--ranks", "kingdom,species"], "fewer than 2 labels at kingdom"),
+        (["--task", "taxonomy", "--ranks", "genus,tribe"], "no column for rank(s) tribe"),
+        (["--task", "taxonomy", "--rank-weights", "1,2"], "--rank-weights gives 2 number(s) for 6 ranks"),
+        (["--no-hls"], "--no-hls: only with --task taxonomy"),
+        (["--task", "taxonomy", "--class-weight-strength", "-1"], "--class-weight-strength must be >= 0"),
+    ],
+)
 def test_bad_taxonomy_options_are_one_clear_line(pretrained, tmp_path, capsys, flags, message):
-    code = main(["finetune", str(pretrained), *COMMON, "--output", str(tmp_path / "run"), "--max-steps", "1",
-                 "--train-split", ",".join(TRAIN_SPLITS), *flags])
+    code = main(
+        [
+            "finetune",
+            str(pretrained),
+            *COMMON,
+            "--output",
+            str(tmp_path / "run"),
+            "--max-steps",
+            "1",
+            "--train-split",
+            ",".join(TRAIN_SPLITS),
+            *flags,
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and message in err and "Traceback" not in err
 
@@ -243,11 +318,40 @@ def test_barcodemae_backbone_fine_tunes_under_taxonomy_heads(tmp_path):
     from barcodefm import BarcodeMAEForTaxonomicClassification
 
     pre = tmp_path / "mae"
-    assert main(["pretrain", "--family", "barcodemae", "--d-model", "32", "--n-layer", "1", *COMMON,
-                 "--output", str(pre), "--splits", ",".join(TRAIN_SPLITS), "--max-steps", "1",
-                 "--eval-split", "none"]) == 0
-    options = FinetuneOptions(model=str(pre), task="taxonomy", data=ITS, output=str(tmp_path / "run"),
-                              train_splits=TRAIN_SPLITS, max_length=500, batch_size=16, max_steps=1, save_steps=0)
+    assert (
+        main(
+            [
+                "pretrain",
+                "--family",
+                "barcodemae",
+                "--d-model",
+                "32",
+                "--n-layer",
+                "1",
+                *COMMON,
+                "--output",
+                str(pre),
+                "--splits",
+                ",".join(TRAIN_SPLITS),
+                "--max-steps",
+                "1",
+                "--eval-split",
+                "none",
+            ]
+        )
+        == 0
+    )
+    options = FinetuneOptions(
+        model=str(pre),
+        task="taxonomy",
+        data=ITS,
+        output=str(tmp_path / "run"),
+        train_splits=TRAIN_SPLITS,
+        max_length=500,
+        batch_size=16,
+        max_steps=1,
+        save_steps=0,
+    )
     model = build_finetuning(options).trainer.model
     assert isinstance(model, BarcodeMAEForTaxonomicClassification)
     assert model.taxonomy.spec.ranks == ["phylum", "class", "order", "family", "genus", "species"]

@@ -28,14 +28,31 @@ SIZES = dict(d_model=32, n_layer=1, headdim=16, d_state=16, d_intermediate=32)
 
 
 def options(output: Path, batch_size: int) -> dict:
-    return dict(data=str(sample_path("coi")), output=str(output), tokenizer="char", max_length=120, dropout=0.0,
-                batch_size=batch_size, max_steps=STEPS, logging_steps=1, save_steps=0, eval_splits=(), lr=3e-3,
-                **SIZES)
+    return dict(
+        data=str(sample_path("coi")),
+        output=str(output),
+        tokenizer="char",
+        max_length=120,
+        dropout=0.0,
+        batch_size=batch_size,
+        max_steps=STEPS,
+        logging_steps=1,
+        save_steps=0,
+        eval_splits=(),
+        lr=3e-3,
+        **SIZES,
+    )
 
 
 def environment() -> dict:
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false", "ACCELERATE_USE_CPU": "1"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "ACCELERATE_USE_CPU": "1",
+    }
 
 
 def free_port() -> str:
@@ -64,8 +81,20 @@ def single(tmp_path_factory) -> Path:
 
 @pytest.mark.slow
 def test_torchrun_two_processes_split_every_batch_and_stay_in_sync(single, tmp_path):
-    run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", free_port(),
-         str(HERE / "ddp_probe.py"), json.dumps(options(tmp_path / "run", 4)), str(tmp_path / "records")])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            free_port(),
+            str(HERE / "ddp_probe.py"),
+            json.dumps(options(tmp_path / "run", 4)),
+            str(tmp_path / "records"),
+        ]
+    )
     ranks = [json.loads((tmp_path / "records" / f"rank{r}.json").read_text()) for r in (0, 1)]
     reference = json.loads((single / "records" / "rank0.json").read_text())
     assert [r["world_size"] for r in ranks] == [2, 2] and all(r["distributed"] for r in ranks)
@@ -93,12 +122,44 @@ def test_torchrun_two_processes_split_every_batch_and_stay_in_sync(single, tmp_p
 def test_accelerate_launch_runs_the_cli_data_parallel(single, tmp_path):
     opts = options(tmp_path / "run", 4)
     flags = []
-    for key in ("data", "output", "tokenizer", "max_length", "dropout", "batch_size", "max_steps", "logging_steps",
-                "save_steps", "lr", *SIZES):
+    for key in (
+        "data",
+        "output",
+        "tokenizer",
+        "max_length",
+        "dropout",
+        "batch_size",
+        "max_steps",
+        "logging_steps",
+        "save_steps",
+        "lr",
+        *SIZES,
+    ):
         flags += ["--" + key.replace("_", "-"), str(opts[key])]
-    run([sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no", "--main_process_port", free_port(),
-         "-m", "barcodefm.cli", "pretrain", *flags, "--eval-split", "none"])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "accelerate.commands.launch",
+            "--multi_gpu",
+            "--num_processes",
+            "2",
+            "--num_machines",
+            "1",
+            "--mixed_precision",
+            "no",
+            "--dynamo_backend",
+            "no",
+            "--main_process_port",
+            free_port(),
+            "-m",
+            "barcodefm.cli",
+            "pretrain",
+            *flags,
+            "--eval-split",
+            "none",
+        ]
+    )
     start, losses = logged_losses(tmp_path / "run")
     assert start["world_size"] == 2 and start["global_batch_size"] == 8
     _, single_losses = logged_losses(single / "run")

@@ -40,8 +40,21 @@ def pretrained(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def finetuned(pretrained, tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("ft") / "run"
-    args = ["finetune", str(pretrained), *COMMON, "--output", str(out), "--max-steps", "8", "--lr", "3e-3",
-            "--logging-steps", "2", "--test-split", "test,unseen_query"]
+    args = [
+        "finetune",
+        str(pretrained),
+        *COMMON,
+        "--output",
+        str(out),
+        "--max-steps",
+        "8",
+        "--lr",
+        "3e-3",
+        "--logging-steps",
+        "2",
+        "--test-split",
+        "test,unseen_query",
+    ]
     assert main(args) == 0
     return out
 
@@ -81,7 +94,8 @@ def test_predictions_file_agrees_with_the_reported_accuracy(finetuned):
     assert accuracy == pytest.approx(results["test"]["all"]["accuracy"])
     novel = [r for r in rows if r["sequence_in_train"] == "False"]
     assert sum(r["true"] == r["predicted"] for r in novel) / len(novel) == pytest.approx(
-        results["test"]["dedup"]["accuracy"])
+        results["test"]["dedup"]["accuracy"]
+    )
 
 
 def test_saved_classifier_reloads_and_reproduces_the_predictions(finetuned, records):
@@ -97,8 +111,15 @@ def test_saved_classifier_reloads_and_reproduces_the_predictions(finetuned, reco
 
 
 def test_backbone_starts_from_the_pretrained_weights(pretrained, tmp_path):
-    options = FinetuneOptions(model=str(pretrained), data=SAMPLE, output=str(tmp_path / "run"), max_length=200,
-                              batch_size=8, max_steps=1, save_steps=0)
+    options = FinetuneOptions(
+        model=str(pretrained),
+        data=SAMPLE,
+        output=str(tmp_path / "run"),
+        max_length=200,
+        batch_size=8,
+        max_steps=1,
+        save_steps=0,
+    )
     model = build_finetuning(options).trainer.model
     saved = load_file(str(pretrained / "model.safetensors"))
     for name, tensor in model.state_dict().items():
@@ -109,8 +130,29 @@ def test_backbone_starts_from_the_pretrained_weights(pretrained, tmp_path):
 
 def test_from_scratch(tmp_path):
     out = tmp_path / "scratch"
-    assert main(["finetune", "--from-scratch", "--tokenizer", "kmer", "--k", "4", *TINY, *COMMON,
-                 "--output", str(out), "--max-steps", "2", "--eval-split", "none", "--pooling", "last"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                "--from-scratch",
+                "--tokenizer",
+                "kmer",
+                "--k",
+                "4",
+                *TINY,
+                *COMMON,
+                "--output",
+                str(out),
+                "--max-steps",
+                "2",
+                "--eval-split",
+                "none",
+                "--pooling",
+                "last",
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "config.json").read_text())["pooling"] == "last"
     results = json.loads((out / "eval_results.json").read_text())
     assert set(results) >= {"test", "n_labels"} and "val" not in results
@@ -120,9 +162,19 @@ def test_from_scratch(tmp_path):
 def test_lora_freezes_the_base_changes_the_backbone_and_exports_merged(pretrained, tmp_path, records):
     from peft import PeftModel
 
-    options = FinetuneOptions(model=str(pretrained), data=SAMPLE, output=str(tmp_path / "lora"), max_length=200,
-                              batch_size=8, max_steps=6, lr=1e-2, save_steps=0, lora=True, eval_splits=(),
-                              test_splits=())
+    options = FinetuneOptions(
+        model=str(pretrained),
+        data=SAMPLE,
+        output=str(tmp_path / "lora"),
+        max_length=200,
+        batch_size=8,
+        max_steps=6,
+        lr=1e-2,
+        save_steps=0,
+        lora=True,
+        eval_splits=(),
+        test_splits=(),
+    )
     run = build_finetuning(options)
     peft_model = run.trainer.model
     assert isinstance(peft_model, PeftModel)
@@ -172,16 +224,19 @@ def test_lora_freezes_the_base_changes_the_backbone_and_exports_merged(pretraine
     ],
 )
 def test_bad_input_is_one_clear_line(pretrained, tmp_path, capsys, extra, message):
-    assert main(["finetune", str(pretrained), *COMMON, "--output", str(tmp_path / "run"), "--max-steps", "1",
-                 *extra]) == 1
+    assert (
+        main(["finetune", str(pretrained), *COMMON, "--output", str(tmp_path / "run"), "--max-steps", "1", *extra]) == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert err.startswith("barcodefm finetune: error:") and message in err
 
 
 def test_data_without_splits_and_missing_model_are_explained(tmp_path, capsys, records):
     table = tmp_path / "labelled.tsv"  # the sample's layout without its split column
-    table.write_text("processid\tgenus\tspecies\tdna\n" + "".join(
-        f"{r['id']}\t{r['genus']}\t{r['species']}\t{r['sequence']}\n" for r in list(records)[:20]))
+    table.write_text(
+        "processid\tgenus\tspecies\tdna\n"
+        + "".join(f"{r['id']}\t{r['genus']}\t{r['species']}\t{r['sequence']}\n" for r in list(records)[:20])
+    )
     assert main(["finetune", "--from-scratch", *TINY, "--data", str(table), "--output", str(tmp_path / "a")]) == 1
     assert "has no split column: run `barcodefm split` on it first" in capsys.readouterr().err
     assert main(["finetune", "--data", SAMPLE, "--output", str(tmp_path / "b")]) == 1

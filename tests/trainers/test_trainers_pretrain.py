@@ -21,8 +21,23 @@ TINY = ["--d-model", "32", "--n-layer", "1", "--headdim", "16", "--d-state", "16
 
 
 def pretrain(output, *extra) -> int:
-    return main(["pretrain", "--data", SAMPLE, "--output", str(output), *TINY, "--batch-size", "8",
-                 "--max-length", "200", "--save-steps", "0", *extra])
+    return main(
+        [
+            "pretrain",
+            "--data",
+            SAMPLE,
+            "--output",
+            str(output),
+            *TINY,
+            "--batch-size",
+            "8",
+            "--max-length",
+            "200",
+            "--save-steps",
+            "0",
+            *extra,
+        ]
+    )
 
 
 def read_log(folder: Path) -> list[dict]:
@@ -38,9 +53,18 @@ def ntp_run(tmp_path_factory) -> Path:
 
 def test_run_folder_is_hub_ready(ntp_run):
     names = {p.name for p in ntp_run.iterdir()}
-    assert {"config.json", "model.safetensors", "tokenizer_config.json", "vocab.json", "modeling_barcodemamba.py",
-            "configuration_barcodemamba.py", "tokenization_barcode_char.py", "train_log.jsonl",
-            "eval_results.json", "run_options.json"} <= names
+    assert {
+        "config.json",
+        "model.safetensors",
+        "tokenizer_config.json",
+        "vocab.json",
+        "modeling_barcodemamba.py",
+        "configuration_barcodemamba.py",
+        "tokenization_barcode_char.py",
+        "train_log.jsonl",
+        "eval_results.json",
+        "run_options.json",
+    } <= names
     assert "checkpoints" not in names  # removed after a finished run
     config = json.loads((ntp_run / "config.json").read_text())
     assert config["architectures"] == ["BarcodeMambaForCausalLM"]
@@ -82,8 +106,9 @@ def test_pretraining_uses_train_and_pretrain_only_and_lowers_perplexity(ntp_run)
     # The untrained model: same seed, same sizes, so the same initial weights as the run.
     tok = BarcodeCharTokenizer()
     set_seed(0)
-    untrained = BarcodeMambaForCausalLM(config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16,
-                                                              d_intermediate=64))
+    untrained = BarcodeMambaForCausalLM(
+        config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, d_intermediate=64)
+    )
     before = lm_perplexity(untrained, tok, val, max_bases=200, progress=False)
     after = results["eval"]["val"]["perplexity"]
     assert after < 0.85 * before, (before, after)
@@ -93,8 +118,12 @@ def test_pretraining_uses_train_and_pretrain_only_and_lowers_perplexity(ntp_run)
 
 def test_mlm_objective_with_a_kmer_tokenizer(tmp_path):
     out = tmp_path / "mlm"
-    assert pretrain(out, "--objective", "mlm", "--tokenizer", "kmer", "--k", "4", "--max-steps", "3",
-                    "--logging-steps", "1") == 0
+    assert (
+        pretrain(
+            out, "--objective", "mlm", "--tokenizer", "kmer", "--k", "4", "--max-steps", "3", "--logging-steps", "1"
+        )
+        == 0
+    )
     config = json.loads((out / "config.json").read_text())
     assert config["architectures"] == ["BarcodeMambaForMaskedLM"] and config["mlm_loss_on"] == "all"
     tok = AutoTokenizer.from_pretrained(str(out), trust_remote_code=True)
@@ -108,8 +137,9 @@ def test_mlm_objective_with_a_kmer_tokenizer(tmp_path):
 
 def test_bpe_tokenizer_is_trained_on_the_training_barcodes(tmp_path):
     out = tmp_path / "bpe"
-    assert pretrain(out, "--tokenizer", "bpe", "--bpe-vocab-size", "48", "--max-steps", "2",
-                    "--eval-split", "none") == 0
+    assert (
+        pretrain(out, "--tokenizer", "bpe", "--bpe-vocab-size", "48", "--max-steps", "2", "--eval-split", "none") == 0
+    )
     assert (out / "tokenizer.json").is_file()
     tok = AutoTokenizer.from_pretrained(str(out), trust_remote_code=True)
     assert len(tok) == 48

@@ -16,8 +16,30 @@ def test_pretrain_barcodemae_then_embed_and_finetune(tmp_path, monkeypatch):
     torch.set_num_threads(1)
     data = str(sample_path("coi"))
     pre = tmp_path / "pre"
-    assert main(["pretrain", "--model", "barcodemae", "--data", data, "--d-model", "32", "--n-layer", "1",
-                 "--max-steps", "6", "--batch-size", "8", "--max-length", "200", "--output", str(pre)]) == 0
+    assert (
+        main(
+            [
+                "pretrain",
+                "--model",
+                "barcodemae",
+                "--data",
+                data,
+                "--d-model",
+                "32",
+                "--n-layer",
+                "1",
+                "--max-steps",
+                "6",
+                "--batch-size",
+                "8",
+                "--max-length",
+                "200",
+                "--output",
+                str(pre),
+            ]
+        )
+        == 0
+    )
     config = json.loads((pre / "config.json").read_text())
     assert config["model_type"] == "barcodemae" and config["architectures"] == ["BarcodeMAEForPreTraining"]
     assert config["hidden_size"] == 32 and config["decoder_num_hidden_layers"] == 1
@@ -34,7 +56,24 @@ def test_pretrain_barcodemae_then_embed_and_finetune(tmp_path, monkeypatch):
     assert vectors.shape[1] == 32 and np.isfinite(vectors).all()
 
     ft = tmp_path / "ft"
-    assert main(["finetune", str(pre), "--data", data, "--output", str(ft), "--max-steps", "4", "--batch-size", "8",
-                 "--max-length", "200"]) == 0
+    assert (
+        main(
+            [
+                "finetune",
+                str(pre),
+                "--data",
+                data,
+                "--output",
+                str(ft),
+                "--max-steps",
+                "4",
+                "--batch-size",
+                "8",
+                "--max-length",
+                "200",
+            ]
+        )
+        == 0
+    )
     results = json.loads((ft / "eval_results.json").read_text())
     assert results, "fine-tuning from a BarcodeMAE folder wrote its metrics"

@@ -28,10 +28,39 @@ from barcodefm.data import sample_path
 STEPS = 36
 KILL_AFTER = 25  # the checkpoint whose appearance triggers the kill
 ARGS = [
-    "pretrain", "--data", str(sample_path("coi")), "--objective", "mlm", "--tokenizer", "kmer", "--k", "3",
-    "--d-model", "32", "--n-layer", "1", "--headdim", "16", "--d-state", "16", "--d-intermediate", "32",
-    "--batch-size", "64", "--max-length", "120", "--max-steps", str(STEPS), "--save-steps", "5",
-    "--logging-steps", "1", "--eval-split", "none", "--lr", "3e-3",
+    "pretrain",
+    "--data",
+    str(sample_path("coi")),
+    "--objective",
+    "mlm",
+    "--tokenizer",
+    "kmer",
+    "--k",
+    "3",
+    "--d-model",
+    "32",
+    "--n-layer",
+    "1",
+    "--headdim",
+    "16",
+    "--d-state",
+    "16",
+    "--d-intermediate",
+    "32",
+    "--batch-size",
+    "64",
+    "--max-length",
+    "120",
+    "--max-steps",
+    str(STEPS),
+    "--save-steps",
+    "5",
+    "--logging-steps",
+    "1",
+    "--eval-split",
+    "none",
+    "--lr",
+    "3e-3",
 ]
 
 
@@ -41,8 +70,13 @@ def cli(output: Path, *extra) -> list[str]:
 
 def environment() -> dict:
     # One thread: the same float reduction order in every process.
-    return {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
-            "TOKENIZERS_PARALLELISM": "false"}
+    return {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "HF_HUB_OFFLINE": "1",
+        "HF_DATASETS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }
 
 
 def losses(folder: Path) -> dict[int, float]:

@@ -3,36 +3,59 @@
 from __future__ import annotations
 
 NAME = "classify"
-HELP = ("assign a name at every taxonomic rank (with probabilities, consistency and novelty) to each barcode; "
-        "with a species classifier, its species (and probability)")
+HELP = (
+    "assign a name at every taxonomic rank (with probabilities, consistency and novelty) to each barcode; "
+    "with a species classifier, its species (and probability)"
+)
 
 
 def add_arguments(p):
-    p.add_argument("paths", nargs="+", metavar="[MODEL] INPUT",
-                   help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine; sample:coi and "
-                        "sample:its are the real samples bundled with barcodefm); before them the model, unless "
-                        "--model names it")
-    p.add_argument("--model", default=None,
-                   help="a bundled model (coi-insect, its-fungi), a taxonomic classifier folder "
-                        "(barcodefm finetune --task taxonomy), a species classifier folder (barcodefm finetune, "
-                        "the demo's DIR/model: columns id, species, species_prob) or a Hub id")
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="[MODEL] INPUT",
+        help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine; sample:coi and "
+        "sample:its are the real samples bundled with barcodefm); before them the model, unless "
+        "--model names it",
+    )
+    p.add_argument(
+        "--model",
+        default=None,
+        help="a bundled model (coi-insect, its-fungi), a taxonomic classifier folder "
+        "(barcodefm finetune --task taxonomy), a species classifier folder (barcodefm finetune, "
+        "the demo's DIR/model: columns id, species, species_prob) or a Hub id",
+    )
     p.add_argument("-o", "--output", required=True, help="output TSV")
-    p.add_argument("--min-prob", type=float, default=None,
-                   help="SINTAX-style cutoff: stop the assignment at the first rank below this probability")
+    p.add_argument(
+        "--min-prob",
+        type=float,
+        default=None,
+        help="SINTAX-style cutoff: stop the assignment at the first rank below this probability",
+    )
     p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run: keep an existing output's rows, classify the records after them")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run: keep an existing output's rows, classify the records after them",
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--device", default=None)
     p.add_argument("--format", default="auto")
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
-    p.add_argument("--max-length", type=int, default=None,
-                   help="cut barcodes to this many bases (default: the fine-tuning run's --max-length, from "
-                        "MODEL_DIR/run_options.json; no cut for a folder without it)")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-                        "only for folders you trust (barcodefm's own always load with the installed code)")
+    p.add_argument(
+        "--max-length",
+        type=int,
+        default=None,
+        help="cut barcodes to this many bases (default: the fine-tuning run's --max-length, from "
+        "MODEL_DIR/run_options.json; no cut for a folder without it)",
+    )
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
+        "only for folders you trust (barcodefm's own always load with the installed code)",
+    )
 
 
 def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
@@ -44,8 +67,9 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
     elif args.model is None and len(args.paths) == 2:
         model, input_path = args.paths
     else:
-        raise UserError(f"{parser_name}: give the input and --model NAME|DIR (bundled: coi-insect, its-fungi), "
-                        "or MODEL INPUT")
+        raise UserError(
+            f"{parser_name}: give the input and --model NAME|DIR (bundled: coi-insect, its-fungi), or MODEL INPUT"
+        )
     try:
         if input_path.startswith("sample:"):  # the real barcodes bundled with barcodefm: sample:coi, sample:its
             from ..data import sample_path
@@ -60,11 +84,23 @@ def run(args) -> int:
     from ..inference.classify import classify_file
 
     model_dir, input_path = model_and_input(args)
-    summary = classify_file(model_dir, input_path, args.output, batch_size=args.batch_size,
-                            min_prob=args.min_prob, resume=args.resume, overwrite=args.overwrite,
-                            device=args.device, format=args.format,
-                            marker=None if args.marker == "all" else args.marker, rejects_path=args.rejects,
-                            max_length=args.max_length, trust_remote_code=args.trust_remote_code)
-    print(f"classified {summary['classified']} barcodes -> {args.output}"
-          + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else ""))
+    summary = classify_file(
+        model_dir,
+        input_path,
+        args.output,
+        batch_size=args.batch_size,
+        min_prob=args.min_prob,
+        resume=args.resume,
+        overwrite=args.overwrite,
+        device=args.device,
+        format=args.format,
+        marker=None if args.marker == "all" else args.marker,
+        rejects_path=args.rejects,
+        max_length=args.max_length,
+        trust_remote_code=args.trust_remote_code,
+    )
+    print(
+        f"classified {summary['classified']} barcodes -> {args.output}"
+        + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else "")
+    )
     return 0

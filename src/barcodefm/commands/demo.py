@@ -8,10 +8,17 @@ HELP = "pretrain + fine-tune a small BarcodeMamba on the bundled COI sample and 
 
 
 def add_arguments(parser) -> None:
-    parser.add_argument("--output", "-o", default="barcodefm-demo", metavar="DIR",
-                        help="new or empty folder for the runs, DIR/model, DIR/query.fasta, DIR/predictions.tsv "
-                             "(default ./barcodefm-demo)")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and a few steps: checks the workflow in seconds")
+    parser.add_argument(
+        "--output",
+        "-o",
+        default="barcodefm-demo",
+        metavar="DIR",
+        help="new or empty folder for the runs, DIR/model, DIR/query.fasta, DIR/predictions.tsv "
+        "(default ./barcodefm-demo)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="tiny sizes and a few steps: checks the workflow in seconds"
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
 
 

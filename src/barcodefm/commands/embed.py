@@ -7,23 +7,30 @@ HELP = "embed the barcodes of a FASTA/TSV/CSV file with a saved model (ids + vec
 
 
 def add_arguments(p):
-    p.add_argument("model_dir", help="a bundled model (coi-insect, its-fungi), a saved barcodefm model folder "
-                                     "(or an embedding backbone) or a Hub id")
+    p.add_argument(
+        "model_dir",
+        help="a bundled model (coi-insect, its-fungi), a saved barcodefm model folder "
+        "(or an embedding backbone) or a Hub id",
+    )
     p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
     p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.ids.txt) or OUT.parquet")
     p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None, help="default: the model's")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument("--resume", action="store_true",
-                   help="continue an interrupted run (OUT.partial/) after the records it wrote")
+    p.add_argument(
+        "--resume", action="store_true", help="continue an interrupted run (OUT.partial/) after the records it wrote"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--format", default="auto", help="input format (default: sniffed)")
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-                        "only for folders you trust (barcodefm's own always load with the installed code)")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
+        "only for folders you trust (barcodefm's own always load with the installed code)",
+    )
 
 
 def run(args) -> int:
@@ -45,6 +52,8 @@ def run(args) -> int:
         rejects_path=args.rejects,
         trust_remote_code=args.trust_remote_code,
     )
-    print(f"embedded {summary['embedded']} barcodes ({summary['dim']} dims) -> {args.output}"
-          + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else ""))
+    print(
+        f"embedded {summary['embedded']} barcodes ({summary['dim']} dims) -> {args.output}"
+        + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else "")
+    )
     return 0

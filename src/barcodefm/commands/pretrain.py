@@ -15,15 +15,33 @@ def add_arguments(parser) -> None:
     from ..trainers.options import PretrainOptions
 
     d = PretrainOptions()
-    parser.add_argument("--objective", default=d.objective,
-                        help="BarcodeMamba: ntp (next-token, published) or mlm (published 50%% masking); "
-                             "default: the family's first (ntp)")
-    parser.add_argument("--mlm-probability", type=float, default=d.mlm_probability,
-                        help=f"share of positions masked by --objective mlm (default {d.mlm_probability:g})")
-    parser.add_argument("--splits", type=comma_list, default=d.splits, metavar="S1,S2",
-                        help="splits to pretrain on when the data has a split column (default train,pretrain_only)")
-    parser.add_argument("--eval-split", dest="eval_splits", type=comma_list, default=d.eval_splits, metavar="S1,S2",
-                        help="splits evaluated (loss; perplexity for ntp); 'none' for no evaluation (default val)")
+    parser.add_argument(
+        "--objective",
+        default=d.objective,
+        help="BarcodeMamba: ntp (next-token, published) or mlm (published 50%% masking); "
+        "default: the family's first (ntp)",
+    )
+    parser.add_argument(
+        "--mlm-probability",
+        type=float,
+        default=d.mlm_probability,
+        help=f"share of positions masked by --objective mlm (default {d.mlm_probability:g})",
+    )
+    parser.add_argument(
+        "--splits",
+        type=comma_list,
+        default=d.splits,
+        metavar="S1,S2",
+        help="splits to pretrain on when the data has a split column (default train,pretrain_only)",
+    )
+    parser.add_argument(
+        "--eval-split",
+        dest="eval_splits",
+        type=comma_list,
+        default=d.eval_splits,
+        metavar="S1,S2",
+        help="splits evaluated (loss; perplexity for ntp); 'none' for no evaluation (default val)",
+    )
     add_training_flags(parser, d)
 
 

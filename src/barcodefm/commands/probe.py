@@ -17,17 +17,24 @@ def add_arguments(p):
     p.add_argument("--genus-column", default="genus")
     p.add_argument("--cluster-column", default=None, help="labels for ZSC (default species; 'bin' for BINs)")
     p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None)
-    p.add_argument("--linear-method", choices=["sgd", "sklearn"], default="sgd",
-                   help="sgd: as published (200 epochs); sklearn: fast logistic regression")
+    p.add_argument(
+        "--linear-method",
+        choices=["sgd", "sklearn"],
+        default="sgd",
+        help="sgd: as published (200 epochs); sklearn: fast logistic regression",
+    )
     p.add_argument("--max-records", type=int, default=None, help="sample at most this many records per split")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default=None)
     p.add_argument("-o", "--output", default=None, help="write the results as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument("--trust-remote-code", action="store_true",
-                   help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-                        "only for folders you trust (barcodefm's own always load with the installed code)")
+    p.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
+        "only for folders you trust (barcodefm's own always load with the installed code)",
+    )
 
 
 def run(args) -> int:
@@ -44,11 +51,24 @@ def run(args) -> int:
             load_model(args.model_dir, "AutoModelForCausalLM", trust_remote_code=args.trust_remote_code)
         except (ValueError, KeyError, OSError):
             probes = tuple(p for p in probes if p != "perplexity")
-    results = run_probes(args.model_dir, args.data, probes=probes, train_split=args.train_split,
-                         test_split=args.test_split, query_split=args.query_split, species_column=args.species_column,
-                         genus_column=args.genus_column, cluster_column=args.cluster_column, pooling=args.pooling,
-                         batch_size=args.batch_size, max_records=args.max_records, linear_method=args.linear_method,
-                         seed=args.seed, device=args.device, trust_remote_code=args.trust_remote_code)
+    results = run_probes(
+        args.model_dir,
+        args.data,
+        probes=probes,
+        train_split=args.train_split,
+        test_split=args.test_split,
+        query_split=args.query_split,
+        species_column=args.species_column,
+        genus_column=args.genus_column,
+        cluster_column=args.cluster_column,
+        pooling=args.pooling,
+        batch_size=args.batch_size,
+        max_records=args.max_records,
+        linear_method=args.linear_method,
+        seed=args.seed,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+    )
     for name in PROBES:
         if name in results:
             r = results[name]

@@ -17,11 +17,19 @@ def add_arguments(parser) -> None:
     parser.add_argument("--data-dir", required=True, metavar="DIR", help="the shared data folder (../shared/data)")
     parser.add_argument("--output", "-o", required=True, metavar="DIR", help="run folder (the model lands here)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted run from its last checkpoint")
-    parser.add_argument("--bundle", metavar="DIR", default=None,
-                        help="also write the finished model as a checked model folder to DIR (the package's own: "
-                             "src/barcodefm/bundled_models/NAME)")
-    parser.add_argument("--max-steps", type=int, default=None,
-                        help="override the recipe's step count (a shorter try; the result is then not the recipe)")
+    parser.add_argument(
+        "--bundle",
+        metavar="DIR",
+        default=None,
+        help="also write the finished model as a checked model folder to DIR (the package's own: "
+        "src/barcodefm/bundled_models/NAME)",
+    )
+    parser.add_argument(
+        "--max-steps",
+        type=int,
+        default=None,
+        help="override the recipe's step count (a shorter try; the result is then not the recipe)",
+    )
 
 
 def run(args) -> int:
@@ -42,8 +50,12 @@ def run(args) -> int:
             if is_main_process():
                 recipe.prepare(args.data_dir, output)
             barrier()  # every process reads the table the first one wrote
-            options = FinetuneOptions(**recipe.options, data=str(recipe.table_path(args.data_dir, output)),
-                                      output=str(output), resume=args.resume)
+            options = FinetuneOptions(
+                **recipe.options,
+                data=str(recipe.table_path(args.data_dir, output)),
+                output=str(output),
+                resume=args.resume,
+            )
             if args.max_steps:
                 options.max_steps = args.max_steps
             results = run_finetuning(options)
@@ -56,10 +68,15 @@ def run(args) -> int:
         if args.bundle:
             results["bundled"] = str(bundle(recipe, output, args.bundle, extra_card=card_section(recipe, output)))
         ident = json.loads((output / "identification.json").read_text())
-        print("identification per rank: " + ", ".join(f"{rank} {rule}" for rank, rule in ident["rules"].items())
-              + f" (k-mer size {ident.get('kmer_k', '-')}, {ident['n_references']:,} reference barcodes)")
+        print(
+            "identification per rank: "
+            + ", ".join(f"{rank} {rule}" for rank, rule in ident["rules"].items())
+            + f" (k-mer size {ident.get('kmer_k', '-')}, {ident['n_references']:,} reference barcodes)"
+        )
         if "bundled" in results:
             print(f"bundled model folder: {results['bundled']}")
-        print(f"model saved to {output}; every metric in {output / 'eval_results.json'} and "
-              f"{output / 'identification.json'}")
+        print(
+            f"model saved to {output}; every metric in {output / 'eval_results.json'} and "
+            f"{output / 'identification.json'}"
+        )
     return 0

@@ -10,10 +10,15 @@ def add_arguments(p):
     p.add_argument("model_dir", help="a saved barcodefm model folder (e.g. the --output of pretrain/finetune/convert)")
     p.add_argument("--repo-id", required=True, help="the Hub model id, ORG/NAME")
     p.add_argument("--output", required=True, help="new (or empty) folder for the Hub files")
-    p.add_argument("--push", action="store_true", help="upload the folder to the Hub (token: HF_TOKEN or `hf auth login`)")
+    p.add_argument(
+        "--push", action="store_true", help="upload the folder to the Hub (token: HF_TOKEN or `hf auth login`)"
+    )
     p.add_argument("--private", action="store_true", help="create the Hub repository as private (with --push)")
-    p.add_argument("--results", default=None,
-                   help="evaluation results JSON for the card (default: MODEL_DIR/eval_results.json if present)")
+    p.add_argument(
+        "--results",
+        default=None,
+        help="evaluation results JSON for the card (default: MODEL_DIR/eval_results.json if present)",
+    )
     p.add_argument("--license", default="mit", help="license id for the card metadata (default: mit)")
     p.add_argument("--dataset", action="append", default=[], help="Hub dataset id used in training (repeatable)")
     p.add_argument("--dataset-name", default=None, help="the evaluation data, in words (card and model-index)")
@@ -40,8 +45,10 @@ def run(args) -> int:
     )
     report = release_model(args.model_dir, args.repo_id, args.output, results_path=args.results, card=card)
     check = report.load_check
-    print(f"wrote {len(report.files)} files to {report.output} ({report.n_metrics} metrics in the card); "
-          f"loads without barcodefm via {check.auto_class}, max abs difference {check.max_abs_diff:.2g}")
+    print(
+        f"wrote {len(report.files)} files to {report.output} ({report.n_metrics} metrics in the card); "
+        f"loads without barcodefm via {check.auto_class}, max abs difference {check.max_abs_diff:.2g}"
+    )
     if args.push:
         try:
             url = push_folder(report.output, args.repo_id, private=args.private)

@@ -22,19 +22,26 @@ def add_arguments(parser) -> None:
         "--genus-rank", default="genus", help="parent column: unseen species are drawn per genus (default genus)"
     )
     parser.add_argument(
-        "--min-per-species", type=int, default=2,
+        "--min-per-species",
+        type=int,
+        default=2,
         help="species with fewer records go to --rare-split (default 2, the ITS recipe; the COI recipe uses 4)",
     )
     parser.add_argument(
-        "--unseen-fraction", type=float, default=1 / 3,
+        "--unseen-fraction",
+        type=float,
+        default=1 / 3,
         help="per genus, floor(n_species * this) species are held out as unseen (default 1/3: ~20%% of species)",
     )
     parser.add_argument(
-        "--rare-split", choices=("train_singleton", "pretrain_only"), default="train_singleton",
+        "--rare-split",
+        choices=("train_singleton", "pretrain_only"),
+        default="train_singleton",
         help="split of rare species' records (default train_singleton; the COI recipe uses pretrain_only)",
     )
     parser.add_argument(
-        "--dedup", action="store_true",
+        "--dedup",
+        action="store_true",
         help="add a dup_in_train column: True where a held-out record's exact sequence is in a training split",
     )
     parser.add_argument("--format", default="auto", help="input format (default: sniffed from the content)")
@@ -55,8 +62,10 @@ def run(args) -> int:
     marker = None if str(args.marker).lower() in ("all", "none", "") else args.marker
     try:  # validate the options before spending time on reading
         SplitRecipe(
-            seed=args.seed, min_per_species=args.min_per_species,
-            unseen_fraction=args.unseen_fraction, rare_split=args.rare_split,
+            seed=args.seed,
+            min_per_species=args.min_per_species,
+            unseen_fraction=args.unseen_fraction,
+            rare_split=args.rare_split,
         )
     except ValueError as exc:
         raise UserError(str(exc)) from None

@@ -86,9 +86,7 @@ class BarcodeReader:
     @property
     def features(self) -> datasets.Features:
         """The ``datasets`` schema of the records (strings; ``dup_in_train`` boolean)."""
-        return datasets.Features(
-            {c: datasets.Value("bool" if c == "dup_in_train" else "string") for c in self.columns}
-        )
+        return datasets.Features({c: datasets.Value("bool" if c == "dup_in_train" else "string") for c in self.columns})
 
     def __iter__(self) -> Iterator[dict]:
         rejects = self.rejects
@@ -137,12 +135,20 @@ class BarcodeReader:
             return None
         n_unknown = trimmed.count("N")
         if len(trimmed) - n_unknown < self.min_bases:
-            rejects.skip(record_id, reasons.TOO_SHORT, number,
-                         f"{len(trimmed) - n_unknown} A/C/G/T bases, fewer than the {self.min_bases} required")
+            rejects.skip(
+                record_id,
+                reasons.TOO_SHORT,
+                number,
+                f"{len(trimmed) - n_unknown} A/C/G/T bases, fewer than the {self.min_bases} required",
+            )
             return None
         if n_unknown > MAX_N_SHARE * len(trimmed):
-            rejects.skip(record_id, reasons.MOSTLY_AMBIGUOUS, number,
-                         f"{n_unknown} of {len(trimmed)} positions are N (more than {MAX_N_SHARE:.0%})")
+            rejects.skip(
+                record_id,
+                reasons.MOSTLY_AMBIGUOUS,
+                number,
+                f"{n_unknown} of {len(trimmed)} positions are N (more than {MAX_N_SHARE:.0%})",
+            )
             return None
         sequence = trimmed
         rejects.kept(n_ambiguous)
@@ -210,8 +216,10 @@ def _fingerprint(reader: BarcodeReader) -> str:
     """Identity of a read (file state + options). Without one, ``datasets`` fingerprints an
     in-memory table by hashing all of it: a 300 MB transient spike for the 108k COI file."""
     stat = reader.path.stat()
-    key = (f"{reader.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader.layout}|{reader.marker}|"
-           f"{reader.columns}|{reader.min_bases}")
+    key = (
+        f"{reader.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{reader.layout}|{reader.marker}|"
+        f"{reader.columns}|{reader.min_bases}"
+    )
     return hashlib.sha256(f"barcodefm-read-v1|{key}".encode()).hexdigest()[:32]
 
 

@@ -116,9 +116,11 @@ class Rejects:
         if not self.n_duplicate_ids:
             return ""
         more = ", ..." if self.n_duplicate_ids > len(self.duplicate_examples) else ""
-        return (f"{Path(self.source).name}: {self.n_duplicate_ids:,} record(s) repeat the id of an earlier record "
-                f"({', '.join(self.duplicate_examples)}{more}): ids do not identify records in this file; "
-                "outputs keep every record, one row each, in input order")
+        return (
+            f"{Path(self.source).name}: {self.n_duplicate_ids:,} record(s) repeat the id of an earlier record "
+            f"({', '.join(self.duplicate_examples)}{more}): ids do not identify records in this file; "
+            "outputs keep every record, one row each, in input order"
+        )
 
     def summary(self) -> str:
         """One line: records kept, skipped per reason with their first ids, ambiguity, file."""

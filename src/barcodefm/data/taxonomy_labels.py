@@ -9,7 +9,8 @@ cleans every label with :func:`barcodefm.data.labels.normalize_label` (the packa
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..taxonomy import TaxonomySpec
 from .labels import RANKS, normalize_label

@@ -108,9 +108,10 @@ def nearest_neighbors(
 
     all_indices = np.empty((n_queries, k), dtype=np.int64)
     all_similarities = np.empty((n_queries, k), dtype=np.float32)
-    with torch.no_grad(), tqdm(
-        total=n_queries, desc="nearest neighbours", unit="query", disable=not progress, leave=False
-    ) as bar:
+    with (
+        torch.no_grad(),
+        tqdm(total=n_queries, desc="nearest neighbours", unit="query", disable=not progress, leave=False) as bar,
+    ):
         for q_start in range(0, n_queries, block_size):
             q_stop = min(q_start + block_size, n_queries)
             q_block = _dense_block(queries, q_start, q_stop, device, "queries")
@@ -161,9 +162,7 @@ def knn_predict(
     reference_labels = reference_labels.tolist() if hasattr(reference_labels, "tolist") else list(reference_labels)
     n_references = _shape(reference_embeddings, "reference_embeddings")[0]
     if len(reference_labels) != n_references:
-        raise ValueError(
-            f"{n_references} reference embeddings but {len(reference_labels)} reference labels"
-        )
+        raise ValueError(f"{n_references} reference embeddings but {len(reference_labels)} reference labels")
     keep = [i for i, label in enumerate(reference_labels) if is_known_label(label)]
     if not keep:
         raise ValueError("no reference has a label: nothing to predict from")
@@ -232,7 +231,8 @@ def knn_probe(
         if collinear > COLLINEAR_WARNING:
             logger.warning(
                 "1-NN probe: the reference embeddings are nearly collinear (mean cosine to their centroid "
-                "%.6f), so raw cosine neighbours are mostly rounding noise; compare center=True", collinear,
+                "%.6f), so raw cosine neighbours are mostly rounding noise; compare center=True",
+                collinear,
             )
     predictions = knn_predict(reference_embeddings, reference_labels, query_embeddings, k=k, **neighbor_kwargs)
     scores = classification_metrics(query_labels, predictions)

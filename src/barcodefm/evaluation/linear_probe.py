@@ -119,7 +119,8 @@ class LinearProbe:
             logger.warning(
                 "linear probe (sgd): after the published scalar standardisation the median feature has "
                 "standard deviation %.3g (features differ mostly by offset); this probe may learn nothing: "
-                "compare method='sklearn' (per-feature standardisation)", spread,
+                "compare method='sklearn' (per-feature standardisation)",
+                spread,
             )
         self.feature_spread_ = spread
         x = ((x - self.mean_) / self.std_).to(device)

@@ -10,8 +10,9 @@ from .metrics import perplexity
 
 
 @torch.no_grad()
-def sequence_perplexity(model, tokenizer, sequences, batch_size: int = 32, max_length: int | None = None,
-                        progress: bool = False) -> dict[str, float]:
+def sequence_perplexity(
+    model, tokenizer, sequences, batch_size: int = 32, max_length: int | None = None, progress: bool = False
+) -> dict[str, float]:
     """Next-token perplexity over every real token that has a real predecessor.
 
     The NLL is summed per token over all batches and divided once (not a mean of batch means),
@@ -21,8 +22,13 @@ def sequence_perplexity(model, tokenizer, sequences, batch_size: int = 32, max_l
     device = next(model.parameters()).device
     total_nll, n_tokens = 0.0, 0
     for start in tqdm(range(0, len(sequences), batch_size), desc="perplexity", disable=not progress):
-        enc = tokenizer(list(sequences[start : start + batch_size]), padding=True, truncation=max_length is not None,
-                        max_length=max_length, return_tensors="pt").to(device)
+        enc = tokenizer(
+            list(sequences[start : start + batch_size]),
+            padding=True,
+            truncation=max_length is not None,
+            max_length=max_length,
+            return_tensors="pt",
+        ).to(device)
         logits = model(**enc).logits[:, :-1].float()
         targets = enc["input_ids"][:, 1:]
         real = (enc["attention_mask"][:, 1:] == 1) & (enc["attention_mask"][:, :-1] == 1)

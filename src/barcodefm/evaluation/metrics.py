@@ -55,9 +55,7 @@ def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict[str, floa
         return {
             "accuracy": float(accuracy_score(true_codes, pred_codes)),
             "balanced_accuracy": float(balanced_accuracy_score(true_codes, pred_codes)),
-            "macro_f1": float(
-                f1_score(true_codes, pred_codes, labels=classes, average="macro", zero_division=0)
-            ),
+            "macro_f1": float(f1_score(true_codes, pred_codes, labels=classes, average="macro", zero_division=0)),
             "mcc": float(matthews_corrcoef(true_codes, pred_codes)),
             "n": len(pairs),
         }

@@ -75,15 +75,18 @@ def run_probes(
             subset = _split(dataset, split)
             if max_records and len(subset) > max_records:
                 subset = subset.shuffle(seed=seed).select(range(max_records))
-            emb = model.embed_sequences(subset["sequence"], tokenizer, batch_size=batch_size, pooling=pooling,
-                                        progress=True).numpy()
+            emb = model.embed_sequences(
+                subset["sequence"], tokenizer, batch_size=batch_size, pooling=pooling, progress=True
+            ).numpy()
             cache[split] = (emb, subset)
         return cache[split]
 
     results = {"model": str(model_dir), "data": str(data), "pooling": pooling or model.config.pooling}
     if "linear" in probes:
         (tr, trs), (te, tes) = embedded(train_split), embedded(test_split)
-        results["linear"] = linear_probe(tr, trs[species_column], te, tes[species_column], method=linear_method, seed=seed)
+        results["linear"] = linear_probe(
+            tr, trs[species_column], te, tes[species_column], method=linear_method, seed=seed
+        )
         results["linear"].update(train=train_split, test=test_split, target=species_column, method=linear_method)
     if "knn" in probes:
         (tr, trs), (q, qs) = embedded(train_split), embedded(query_split)

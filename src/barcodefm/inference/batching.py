@@ -25,12 +25,14 @@ def iter_batches(
         if record is None:
             raise ResumeMismatchError(
                 f"{output} holds {len(done):,} rows but the input has only {i:,} records: it was written from "
-                "another input or with other options; pass --overwrite to start it again")
+                "another input or with other options; pass --overwrite to start it again"
+            )
         if record["id"] != expected:
             raise ResumeMismatchError(
                 f"{output} does not continue this input: its row {i + 1:,} is {expected!r}, the input's record "
                 f"{i + 1:,} is {record['id']!r} (another input or other options?); pass --overwrite to start it "
-                "again")
+                "again"
+            )
     batch = []
     for record in records:
         batch.append(record)

@@ -87,6 +87,7 @@ def trained_max_length(model_dir: str | Path) -> int | None:
                 return int(value)
     return None
 
+
 def sequence_classifier_label(model_dir: str | Path) -> str | None:
     """The label column (``species`` unless the run's ``run_options.json`` names another) when
     ``model_dir`` holds a ``*ForSequenceClassification`` model with a label map; None otherwise."""
@@ -143,8 +144,10 @@ def classify_file(
     auto_class = "AutoModel" if label is None else "AutoModelForSequenceClassification"
     model = load_model(model_dir, auto_class, trust_remote_code=trust_remote_code).eval()
     if label is None and not hasattr(model, "predict_taxonomy"):
-        raise ValueError(f"{model_dir} holds a {type(model).__name__}, not a taxonomic or species classifier "
-                         "(train one with `barcodefm finetune --task taxonomy` or `--task species`)")
+        raise ValueError(
+            f"{model_dir} holds a {type(model).__name__}, not a taxonomic or species classifier "
+            "(train one with `barcodefm finetune --task taxonomy` or `--task species`)"
+        )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     if label is not None:
@@ -166,9 +169,12 @@ def classify_file(
         else:
             novelty = None
     if reference is not None:
-        logger.info("identification per rank: %s (votes of the %d nearest of %d training barcodes)",
-                    ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()), reference.k,
-                    reference.embeddings.shape[0])
+        logger.info(
+            "identification per rank: %s (votes of the %d nearest of %d training barcodes)",
+            ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()),
+            reference.k,
+            reference.embeddings.shape[0],
+        )
     if novelty is None and label is None:  # a species classifier never had one: nothing to warn about
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
     columns = ["id"] + [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
@@ -178,8 +184,10 @@ def classify_file(
     if output.exists() and resume:
         header, done = _done_rows(output)
         if header and header != columns:
-            raise ValueError(f"{output} has other columns than this model writes ({', '.join(header)}): it was "
-                             "written by another model; pass --overwrite to start it again")
+            raise ValueError(
+                f"{output} has other columns than this model writes ({', '.join(header)}): it was "
+                "written by another model; pass --overwrite to start it again"
+            )
         logger.info("resuming: %d records already classified", len(done))
     progress = Progress("classifying", "classified", total=reader_total(reader))  # bar, or log lines
     n_new = n_cut = 0
@@ -197,8 +205,9 @@ def classify_file(
                     preds = []
                     for p, i in zip(best.tolist(), index.tolist()):
                         keep = min_prob is None or p >= min_prob
-                        preds.append({"labels": {label: id2label[i] if keep else None}, "probs": {label: p},
-                                      "consistent": None})
+                        preds.append(
+                            {"labels": {label: id2label[i] if keep else None}, "probs": {label: p}, "consistent": None}
+                        )
                     if novelty is not None:
                         emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
                         dist = nearest_distance(emb.float().cpu(), novelty[0])
@@ -230,8 +239,17 @@ def classify_file(
     if not n_new and not done:
         raise no_records_error(reader)  # the reader has logged what it skipped, once
     if n_cut:
-        logger.info("%d barcode(s) longer than %d bases were cut to their first %d bases, as in training",
-                    n_cut, max_length, max_length)
-    return {"classified": n_new + len(done), "new": n_new, "cut_to_max_length": n_cut, "max_length": max_length,
-            "skipped_records": reader.rejects.total,
-            "rejects": reader.rejects.summary() if reader.rejects.total else ""}
+        logger.info(
+            "%d barcode(s) longer than %d bases were cut to their first %d bases, as in training",
+            n_cut,
+            max_length,
+            max_length,
+        )
+    return {
+        "classified": n_new + len(done),
+        "new": n_new,
+        "cut_to_max_length": n_cut,
+        "max_length": max_length,
+        "skipped_records": reader.rejects.total,
+        "rejects": reader.rejects.summary() if reader.rejects.total else "",
+    }

@@ -76,8 +76,10 @@ class EmbeddingWriter:
         self.partial, _ = output_paths(self.output)
         if occupied(self.partial) and not resume:
             if not overwrite:
-                raise OutputExistsError(f"{self.partial} exists from an interrupted run: pass --resume to continue "
-                                        "it or --overwrite to start again")
+                raise OutputExistsError(
+                    f"{self.partial} exists from an interrupted run: pass --resume to continue "
+                    "it or --overwrite to start again"
+                )
             shutil.rmtree(self.partial)
         self.ids_path = self.partial / "ids.txt"
         self.vec_path = self.partial / "vectors.f32"

@@ -21,8 +21,8 @@ from __future__ import annotations
 import gzip
 import io
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -44,9 +44,12 @@ def _normalise_rows(counts):
 def _csr_tensor(matrix) -> torch.Tensor:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        return torch.sparse_csr_tensor(torch.from_numpy(matrix.indptr.astype(np.int64)),
-                                       torch.from_numpy(matrix.indices.astype(np.int64)),
-                                       torch.from_numpy(matrix.data), size=matrix.shape)
+        return torch.sparse_csr_tensor(
+            torch.from_numpy(matrix.indptr.astype(np.int64)),
+            torch.from_numpy(matrix.indices.astype(np.int64)),
+            torch.from_numpy(matrix.data),
+            size=matrix.shape,
+        )
 
 
 class KmerReference:
@@ -74,7 +77,7 @@ class KmerReference:
         block = max(1, min(QUERY_BLOCK, DENSE_QUERY_VALUES // 4**self.k))
         sims, idx = [], []
         for start in range(0, len(sequences), block):
-            counts = kmer_count_matrix(list(sequences[start:start + block]), self.k, progress=False)
+            counts = kmer_count_matrix(list(sequences[start : start + block]), self.k, progress=False)
             queries = torch.from_numpy(_normalise_rows(counts).toarray())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
@@ -97,7 +100,7 @@ class KmerReference:
         return path
 
     @classmethod
-    def load(cls, model_dir: str | Path, k: int = K) -> "KmerReference | None":
+    def load(cls, model_dir: str | Path, k: int = K) -> KmerReference | None:
         path = Path(model_dir) / SEQUENCES_FILE
         if not path.is_file():
             return None

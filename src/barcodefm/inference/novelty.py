@@ -38,8 +38,11 @@ def calibrate_threshold(seen: np.ndarray, novel: np.ndarray | None = None, quant
     seen = np.asarray(seen, dtype=np.float64)
     if novel is None or len(novel) == 0:
         t = float(np.quantile(seen, quantile))
-        return {"threshold": t, "method": f"{quantile:.0%} quantile of seen-species validation distances",
-                "false_alarm_rate": float((seen > t).mean())}
+        return {
+            "threshold": t,
+            "method": f"{quantile:.0%} quantile of seen-species validation distances",
+            "false_alarm_rate": float((seen > t).mean()),
+        }
     novel = np.asarray(novel, dtype=np.float64)
     candidates = np.unique(np.concatenate([seen, novel]))
     best_t, best_j = float(candidates[0]), -1.0
@@ -47,13 +50,24 @@ def calibrate_threshold(seen: np.ndarray, novel: np.ndarray | None = None, quant
         j = (novel > t).mean() + (seen <= t).mean() - 1.0
         if j > best_j:
             best_t, best_j = float(t), float(j)
-    return {"threshold": best_t, "method": "max balanced accuracy (Youden J) on seen vs unseen-species validation",
-            "detection_rate": float((novel > best_t).mean()), "false_alarm_rate": float((seen > best_t).mean()),
-            "balanced_accuracy": float((best_j + 1.0) / 2.0)}
+    return {
+        "threshold": best_t,
+        "method": "max balanced accuracy (Youden J) on seen vs unseen-species validation",
+        "detection_rate": float((novel > best_t).mean()),
+        "false_alarm_rate": float((seen > best_t).mean()),
+        "balanced_accuracy": float((best_j + 1.0) / 2.0),
+    }
 
 
-def build_novelty_reference(model, tokenizer, train_sequences, val_seen_sequences, val_novel_sequences=None,
-                            batch_size: int = 64, pooling: str | None = None) -> tuple[torch.Tensor, dict]:
+def build_novelty_reference(
+    model,
+    tokenizer,
+    train_sequences,
+    val_seen_sequences,
+    val_novel_sequences=None,
+    batch_size: int = 64,
+    pooling: str | None = None,
+) -> tuple[torch.Tensor, dict]:
     """Embed the references, measure validation distances, calibrate. Returns (embeddings, info)."""
     kw = dict(batch_size=batch_size, pooling=pooling, progress=True)
     reference = model.embed_sequences(list(train_sequences), tokenizer, **kw)
@@ -62,8 +76,12 @@ def build_novelty_reference(model, tokenizer, train_sequences, val_seen_sequence
     if val_novel_sequences:
         novel = nearest_distance(model.embed_sequences(list(val_novel_sequences), tokenizer, **kw), reference)
     info = calibrate_threshold(seen, novel)
-    info.update(n_references=int(reference.shape[0]), n_val_seen=int(len(seen)),
-                n_val_novel=0 if novel is None else int(len(novel)), pooling=pooling or model.config.pooling)
+    info.update(
+        n_references=int(reference.shape[0]),
+        n_val_seen=int(len(seen)),
+        n_val_novel=0 if novel is None else int(len(novel)),
+        pooling=pooling or model.config.pooling,
+    )
     return reference, info
 
 

@@ -75,8 +75,14 @@ class Progress:
     from the first position seen, so the records a resumed run skips do not inflate it.
     """
 
-    def __init__(self, desc: str, verb: str, total: int | None = None, log_every_s: float = 300.0,
-                 log: logging.Logger | None = None):
+    def __init__(
+        self,
+        desc: str,
+        verb: str,
+        total: int | None = None,
+        log_every_s: float = 300.0,
+        log: logging.Logger | None = None,
+    ):
         from tqdm.auto import tqdm
 
         self.verb, self.total, self.log_every_s = verb, total or None, log_every_s

@@ -32,14 +32,14 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 
-from .kmer_reference import K, KMER_SIZES, KmerReference
+from .kmer_reference import KMER_SIZES, K, KmerReference
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ReferenceSet:
     temperatures: dict[str, dict[str, float]] | None = None  # rank -> {"reference"|"kmer": temperature}
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "ReferenceSet | None":
+    def load(cls, model_dir: str | Path) -> ReferenceSet | None:
         from safetensors.torch import load_file
 
         from .novelty import REFERENCE_FILE
@@ -82,10 +82,19 @@ class ReferenceSet:
         if kmer is not None and len(kmer) != embeddings.shape[0]:
             raise ValueError(f"{model_dir}: {len(kmer)} reference sequences but {embeddings.shape[0]} embeddings")
         if kmer is None and uses_kmer:
-            raise FileNotFoundError(f"{model_dir}: identification.json uses the k-mer vote but the folder has no "
-                                    "reference_sequences.fasta.gz")
-        return cls(torch.nn.functional.normalize(embeddings, dim=1), labels, int(settings["k"]),
-                   float(settings["temperature"]), rules, kmer, settings.get("temperatures"))
+            raise FileNotFoundError(
+                f"{model_dir}: identification.json uses the k-mer vote but the folder has no "
+                "reference_sequences.fasta.gz"
+            )
+        return cls(
+            torch.nn.functional.normalize(embeddings, dim=1),
+            labels,
+            int(settings["k"]),
+            float(settings["temperature"]),
+            rules,
+            kmer,
+            settings.get("temperatures"),
+        )
 
     def uses(self, source: str) -> bool:
         """Whether any rank's rule reads ``source``."""
@@ -94,8 +103,9 @@ class ReferenceSet:
     def temperature_of(self, rank: str, source: str) -> float:
         return float(((self.temperatures or {}).get(rank) or {}).get(source, self.temperature))
 
-    def identify(self, head_probs: dict[str, torch.Tensor], embeddings: torch.Tensor,
-                 sequences: Sequence[str]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    def identify(
+        self, head_probs: dict[str, torch.Tensor], embeddings: torch.Tensor, sequences: Sequence[str]
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(per-rank distributions of each rank's rule, cosine similarity of each query to its
         nearest reference in embedding space: the novelty score's input)."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
@@ -108,11 +118,13 @@ class ReferenceSet:
             rule = (self.rules or {}).get(rank, "head")
             votes = {}
             if "reference" in rule.split("+"):
-                votes["reference"] = self.distributions(sims, idx, {rank: num_classes[rank]},
-                                                        self.temperature_of(rank, "reference"))[rank]
+                votes["reference"] = self.distributions(
+                    sims, idx, {rank: num_classes[rank]}, self.temperature_of(rank, "reference")
+                )[rank]
             if "kmer" in rule.split("+") and ksims is not None:
-                votes["kmer"] = self.distributions(ksims, kidx, {rank: num_classes[rank]},
-                                                   self.temperature_of(rank, "kmer"))[rank]
+                votes["kmer"] = self.distributions(
+                    ksims, kidx, {rank: num_classes[rank]}, self.temperature_of(rank, "kmer")
+                )[rank]
             out[rank] = combine_rule(rule, probs, votes.get("reference"), votes.get("kmer"))
         return out, sims[:, 0]
 
@@ -125,8 +137,9 @@ class ReferenceSet:
         idx, sims = nearest_neighbors(queries.float(), self.embeddings, k=k, progress=False)
         return torch.from_numpy(sims), torch.from_numpy(idx)
 
-    def distributions(self, sims: torch.Tensor, idx: torch.Tensor, num_classes: dict[str, int],
-                      temperature: float | None = None) -> dict[str, torch.Tensor]:
+    def distributions(
+        self, sims: torch.Tensor, idx: torch.Tensor, num_classes: dict[str, int], temperature: float | None = None
+    ) -> dict[str, torch.Tensor]:
         """Per rank, the similarity-weighted vote of the neighbours as (batch, C_rank) probabilities
         (all zero for a query whose neighbours all lack a label at that rank)."""
         t = temperature or self.temperature
@@ -143,9 +156,9 @@ class ReferenceSet:
         return out
 
 
-
-def combine_rule(rule: str, head: torch.Tensor, vote: torch.Tensor | None = None,
-                 kmer_vote: torch.Tensor | None = None) -> torch.Tensor:
+def combine_rule(
+    rule: str, head: torch.Tensor, vote: torch.Tensor | None = None, kmer_vote: torch.Tensor | None = None
+) -> torch.Tensor:
     """The mean of the distributions ``rule`` names ("head", "reference" = ``vote``, "kmer" =
     ``kmer_vote``, joined by "+"). A vote whose neighbours carry no label at this rank (an
     all-zero row) is left out of that query's mean; with nothing left, the head decides."""
@@ -163,7 +176,9 @@ def combine_rule(rule: str, head: torch.Tensor, vote: torch.Tensor | None = None
     count = torch.zeros(head.shape[0], 1)
     for part in parts:
         dist = given[part]
-        present = (dist.sum(dim=1, keepdim=True) > 0) if part != "head" else torch.ones(head.shape[0], 1, dtype=torch.bool)
+        present = (
+            (dist.sum(dim=1, keepdim=True) > 0) if part != "head" else torch.ones(head.shape[0], 1, dtype=torch.bool)
+        )
         total = total + dist * present
         count = count + present
     return torch.where(count > 0, total / count.clamp(min=1), head)
@@ -184,8 +199,10 @@ def as_logits(probs: dict[str, torch.Tensor]) -> list[torch.Tensor]:
 
 def encode_labels(spec, ranks: Sequence[str], rows: dict[str, Sequence]) -> dict[str, np.ndarray]:
     """Spec indices of each record's label per rank (-1: unknown or not in the spec)."""
-    return {rank: np.array([-1 if (i := spec.index(rank, v)) is None else i for v in rows[rank]], dtype=np.int64)
-            for rank in ranks}
+    return {
+        rank: np.array([-1 if (i := spec.index(rank, v)) is None else i for v in rows[rank]], dtype=np.int64)
+        for rank in ranks
+    }
 
 
 @torch.no_grad()
@@ -195,7 +212,7 @@ def run_model(model, tokenizer, sequences: Sequence[str], batch_size: int = 64, 
 
     heads, embs = [], []
     for start in tqdm(range(0, len(sequences), batch_size), desc="embedding", unit="batch", disable=not progress):
-        enc = tokenizer(list(sequences[start:start + batch_size]), padding=True, return_tensors="pt")
+        enc = tokenizer(list(sequences[start : start + batch_size]), padding=True, return_tensors="pt")
         enc = {k: v.to(model.device) for k, v in enc.items()}
         probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
         heads.append(probs)
@@ -204,8 +221,13 @@ def run_model(model, tokenizer, sequences: Sequence[str], batch_size: int = 64, 
     return {r: torch.cat([h[r] for h in heads]) for r in ranks}, (torch.cat(embs) if embs else torch.empty(0))
 
 
-def choose_rules(reference: ReferenceSet, head_probs, embeddings, truth: dict[str, np.ndarray],
-                 sequences: Sequence[str] | None = None) -> dict:
+def choose_rules(
+    reference: ReferenceSet,
+    head_probs,
+    embeddings,
+    truth: dict[str, np.ndarray],
+    sequences: Sequence[str] | None = None,
+) -> dict:
     """Per rank, the rule and vote temperatures with the best accuracy on the selection records
     whose label at that rank is known to the model (ties: the simpler rule, in ``RULES`` order,
     then the lower temperature). The k-mer vote is tried when ``reference.kmer`` and the
@@ -230,9 +252,12 @@ def choose_rules(reference: ReferenceSet, head_probs, embeddings, truth: dict[st
                 continue
             grid = [TEMPERATURES if source in parts else (None,) for source in ("reference", "kmer")]
             for t_ref, t_kmer in itertools.product(*grid):
-                dist = combine_rule(rule, head_probs[rank],
-                                    votes["reference"][t_ref][rank] if t_ref else None,
-                                    votes["kmer"][t_kmer][rank] if t_kmer else None)
+                dist = combine_rule(
+                    rule,
+                    head_probs[rank],
+                    votes["reference"][t_ref][rank] if t_ref else None,
+                    votes["kmer"][t_kmer][rank] if t_kmer else None,
+                )
                 acc = float((dist.argmax(dim=1)[known] == y[known]).float().mean()) if known.any() else 0.0
                 temps = [f"{src}={t:g}" for src, t in (("reference", t_ref), ("kmer", t_kmer)) if t]
                 scores[rank][rule + ("@" + ",".join(temps) if temps else "")] = acc
@@ -247,9 +272,16 @@ def parse_choice(name: str) -> tuple[str, dict[str, float]]:
     return rule, {src: float(t) for src, t in (part.split("=") for part in temps.split(",") if part)}
 
 
-def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str, Sequence],
-                        selection: dict[str, Sequence], batch_size: int = 64, k: int = DEFAULT_K,
-                        max_length: int | None = None) -> dict:
+def build_reference_set(
+    model,
+    tokenizer,
+    model_dir: str | Path,
+    train: dict[str, Sequence],
+    selection: dict[str, Sequence],
+    batch_size: int = 64,
+    k: int = DEFAULT_K,
+    max_length: int | None = None,
+) -> dict:
     """Embed the distinct training barcodes, store them (embeddings and sequences) with their
     labels, choose each rank's rule and vote temperatures on ``selection`` records, and write the
     files into ``model_dir``.
@@ -287,8 +319,12 @@ def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str
     tried = []
     for k_size in KMER_SIZES:  # the k-mer size with the best rules, summed over the ranks
         kmer = KmerReference(sequences, k_size)
-        reference = ReferenceSet(torch.nn.functional.normalize(embeddings, dim=1),
-                                 {r: torch.as_tensor(v) for r, v in labels.items()}, k=k, kmer=kmer)
+        reference = ReferenceSet(
+            torch.nn.functional.normalize(embeddings, dim=1),
+            {r: torch.as_tensor(v) for r, v in labels.items()},
+            k=k,
+            kmer=kmer,
+        )
         choice = choose_rules(reference, sel_heads, sel_emb, truth, list(selection["sequence"]))
         total = sum(choice["scores"][rank][name] for rank, name in choice["best"].items())
         logger.info("k-mer vote with k=%d: best rules %s", k_size, choice["best"])
@@ -299,23 +335,35 @@ def build_reference_set(model, tokenizer, model_dir: str | Path, train: dict[str
         rules[rank], temps[rank] = parse_choice(name)
     model_dir = Path(model_dir)
     save_file({"embeddings": embeddings.half().contiguous()}, str(model_dir / REFERENCE_FILE))
-    save_file({f"labels.{r}": torch.as_tensor(v, dtype=torch.int32) for r, v in labels.items()},
-              str(model_dir / LABELS_FILE))
+    save_file(
+        {f"labels.{r}": torch.as_tensor(v, dtype=torch.int32) for r, v in labels.items()}, str(model_dir / LABELS_FILE)
+    )
     kmer.save(model_dir)
-    settings = {"k": k, "temperature": TEMPERATURES[1], "rules": rules, "temperatures": temps,
-                "kmer_k": kmer.k, "kmer_k_tried": {str(t[2].k): t[0] for t in tried},
-                "selection_accuracy": choice["scores"],
-                "n_references": len(keep), "n_training_records": len(train["sequence"]),
-                "n_selection_records": len(selection["sequence"]),
-                "pooling": getattr(model.config, "pooling", "mean"),
-                "max_length": max_length}  # bases the sequences were cut to (classify does the same)
+    settings = {
+        "k": k,
+        "temperature": TEMPERATURES[1],
+        "rules": rules,
+        "temperatures": temps,
+        "kmer_k": kmer.k,
+        "kmer_k_tried": {str(t[2].k): t[0] for t in tried},
+        "selection_accuracy": choice["scores"],
+        "n_references": len(keep),
+        "n_training_records": len(train["sequence"]),
+        "n_selection_records": len(selection["sequence"]),
+        "pooling": getattr(model.config, "pooling", "mean"),
+        "max_length": max_length,
+    }  # bases the sequences were cut to (classify does the same)
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
     # Novelty: distance to the nearest stored reference, calibrated on the selection records
     # (seen species = those whose species the model knows, novel = the others).
     sims, _ = reference.neighbours(sel_emb, k=1)
     dist = (1.0 - sims[:, 0]).numpy()
     info = calibrate_threshold(dist[~novel], dist[novel] if novel.any() else None)
-    info.update(n_references=len(keep), n_val_seen=int((~novel).sum()), n_val_novel=int(novel.sum()),
-                pooling=settings["pooling"])
+    info.update(
+        n_references=len(keep),
+        n_val_seen=int((~novel).sum()),
+        n_val_novel=int(novel.sum()),
+        pooling=settings["pooling"],
+    )
     (model_dir / NOVELTY_FILE).write_text(json.dumps(info, indent=1))
     return settings | {"novelty": info}

@@ -20,9 +20,9 @@ recipe is the same run on 1 CPU or under ``accelerate launch`` on GPUs (keep the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .training_tables import COI_TABLE, its_fungi_table, require
 
@@ -51,9 +51,24 @@ class Recipe:
 
 
 COMMON = dict(
-    from_scratch=True, task="taxonomy", tokenizer="bpe", bpe_vocab_size=768, family="barcodemamba",
-    d_model=128, n_layer=2, headdim=32, batch_size=32, lr=2e-3, warmup=0.02, seed=0, max_length=660,
-    save_steps=500, save_total_limit=2, logging_steps=50, eval_splits=("val",), test_splits=("test", "unseen_query"),
+    from_scratch=True,
+    task="taxonomy",
+    tokenizer="bpe",
+    bpe_vocab_size=768,
+    family="barcodemamba",
+    d_model=128,
+    n_layer=2,
+    headdim=32,
+    batch_size=32,
+    lr=2e-3,
+    warmup=0.02,
+    seed=0,
+    max_length=660,
+    save_steps=500,
+    save_total_limit=2,
+    logging_steps=50,
+    eval_splits=("val",),
+    test_splits=("test", "unseen_query"),
 )
 
 RECIPES = {
@@ -61,15 +76,25 @@ RECIPES = {
         name="coi-insect",
         description="insect COI-5P, ranks order..species, BOLD train split (60,811 barcodes, 1,023 species)",
         shared_table=COI_TABLE,
-        options=dict(COMMON, ranks=("order", "family", "subfamily", "genus", "species"), train_splits=("train",),
-                     max_steps=7000, eval_steps=1000),
+        options=dict(
+            COMMON,
+            ranks=("order", "family", "subfamily", "genus", "species"),
+            train_splits=("train",),
+            max_steps=7000,
+            eval_steps=1000,
+        ),
     ),
     "its-fungi": Recipe(
         name="its-fungi",
         description="fungal ITS, ranks phylum..species, CBS ITS2 + MycoAI train and train_singleton",
         build=its_fungi_table,
-        options=dict(COMMON, ranks=("phylum", "class", "order", "family", "genus", "species"),
-                     train_splits=("train", "train_singleton"), max_steps=6000, eval_steps=1000),
+        options=dict(
+            COMMON,
+            ranks=("phylum", "class", "order", "family", "genus", "species"),
+            train_splits=("train", "train_singleton"),
+            max_steps=6000,
+            eval_steps=1000,
+        ),
     ),
 }
 
@@ -105,8 +130,15 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
         return out
 
     torch.manual_seed(0)
-    return build_reference_set(model, tokenizer, run_dir, rows(set(recipe.options["train_splits"])),
-                               rows(set(SELECTION_SPLITS)), batch_size=64, max_length=max_bases)
+    return build_reference_set(
+        model,
+        tokenizer,
+        run_dir,
+        rows(set(recipe.options["train_splits"])),
+        rows(set(SELECTION_SPLITS)),
+        batch_size=64,
+        max_length=max_bases,
+    )
 
 
 def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: str = "") -> Path:
@@ -122,13 +154,15 @@ def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: st
     dest = Path(dest)
     if dest.exists():
         shutil.rmtree(dest)
-    card = CardOptions(dataset_name=recipe.description, training_data=f"{recipe.description}.",
-                       tags=["barcodefm-bundled", recipe.name])
+    card = CardOptions(
+        dataset_name=recipe.description, training_data=f"{recipe.description}.", tags=["barcodefm-bundled", recipe.name]
+    )
     release_model(run_dir, repo_id=f"barcodefm/{recipe.name}", output=dest, card=card)
     if extra_card:
         readme = dest / "README.md"
-        readme.write_text(readme.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + extra_card.strip() + "\n",
-                          encoding="utf-8")
+        readme.write_text(
+            readme.read_text(encoding="utf-8").rstrip("\n") + "\n\n" + extra_card.strip() + "\n", encoding="utf-8"
+        )
     return dest
 
 
@@ -160,8 +194,10 @@ def card_section(recipe: Recipe, run_dir: str | Path) -> str:
     o = recipe.options
     rules = ", ".join(f"{rank}: {rule}" for rank, rule in ident["rules"].items())
     kmer_k = ident.get("kmer_k", 6)
-    scores = "; ".join(f"{rank}: " + ", ".join(f"{part} {100 * acc:.1f}" for part, acc in best_per_part(by_name).items())
-                       for rank, by_name in ident["selection_accuracy"].items())
+    scores = "; ".join(
+        f"{rank}: " + ", ".join(f"{part} {100 * acc:.1f}" for part, acc in best_per_part(by_name).items())
+        for rank, by_name in ident["selection_accuracy"].items()
+    )
     return f"""## How this bundled model was made
 
 Regenerate it with one command (the shared data folder of the barcodefm project; on a 2-core CPU, or

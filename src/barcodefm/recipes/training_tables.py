@@ -21,8 +21,19 @@ MYCOAI_TABLE = "fungal_its/mycoai_test1_full_its_labelled.tsv.gz"
 TRAINING_SPLITS = ("train", "train_singleton")
 # Split given to a training record whose strain is held out in the other table.
 OVERLAP_SPLIT = "excluded_overlap"
-ITS_COLUMNS = ("id", "dataset", "kingdom", "phylum", "class", "order", "family", "genus", "species", "split",
-               "sequence")
+ITS_COLUMNS = (
+    "id",
+    "dataset",
+    "kingdom",
+    "phylum",
+    "class",
+    "order",
+    "family",
+    "genus",
+    "species",
+    "split",
+    "sequence",
+)
 
 
 def _read_tsv(path: Path) -> list[dict]:
@@ -55,6 +66,11 @@ def its_fungi_table(data_dir: str | Path, output: str | Path) -> Path:
                     split, moved = OVERLAP_SPLIT, moved + 1
                 # Ids are unique only within a table: prefix the table's name ("cbs:KY101633").
                 writer.writerow({**r, "id": f"{name}:{r['id']}", "dataset": name, "split": split})
-    logger.info("its-fungi table: %d CBS + %d MycoAI records, %d training records held out in the other table "
-                "moved to %s", len(tables["cbs"]), len(tables["mycoai"]), moved, OVERLAP_SPLIT)
+    logger.info(
+        "its-fungi table: %d CBS + %d MycoAI records, %d training records held out in the other table moved to %s",
+        len(tables["cbs"]),
+        len(tables["mycoai"]),
+        moved,
+        OVERLAP_SPLIT,
+    )
     return output

@@ -42,8 +42,10 @@ CLASSIFIERS = ("ForSequenceClassification", "ForTaxonomicClassification")
 def default_template_dir() -> Path:
     """``model_cards/`` at the top of the barcodefm source tree (src/barcodefm/release -> repo),
     else where a wheel installs it as data files (``<prefix>/share/barcodefm/model_cards``)."""
-    candidates = [Path(__file__).resolve().parents[3] / "model_cards",
-                  Path(sys.prefix) / "share" / "barcodefm" / "model_cards"]
+    candidates = [
+        Path(__file__).resolve().parents[3] / "model_cards",
+        Path(sys.prefix) / "share" / "barcodefm" / "model_cards",
+    ]
     return next((path for path in candidates if path.is_dir()), candidates[0])
 
 
@@ -54,7 +56,9 @@ def card_family(config) -> str:
         return "barcodemamba-plus" if getattr(config, "taxonomy", None) else "barcodemamba"
     if model_type == "barcodemae":
         return "barcodemae"
-    raise ValueError(f"no model card template for model_type {model_type!r} (barcodefm families: barcodemamba, barcodemae)")
+    raise ValueError(
+        f"no model card template for model_type {model_type!r} (barcodefm families: barcodemamba, barcodemae)"
+    )
 
 
 @dataclass
@@ -92,7 +96,7 @@ def metrics_from_results(results: dict) -> list[Metric]:
         name, split = path[-1], None
         for prefix in _SPLIT_PREFIXES:
             if name.startswith(prefix):
-                split, name = prefix[:-1], name[len(prefix):]
+                split, name = prefix[:-1], name[len(prefix) :]
                 break
         if name not in METRICS:
             return
@@ -131,7 +135,7 @@ def _tokenizer_description(tokenizer) -> str:
         k = getattr(tokenizer, "k", None)
         bases = getattr(tokenizer, "max_bases", None)
         cut = f"; barcodes are cut to {bases} bases first" if bases else ""
-        return f"non-overlapping {k}-mers (stride {k}, {vocab} tokens: the {4 ** k} k-mers plus specials{cut})"
+        return f"non-overlapping {k}-mers (stride {k}, {vocab} tokens: the {4**k} k-mers plus specials{cut})"
     if "Char" in name:
         return f"one token per base (A, C, G, T, N; {vocab} tokens with the specials), up to {tokenizer.model_max_length} bases"
     if "BPE" in name:
@@ -145,14 +149,20 @@ def _model_details(model, tokenizer, family: str) -> str:
     if config.model_type == "barcodemamba":
         mixer = f"Mamba-{config.mamba_version}"
         rows += [
-            ("Backbone", f"{config.n_layer} {mixer} blocks, d_model {config.d_model}, d_state {config.d_state}"
-             + (f", head dim {config.headdim}" if config.mamba_version == 2 else "")),
+            (
+                "Backbone",
+                f"{config.n_layer} {mixer} blocks, d_model {config.d_model}, d_state {config.d_state}"
+                + (f", head dim {config.headdim}" if config.mamba_version == 2 else ""),
+            ),
             ("MLP per block", f"{config.d_intermediate} hidden units" if config.d_intermediate else "none"),
         ]
     else:
         rows += [
-            ("Encoder", f"BERT, {config.num_hidden_layers} layers, {config.num_attention_heads} heads, "
-             f"hidden {config.hidden_size}, intermediate {config.intermediate_size}"),
+            (
+                "Encoder",
+                f"BERT, {config.num_hidden_layers} layers, {config.num_attention_heads} heads, "
+                f"hidden {config.hidden_size}, intermediate {config.intermediate_size}",
+            ),
             ("Max positions", str(config.max_position_embeddings)),
         ]
     rows.append(("Tokenizer", _tokenizer_description(tokenizer)))
@@ -168,11 +178,22 @@ def _model_details(model, tokenizer, family: str) -> str:
 
 
 _RECIPE_FIELDS = (
-    ("objective", "Objective"), ("task", "Task"), ("label_column", "Label column"), ("data", "Training data file"),
-    ("epochs", "Epochs"), ("max_steps", "Max steps"), ("batch_size", "Batch size (per device)"),
-    ("grad_accum", "Gradient accumulation"), ("lr", "Peak learning rate"), ("weight_decay", "Weight decay"),
-    ("warmup", "Warm-up"), ("max_length", "Bases per barcode"), ("rc_prob", "Reverse-complement probability"),
-    ("mlm_probability", "Masking probability"), ("lora", "LoRA"), ("seed", "Seed"),
+    ("objective", "Objective"),
+    ("task", "Task"),
+    ("label_column", "Label column"),
+    ("data", "Training data file"),
+    ("epochs", "Epochs"),
+    ("max_steps", "Max steps"),
+    ("batch_size", "Batch size (per device)"),
+    ("grad_accum", "Gradient accumulation"),
+    ("lr", "Peak learning rate"),
+    ("weight_decay", "Weight decay"),
+    ("warmup", "Warm-up"),
+    ("max_length", "Bases per barcode"),
+    ("rc_prob", "Reverse-complement probability"),
+    ("mlm_probability", "Masking probability"),
+    ("lora", "LoRA"),
+    ("seed", "Seed"),
 )
 
 
@@ -190,8 +211,10 @@ def _training_section(run_options: dict | None, training_data: str | None) -> st
                 value = Path(str(value)).name  # never the path of the machine it was trained on
             rows.append(f"| {label} | {value} |")
         if rows:
-            parts.append("Recipe (from the run's `run_options.json`; AdamW, cosine schedule):\n\n| | |\n|---|---|\n"
-                         + "\n".join(rows))
+            parts.append(
+                "Recipe (from the run's `run_options.json`; AdamW, cosine schedule):\n\n| | |\n|---|---|\n"
+                + "\n".join(rows)
+            )
     return "\n\n".join(parts) if parts else "The training data and recipe of this checkpoint were not recorded with it."
 
 
@@ -217,26 +240,50 @@ def usage_snippet(model, repo_id: str, barcodes: list[str]) -> str:
     listing = "barcodes = [\n" + "".join(f'    "{seq}",\n' for seq in barcodes) + "]"
     head = f'repo_id = "{repo_id}"\ntokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=True)\n'
     if architecture.endswith("ForTaxonomicClassification"):
-        return ("from transformers import AutoModel, AutoTokenizer\n\n" + head
-                + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n" + listing + "\n"
-                + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
-                + 'for prediction in model.predict_taxonomy(batch["input_ids"], batch["attention_mask"]):\n'
-                + "    print(prediction)  # per rank: label, probability, consistency with the parent rank\n")
+        return (
+            "from transformers import AutoModel, AutoTokenizer\n\n"
+            + head
+            + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
+            + listing
+            + "\n"
+            + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
+            + 'for prediction in model.predict_taxonomy(batch["input_ids"], batch["attention_mask"]):\n'
+            + "    print(prediction)  # per rank: label, probability, consistency with the parent rank\n"
+        )
     if architecture.endswith("ForSequenceClassification"):
-        return ("import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n" + head
-                + "model = AutoModelForSequenceClassification.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
-                + listing + "\n" + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
-                + "with torch.no_grad():\n    probabilities = model(**batch).logits.softmax(-1)\n"
-                + "for p in probabilities:\n    print(model.config.id2label[int(p.argmax())], float(p.max()))\n")
-    return ("from transformers import AutoModel, AutoTokenizer\n\n" + head
-            + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n" + listing + "\n"
-            + "# One vector per barcode (mean over its tokens); IUPAC codes and gaps are read as N.\n"
-            + "embeddings = model.embed_sequences(barcodes, tokenizer)\n"
-            + "print(embeddings.shape)\n")
+        return (
+            "import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
+            + head
+            + "model = AutoModelForSequenceClassification.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
+            + listing
+            + "\n"
+            + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
+            + "with torch.no_grad():\n    probabilities = model(**batch).logits.softmax(-1)\n"
+            + "for p in probabilities:\n    print(model.config.id2label[int(p.argmax())], float(p.max()))\n"
+        )
+    return (
+        "from transformers import AutoModel, AutoTokenizer\n\n"
+        + head
+        + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
+        + listing
+        + "\n"
+        + "# One vector per barcode (mean over its tokens); IUPAC codes and gaps are read as N.\n"
+        + "embeddings = model.embed_sequences(barcodes, tokenizer)\n"
+        + "print(embeddings.shape)\n"
+    )
 
 
-def _card_data(model, family: str, repo_id: str, metrics: list[Metric], license: str, datasets: list[str],
-               dataset_name: str, base_model: str | None, tags: list[str]):
+def _card_data(
+    model,
+    family: str,
+    repo_id: str,
+    metrics: list[Metric],
+    license: str,
+    datasets: list[str],
+    dataset_name: str,
+    base_model: str | None,
+    tags: list[str],
+):
     from huggingface_hub import EvalResult, ModelCardData
 
     config = model.config
@@ -303,8 +350,9 @@ def render_model_card(
         )
     metrics = metrics_from_results(results or {})
     dataset_name = dataset_name or (datasets[0] if datasets else "held-out barcodes")
-    card_data = _card_data(model, family, repo_id, metrics, license, list(datasets or []), dataset_name,
-                           base_model, list(tags or []))
+    card_data = _card_data(
+        model, family, repo_id, metrics, license, list(datasets or []), dataset_name, base_model, list(tags or [])
+    )
     sample = example_sample or ("its" if family == "barcodemamba-plus" else "coi")
     values = {
         "card_data": card_data.to_yaml(),
@@ -320,7 +368,9 @@ def render_model_card(
     try:
         return string.Template(template_path.read_text(encoding="utf-8")).substitute(values)
     except KeyError as exc:
-        raise ValueError(f"model card template {template_path}: unknown placeholder ${{{exc.args[0]}}} "
-                         f"(known: {', '.join(sorted(values))})") from None
+        raise ValueError(
+            f"model card template {template_path}: unknown placeholder ${{{exc.args[0]}}} "
+            f"(known: {', '.join(sorted(values))})"
+        ) from None
     except ValueError as exc:
         raise ValueError(f"model card template {template_path}: {exc} (write a literal $ as $$)") from None

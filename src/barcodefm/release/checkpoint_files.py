@@ -56,7 +56,11 @@ def _refusal_message(path: Path, exc: Exception) -> str:
     except Exception:  # noqa: BLE001 - a best-effort detail for the message only
         unsafe = []
     unsafe = [name for name in unsafe if name not in {f"{g.__module__}.{g.__qualname__}" for g in SAFE_EXTRA_GLOBALS}]
-    what = f"pickled objects ({', '.join(unsafe[:5])}{', ...' if len(unsafe) > 5 else ''})" if unsafe else "pickled objects"
+    what = (
+        f"pickled objects ({', '.join(unsafe[:5])}{', ...' if len(unsafe) > 5 else ''})"
+        if unsafe
+        else "pickled objects"
+    )
     return (
         f"{path} holds {what} that the safe loader (torch.load weights_only=True) refuses, because "
         "unpickling them can run code. If you trust where this file comes from, rerun with "
@@ -89,6 +93,6 @@ def strip_prefixes(state_dict: dict, prefixes=("module.", "_orig_mod.")) -> dict
             changed = False
             for prefix in prefixes:
                 if key.startswith(prefix):
-                    key, changed = key[len(prefix):], True
+                    key, changed = key[len(prefix) :], True
         out[key] = value
     return out

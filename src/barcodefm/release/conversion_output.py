@@ -26,12 +26,16 @@ class ConversionReport:
     def summary(self) -> str:
         lines = [f"converted {self.source} -> {self.output} ({self.model_class}, {self.n_tensors} tensors)"]
         if self.dropped_keys:
-            lines.append(f"dropped {len(self.dropped_keys)} checkpoint entries that are not model weights: "
-                         + ", ".join(summarize_keys(self.dropped_keys)))
+            lines.append(
+                f"dropped {len(self.dropped_keys)} checkpoint entries that are not model weights: "
+                + ", ".join(summarize_keys(self.dropped_keys))
+            )
         lines.extend(self.notes)
         if self.load_check is not None:
-            lines.append(f"load check without barcodefm passed ({self.load_check.auto_class}, "
-                         f"max abs difference {self.load_check.max_abs_diff:.2g})")
+            lines.append(
+                f"load check without barcodefm passed ({self.load_check.auto_class}, "
+                f"max abs difference {self.load_check.max_abs_diff:.2g})"
+            )
         return "\n".join(lines)
 
 

@@ -59,12 +59,14 @@ def _encoder_weights(state: dict) -> tuple[dict, list[str]]:
     """(the BertModel weights, the other keys dropped) whatever wrapped the encoder."""
     for prefix in ("encoder.", "bert."):  # BarcodeMAE pretraining model / BarcodeBERT heads
         if any(k.startswith(f"{prefix}embeddings.") for k in state):
-            kept = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            kept = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
             return kept, sorted(k for k in state if not k.startswith(prefix))
     if "embeddings.word_embeddings.weight" in state:
         return dict(state), []
-    raise ValueError("no BERT encoder weights in the checkpoint (no embeddings.word_embeddings.weight, with or "
-                     f"without an encoder./bert. prefix; keys look like {', '.join(sorted(state)[:4])})")
+    raise ValueError(
+        "no BERT encoder weights in the checkpoint (no embeddings.word_embeddings.weight, with or "
+        f"without an encoder./bert. prefix; keys look like {', '.join(sorted(state)[:4])})"
+    )
 
 
 def _bert_config(checkpoint, bert_config_path: str | None):
@@ -75,13 +77,17 @@ def _bert_config(checkpoint, bert_config_path: str | None):
     else:
         data = checkpoint.get("bert_config") if isinstance(checkpoint, dict) else None
         if data is None:
-            raise ValueError("the checkpoint has no bert_config: give the encoder's BertConfig as JSON with --bert-config")
+            raise ValueError(
+                "the checkpoint has no bert_config: give the encoder's BertConfig as JSON with --bert-config"
+            )
         if not isinstance(data, dict):
             data = data.to_dict()  # a BertConfig object (only loadable with --trust-checkpoint)
     data = {k: v for k, v in data.items() if k not in ("architectures", "transformers_version", "model_type")}
     config = BertConfig(**data)
     if getattr(config, "position_embedding_type", "absolute") != "absolute":
-        raise ValueError(f"bert_config.position_embedding_type {config.position_embedding_type!r} is not supported (absolute only)")
+        raise ValueError(
+            f"bert_config.position_embedding_type {config.position_embedding_type!r} is not supported (absolute only)"
+        )
     return config
 
 
@@ -97,11 +103,13 @@ def _vocabulary_layout(vocab_size: int, k: int | None, layout: str, run_config) 
     k = k or _option(run_config, "k_mer")
     ks = [int(k)] if k else range(1, 9)
     layouts = [LAYOUTS[layout]] if layout != "auto" else list(LAYOUTS.values())
-    candidates = [(j, specials) for specials in layouts for j in ks if vocab_size == 4 ** j + len(specials)]
+    candidates = [(j, specials) for specials in layouts for j in ks if vocab_size == 4**j + len(specials)]
     if len(candidates) != 1:
         expected = f"4^{k} + 2 or 4^{k} + 3 = {4 ** int(k) + 2} or {4 ** int(k) + 3}" if k else "4^k + 2 or 4^k + 3"
-        raise ValueError(f"bert_config.vocab_size {vocab_size} is not a known k-mer vocabulary ({expected}"
-                         f"{'' if layout == 'auto' else ' with layout ' + layout}); pass --k and --vocab-layout")
+        raise ValueError(
+            f"bert_config.vocab_size {vocab_size} is not a known k-mer vocabulary ({expected}"
+            f"{'' if layout == 'auto' else ' with layout ' + layout}); pass --k and --vocab-layout"
+        )
     return candidates[0]
 
 
@@ -161,7 +169,9 @@ def convert_barcodemae(
     k, specials = _vocabulary_layout(bert.vocab_size, k, vocab_layout, run_config)
     max_bases = int(_option(run_config, "max_len", 660) or 660)
     extra = {"cls_token": "[CLS]"} if "[CLS]" in specials else {}
-    tokenizer = BarcodeKmerTokenizer(k=k, max_bases=max_bases, specials_first=specials, specials_last=("[PAD]",), **extra)
+    tokenizer = BarcodeKmerTokenizer(
+        k=k, max_bases=max_bases, specials_first=specials, specials_last=("[PAD]",), **extra
+    )
     decoder = checkpoint.get("decoder_config") if isinstance(checkpoint, dict) else None
     decoder = decoder if isinstance(decoder, dict) else {}
     ids = {"sep_token_id": tokenizer.sep_token_id}
@@ -192,7 +202,7 @@ def convert_barcodemae(
     dropped += dropped_here
     load_strictly(model, weights, what=f"{checkpoint_path.name} (encoder)")
     model.eval()
-    notes.insert(0, f"vocabulary: {' '.join(specials)} then the {4 ** k} {k}-mers; [PAD] = {tokenizer.pad_token_id}")
+    notes.insert(0, f"vocabulary: {' '.join(specials)} then the {4**k} {k}-mers; [PAD] = {tokenizer.pad_token_id}")
     report = ConversionReport(
         output=Path(output),
         source=checkpoint_path.name,

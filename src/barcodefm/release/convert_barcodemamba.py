@@ -62,12 +62,33 @@ _MAMBA_DEFAULTS = {
     2: {"d_state": 128, "d_conv": 4, "expand": 2, "headdim": 64, "ngroups": 1, "chunk_size": 256},
     1: {"d_state": 16, "d_conv": 4, "expand": 2, "dt_rank": "auto"},
 }
-_INIT_ONLY_KEYS = {"dt_min", "dt_max", "dt_init_floor", "dt_init", "dt_scale", "A_init_range", "use_mem_eff_path",
-                   "use_fast_path", "sequence_parallel", "layer_idx", "device", "dtype", "layer", "d_model",
-                   "conv_init", "process_group"}
+_INIT_ONLY_KEYS = {
+    "dt_min",
+    "dt_max",
+    "dt_init_floor",
+    "dt_init",
+    "dt_scale",
+    "A_init_range",
+    "use_mem_eff_path",
+    "use_fast_path",
+    "sequence_parallel",
+    "layer_idx",
+    "device",
+    "dtype",
+    "layer",
+    "d_model",
+    "conv_init",
+    "process_group",
+}
 # keys that change the computation, with the only value barcodefm implements
-_FIXED_KEYS = {"rmsnorm": True, "norm_before_gate": False, "bias": False, "D_has_hdim": False, "d_ssm": None,
-               "activation": "silu"}
+_FIXED_KEYS = {
+    "rmsnorm": True,
+    "norm_before_gate": False,
+    "bias": False,
+    "D_has_hdim": False,
+    "d_ssm": None,
+    "activation": "silu",
+}
 
 
 def published_vocabulary(tokenizer_name: str, k: int | None = None) -> list[str]:
@@ -91,14 +112,18 @@ def find_source_files(src_dir: Path, config: str | None = None, checkpoint: str 
 
     if not src_dir.is_dir():
         raise FileNotFoundError(f"published model folder not found: {src_dir}")
-    return (first(CONFIG_CANDIDATES, config, "Hydra config", "--config"),
-            first(CHECKPOINT_CANDIDATES, checkpoint, "Lightning checkpoint", "--checkpoint"))
+    return (
+        first(CONFIG_CANDIDATES, config, "Hydra config", "--config"),
+        first(CHECKPOINT_CANDIDATES, checkpoint, "Lightning checkpoint", "--checkpoint"),
+    )
 
 
 def _mixer_settings(hydra: HydraConfig) -> tuple[int, dict]:
     section = "model.layer" if hydra.has("model.layer") else "model.ssm_cfg"
     if not hydra.has(section):
-        raise HydraConfigError(f"{hydra.source}: missing key 'model.layer' (the mixer settings; also looked for model.ssm_cfg)")
+        raise HydraConfigError(
+            f"{hydra.source}: missing key 'model.layer' (the mixer settings; also looked for model.ssm_cfg)"
+        )
     mixer = hydra.node(section)
     name = str(hydra.get("model.mamba_ver", mixer.get("layer", "mamba2"))).lower().replace("-", "").replace("_", "")
     versions = {"mamba2": 2, "mamba": 1, "mamba1": 1}
@@ -110,11 +135,15 @@ def _mixer_settings(hydra: HydraConfig) -> tuple[int, dict]:
     for key, value in mixer.items():
         if key in _FIXED_KEYS:
             if value != _FIXED_KEYS[key]:
-                raise HydraConfigError(f"{hydra.source}: {section}.{key} = {value!r} is not supported "
-                                       f"(barcodefm implements {key} = {_FIXED_KEYS[key]!r} only)")
+                raise HydraConfigError(
+                    f"{hydra.source}: {section}.{key} = {value!r} is not supported "
+                    f"(barcodefm implements {key} = {_FIXED_KEYS[key]!r} only)"
+                )
         elif key == "dt_limit":
             if [float(v) for v in value] != [0.0, math.inf]:
-                raise HydraConfigError(f"{hydra.source}: {section}.dt_limit = {value!r} is not supported (no dt clamping)")
+                raise HydraConfigError(
+                    f"{hydra.source}: {section}.dt_limit = {value!r} is not supported (no dt clamping)"
+                )
         elif key not in _INIT_ONLY_KEYS and key not in _MAMBA_DEFAULTS[version] and key != "conv_bias":
             raise HydraConfigError(f"{hydra.source}: {section}.{key} is not a Mamba-{version} setting barcodefm knows")
     settings = {**_MAMBA_DEFAULTS[version], **{k: v for k, v in mixer.items() if k in _MAMBA_DEFAULTS[version]}}
@@ -142,18 +171,26 @@ def read_published_config(hydra: HydraConfig) -> tuple[dict, dict]:
     name = str(hydra.get("tokenizer.name")).lower().replace("-", "_")
     name = {"kmer": "k_mer"}.get(name, name)
     if name not in ("char", "k_mer"):
-        raise HydraConfigError(f"{hydra.source}: tokenizer.name {name!r} is not supported (char or k_mer; "
-                               "the BPE checkpoints ship a pickled MycoAI tokenizer that cannot be converted safely)")
+        raise HydraConfigError(
+            f"{hydra.source}: tokenizer.name {name!r} is not supported (char or k_mer; "
+            "the BPE checkpoints ship a pickled MycoAI tokenizer that cannot be converted safely)"
+        )
     spec = {"name": name, "k": None, "max_bases": int(hydra.get("dataset.max_len", 660))}
     if name == "k_mer":
         spec["k"] = int(hydra.get("tokenizer.k_mer"))
         stride = int(hydra.get("tokenizer.stride", spec["k"]))
         if stride != spec["k"]:
-            raise HydraConfigError(f"{hydra.source}: tokenizer.stride {stride} != k {spec['k']}: overlapping k-mers are not supported")
+            raise HydraConfigError(
+                f"{hydra.source}: tokenizer.stride {stride} != k {spec['k']}: overlapping k-mers are not supported"
+            )
         if hydra.get("tokenizer.use_unk_token", True) is False:
-            raise HydraConfigError(f"{hydra.source}: tokenizer.use_unk_token is false (k-mers over ACGTN): not supported")
+            raise HydraConfigError(
+                f"{hydra.source}: tokenizer.use_unk_token is false (k-mers over ACGTN): not supported"
+            )
     elif hydra.has("tokenizer.characters") and list(hydra.get("tokenizer.characters")) != list("ACGTN"):
-        raise HydraConfigError(f"{hydra.source}: tokenizer.characters {hydra.get('tokenizer.characters')} is not A C G T N")
+        raise HydraConfigError(
+            f"{hydra.source}: tokenizer.characters {hydra.get('tokenizer.characters')} is not A C G T N"
+        )
     published = published_vocabulary(name, spec["k"])
     vocab_size = int(hydra.get("model.vocab_size"))
     if vocab_size != len(published):
@@ -215,17 +252,21 @@ def convert_barcodemamba(
     raw = find_state_dict(load_checkpoint(checkpoint_path, trust_checkpoint), keys=("state_dict",))
     raw = strip_prefixes(raw)
     dropped = sorted(k for k in raw if not k.startswith("model."))
-    weights = strip_prefixes({k[len("model."):]: v for k, v in raw.items() if k.startswith("model.")})
+    weights = strip_prefixes({k[len("model.") :]: v for k, v in raw.items() if k.startswith("model.")})
     if not weights:
-        raise ValueError(f"{checkpoint_path.name}: no weights under 'model.' (keys look like {', '.join(sorted(raw)[:3])})")
+        raise ValueError(
+            f"{checkpoint_path.name}: no weights under 'model.' (keys look like {', '.join(sorted(raw)[:3])})"
+        )
     if "head.weight" in weights:
         weights["lm_head.weight"] = weights.pop("head.weight")
     notes = []
     rows = model_config.padded_vocab_size
     for key in ("backbone.embeddings.word_embeddings.weight", "lm_head.weight"):
         if key in weights and weights[key].ndim == 2 and weights[key].shape[0] < rows:
-            notes.append(f"{key}: {weights[key].shape[0]} published rows padded with zeros to {rows} "
-                         f"(room for [PAD] = {tokenizer.pad_token_id})")
+            notes.append(
+                f"{key}: {weights[key].shape[0]} published rows padded with zeros to {rows} "
+                f"(room for [PAD] = {tokenizer.pad_token_id})"
+            )
             weights[key] = _pad_rows(weights[key], rows)
     hint = ""
     if any(k.startswith("head.output_transform") for k in weights):

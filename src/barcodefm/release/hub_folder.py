@@ -54,10 +54,14 @@ def _import_problems(path: Path, folder: Path) -> list[str]:
                     problems.append(f"{path.name}: `import {alias.name}` (users without barcodefm cannot load it)")
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and (node.module or "").split(".")[0] == "barcodefm":
-                problems.append(f"{path.name}: `from {node.module} import ...` (users without barcodefm cannot load it)")
+                problems.append(
+                    f"{path.name}: `from {node.module} import ...` (users without barcodefm cannot load it)"
+                )
             elif node.level > 1:
-                problems.append(f"{path.name}: `from {'.' * node.level}{node.module or ''} import ...` "
-                                "(only single-dot imports survive the copy to the Hub)")
+                problems.append(
+                    f"{path.name}: `from {'.' * node.level}{node.module or ''} import ...` "
+                    "(only single-dot imports survive the copy to the Hub)"
+                )
             elif node.level == 1 and node.module and not (folder / f"{node.module}.py").is_file():
                 problems.append(f"{path.name}: imports .{node.module}, but {node.module}.py is not in the folder")
     return problems

@@ -20,8 +20,12 @@ def _network_errors() -> tuple[type[BaseException], ...]:
     HTTP errors and offline errors are OSErrors), and the HTTP client's own errors (httpx in
     huggingface_hub >= 1, requests before), whichever is installed."""
     errors: list[type[BaseException]] = [OSError]
-    for module, name in (("huggingface_hub.errors", "HfHubHTTPError"), ("httpx", "HTTPError"),
-                         ("httpx2", "HTTPError"), ("requests.exceptions", "RequestException")):
+    for module, name in (
+        ("huggingface_hub.errors", "HfHubHTTPError"),
+        ("httpx", "HTTPError"),
+        ("httpx2", "HTTPError"),
+        ("requests.exceptions", "RequestException"),
+    ):
         try:
             errors.append(getattr(importlib.import_module(module), name))
         except (ImportError, AttributeError):
@@ -42,14 +46,18 @@ def upload_failure(exc: BaseException, folder: str | Path, repo_id: str) -> HubU
     detail = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
     status = _status_code(exc)
     if status in (401, 403):
-        why = (f"the Hub refused the token (HTTP {status}): check that it is valid and can write to "
-               f"{repo_id.split('/')[0]} (`hf auth login` or HF_TOKEN)")
+        why = (
+            f"the Hub refused the token (HTTP {status}): check that it is valid and can write to "
+            f"{repo_id.split('/')[0]} (`hf auth login` or HF_TOKEN)"
+        )
     elif status is not None:
         why = f"the Hub answered HTTP {status}"
     else:
         why = "the Hub could not be reached (check the network connection)"
-    return HubUploadError(f"upload of {folder} to {repo_id} failed: {why} ({detail}); the folder is complete: "
-                          f"upload it later with `hf upload {repo_id} {folder} .`")
+    return HubUploadError(
+        f"upload of {folder} to {repo_id} failed: {why} ({detail}); the folder is complete: "
+        f"upload it later with `hf upload {repo_id} {folder} .`"
+    )
 
 
 def push_folder(folder: str | Path, repo_id: str, private: bool = False, commit_message: str | None = None) -> str:

@@ -52,8 +52,9 @@ def _arithmetic(expression: str, key: str):
     shown = expression if len(expression) <= 80 else expression[:77] + "..."
 
     def refuse(why: str) -> HydraConfigError:
-        return HydraConfigError(f"config key {key!r}: ${{eval:{shown}}} {why}; it is not evaluated "
-                                "(write the number into the config file)")
+        return HydraConfigError(
+            f"config key {key!r}: ${{eval:{shown}}} {why}; it is not evaluated (write the number into the config file)"
+        )
 
     def bounded(value):
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value:  # complex, NaN
@@ -103,7 +104,7 @@ class HydraConfig:
         self.source = source
 
     @classmethod
-    def load(cls, path: str | Path) -> "HydraConfig":
+    def load(cls, path: str | Path) -> HydraConfig:
         import yaml
 
         path = Path(path)
@@ -134,7 +135,9 @@ class HydraConfig:
                 return self.get(key)
         if default is not _MISSING:
             return default
-        raise HydraConfigError(f"{self.source}: missing key {keys[0]!r} (also looked for {', '.join(keys[1:]) or 'nothing else'})")
+        raise HydraConfigError(
+            f"{self.source}: missing key {keys[0]!r} (also looked for {', '.join(keys[1:]) or 'nothing else'})"
+        )
 
     def node(self, key: str) -> dict:
         """The mapping at ``key`` with each direct value resolved."""
@@ -162,14 +165,14 @@ class HydraConfig:
             resolved = self._interpolate(match.group(1), parent, key, seen)
             if match.span() == (0, len(text)):
                 return resolved  # the whole value was one interpolation: keep its type
-            text = text[: match.start()] + str(resolved) + text[match.end():]
+            text = text[: match.start()] + str(resolved) + text[match.end() :]
 
     def _interpolate(self, body: str, parent: list[str], key: str, seen: tuple[str, ...]):
         body = body.strip()
         if body.startswith("eval:"):
-            return _arithmetic(body[len("eval:"):].strip().strip("'\""), key)
+            return _arithmetic(body[len("eval:") :].strip().strip("'\""), key)
         if body.startswith("div_up:"):
-            args = [a.strip() for a in body[len("div_up:"):].split(",")]
+            args = [a.strip() for a in body[len("div_up:") :].split(",")]
             if len(args) != 2:
                 raise HydraConfigError(f"config key {key!r}: ${{div_up:...}} needs two numbers, got {body!r}")
             a, b = (_arithmetic(arg, key) for arg in args)

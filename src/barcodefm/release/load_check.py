@@ -87,7 +87,11 @@ def outputs_without_barcodefm(jobs: list[dict], timeout: float = 600, python: st
         request = {"threads": torch.get_num_threads(), "jobs": jobs}
         proc = subprocess.run(
             [python or sys.executable, "-c", script, json.dumps(request), str(out_path)],
-            cwd=tmp, env=env, capture_output=True, text=True, timeout=timeout,
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if proc.returncode != 0 or not out_path.is_file():
             raise RuntimeError(f"the fresh loading process failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
@@ -121,8 +125,13 @@ def compare_outputs(expected: dict, got: dict, atol: float = DEFAULT_ATOL, rtol:
     return problems, worst
 
 
-def check_folders(references: list[tuple], sequences: list[str] | None = None, atol: float = DEFAULT_ATOL,
-                  timeout: float = 600, python: str | None = None) -> list[LoadCheckResult]:
+def check_folders(
+    references: list[tuple],
+    sequences: list[str] | None = None,
+    atol: float = DEFAULT_ATOL,
+    timeout: float = 600,
+    python: str | None = None,
+) -> list[LoadCheckResult]:
     """Load check of several folders in ONE fresh process.
 
     ``references``: (folder, model, tokenizer) triples, where ``model``/``tokenizer`` are the
@@ -147,8 +156,10 @@ def check_folders(references: list[tuple], sequences: list[str] | None = None, a
             continue
         loaded = remote[folder]
         if "error" in loaded:
-            result.problems.append(f"{result.auto_class}.from_pretrained(trust_remote_code=True) failed without "
-                                   f"barcodefm:\n{loaded['error'].strip()}")
+            result.problems.append(
+                f"{result.auto_class}.from_pretrained(trust_remote_code=True) failed without "
+                f"barcodefm:\n{loaded['error'].strip()}"
+            )
             continue
         result.model_class, result.tokenizer_class = loaded["model_class"], loaded["tokenizer_class"]
         if "transformers_modules" not in result.model_class:
@@ -158,6 +169,8 @@ def check_folders(references: list[tuple], sequences: list[str] | None = None, a
     return results
 
 
-def check_folder(folder, model, tokenizer, sequences: list[str] | None = None, atol: float = DEFAULT_ATOL) -> LoadCheckResult:
+def check_folder(
+    folder, model, tokenizer, sequences: list[str] | None = None, atol: float = DEFAULT_ATOL
+) -> LoadCheckResult:
     """:func:`check_folders` for one folder."""
     return check_folders([(folder, model, tokenizer)], sequences=sequences, atol=atol)[0]

@@ -60,8 +60,9 @@ class ReleaseReport:
 
 def validate_repo_id(repo_id: str) -> str:
     if not repo_id or not _REPO_ID.match(repo_id) or len(repo_id.split("/")[1]) > 96 or ".." in repo_id:
-        raise ValueError(f"--repo-id {repo_id!r} is not a Hub model id of the form ORG/NAME "
-                         "(letters, digits, '-', '_', '.')")
+        raise ValueError(
+            f"--repo-id {repo_id!r} is not a Hub model id of the form ORG/NAME (letters, digits, '-', '_', '.')"
+        )
     return repo_id
 
 
@@ -81,7 +82,9 @@ def load_saved_model(model_dir: str | Path):
     if not (model_dir / "config.json").is_file():
         raise FileNotFoundError(f"{model_dir} is not a saved model folder (no config.json)")
     if not (model_dir / "tokenizer_config.json").is_file():
-        raise FileNotFoundError(f"{model_dir} has no tokenizer (tokenizer_config.json): save the tokenizer next to the model")
+        raise FileNotFoundError(
+            f"{model_dir} has no tokenizer (tokenizer_config.json): save the tokenizer next to the model"
+        )
     config = read_json(model_dir / "config.json", "config")
     tokenizer_config = read_json(model_dir / "tokenizer_config.json", "tokenizer config")
     model_class = _barcodefm_class((config.get("architectures") or [None])[0], "architecture", model_dir)
@@ -89,16 +92,19 @@ def load_saved_model(model_dir: str | Path):
     model, info = model_class.from_pretrained(str(model_dir), output_loading_info=True)
     problems = [f"weight missing from the folder: {k}" for k in sorted(info.get("missing_keys") or [])]
     problems += [f"unexpected weight in the folder: {k}" for k in sorted(info.get("unexpected_keys") or [])]
-    problems += [f"weight with the wrong shape: {k[0]} {tuple(k[1])} vs {tuple(k[2])}"
-                 for k in sorted(info.get("mismatched_keys") or [], key=str)]
+    problems += [
+        f"weight with the wrong shape: {k[0]} {tuple(k[1])} vs {tuple(k[2])}"
+        for k in sorted(info.get("mismatched_keys") or [], key=str)
+    ]
     if problems:
         raise ReleaseRefusedError(str(model_dir), problems)
     tokenizer = tokenizer_class.from_pretrained(str(model_dir))
     return model.eval(), tokenizer
 
 
-def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict | None, run_options: dict | None,
-                     card: CardOptions) -> None:
+def write_hub_folder(
+    model, tokenizer, folder: Path, repo_id: str, results: dict | None, run_options: dict | None, card: CardOptions
+) -> None:
     """Weights, config, code, tokenizer, README.md and eval_results.json into ``folder``."""
     model.save_pretrained(str(folder))  # safetensors + config.json (auto_map) + the model code
     tokenizer.save_pretrained(str(folder))  # tokenizer files + the tokenizer code
@@ -106,9 +112,18 @@ def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict
     if results is not None:
         (folder / RESULTS_FILE).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     readme = render_model_card(
-        model, tokenizer, repo_id, results=results, run_options=run_options, license=card.license,
-        datasets=card.datasets, dataset_name=card.dataset_name, training_data=card.training_data,
-        base_model=card.base_model, tags=card.tags, template_dir=card.template_dir,
+        model,
+        tokenizer,
+        repo_id,
+        results=results,
+        run_options=run_options,
+        license=card.license,
+        datasets=card.datasets,
+        dataset_name=card.dataset_name,
+        training_data=card.training_data,
+        base_model=card.base_model,
+        tags=card.tags,
+        template_dir=card.template_dir,
     )
     (folder / "README.md").write_text(readme, encoding="utf-8")
 
@@ -117,8 +132,13 @@ def write_hub_folder(model, tokenizer, folder: Path, repo_id: str, results: dict
 # references with their labels and rules (identification by nearest references and novelty; the
 # rules file also records the trained --max-length). run_options.json stays behind: it holds the
 # training machine's paths.
-COMPANION_FILES = ("novelty_reference.safetensors", "novelty.json", "reference_labels.safetensors",
-                   "reference_sequences.fasta.gz", "identification.json")
+COMPANION_FILES = (
+    "novelty_reference.safetensors",
+    "novelty.json",
+    "reference_labels.safetensors",
+    "reference_sequences.fasta.gz",
+    "identification.json",
+)
 
 
 def release_model(
@@ -142,7 +162,9 @@ def release_model(
     if results_path is None and (model_dir / RESULTS_FILE).is_file():
         results_path = model_dir / RESULTS_FILE
     results = read_json(results_path, "results file") if results_path is not None else None
-    run_options = read_json(model_dir / RUN_OPTIONS_FILE, "run options") if (model_dir / RUN_OPTIONS_FILE).is_file() else None
+    run_options = (
+        read_json(model_dir / RUN_OPTIONS_FILE, "run options") if (model_dir / RUN_OPTIONS_FILE).is_file() else None
+    )
     model, tokenizer = load_saved_model(model_dir)
     with staged_folder(output) as staging:
         write_hub_folder(model, tokenizer, staging, repo_id, results, run_options, card)
@@ -159,4 +181,6 @@ def release_model(
         files = sorted(p.name for p in staging.iterdir())
     if check is not None:
         check.folder = output
-    return ReleaseReport(output=output, files=files, n_metrics=len(metrics_from_results(results or {})), load_check=check)
+    return ReleaseReport(
+        output=output, files=files, n_metrics=len(metrics_from_results(results or {})), load_check=check
+    )

@@ -52,8 +52,13 @@ class TrainLogCallback(TrainerCallback):
         if not state.is_world_process_zero or not logs:
             return
         # Wall clock and this process's CPU seconds (all threads): learning curves against CPU time.
-        record = {"step": state.global_step, "epoch": round(float(state.epoch or 0.0), 6), "session": self.session,
-                  "time": round(time.time(), 3), "cpu_s": round(time.process_time(), 2)}
+        record = {
+            "step": state.global_step,
+            "epoch": round(float(state.epoch or 0.0), 6),
+            "session": self.session,
+            "time": round(time.time(), 3),
+            "cpu_s": round(time.process_time(), 2),
+        }
         for key, value in logs.items():
             if key == "epoch":
                 continue

@@ -33,29 +33,66 @@ SIZE_FLAGS = ("d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_in
 def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
     d = defaults
     data = parser.add_argument_group("data and output")
-    data.add_argument("--data", required=True, metavar="FILE",
-                      help="barcodes: FASTA, BOLD/BCDM TSV, BIOSCAN CSV or the shared TSV (gzip ok)")
-    data.add_argument("--output", "-o", required=True, metavar="DIR",
-                      help="run folder: the Hub-ready model, train_log.jsonl, eval_results.json, checkpoints/")
-    data.add_argument("--max-length", type=int, default=d.max_length, metavar="BASES",
-                      help=f"bases per barcode; longer ones are cut (default {d.max_length})")
+    data.add_argument(
+        "--data",
+        required=True,
+        metavar="FILE",
+        help="barcodes: FASTA, BOLD/BCDM TSV, BIOSCAN CSV or the shared TSV (gzip ok)",
+    )
+    data.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        metavar="DIR",
+        help="run folder: the Hub-ready model, train_log.jsonl, eval_results.json, checkpoints/",
+    )
+    data.add_argument(
+        "--max-length",
+        type=int,
+        default=d.max_length,
+        metavar="BASES",
+        help=f"bases per barcode; longer ones are cut (default {d.max_length})",
+    )
 
     tokens = parser.add_argument_group("tokenizer")
-    tokens.add_argument("--tokenizer", default=d.tokenizer, metavar="char|kmer|bpe|PATH",
-                        help="tokenizer of a new model (default: the family's, char for BarcodeMamba)")
+    tokens.add_argument(
+        "--tokenizer",
+        default=d.tokenizer,
+        metavar="char|kmer|bpe|PATH",
+        help="tokenizer of a new model (default: the family's, char for BarcodeMamba)",
+    )
     tokens.add_argument("--k", type=int, default=d.k, help=f"k of --tokenizer kmer (default {d.k})")
-    tokens.add_argument("--bpe-vocab-size", type=int, default=d.bpe_vocab_size,
-                        help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})")
-    tokens.add_argument("--trust-remote-code", action="store_true",
-                        help="let a model or tokenizer folder that is not a barcodefm one run the Python code it "
-                             "carries (only for folders you trust; barcodefm's own always load with the installed code)")
+    tokens.add_argument(
+        "--bpe-vocab-size",
+        type=int,
+        default=d.bpe_vocab_size,
+        help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})",
+    )
+    tokens.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let a model or tokenizer folder that is not a barcodefm one run the Python code it "
+        "carries (only for folders you trust; barcodefm's own always load with the installed code)",
+    )
 
     size = parser.add_argument_group("model (default: the family's published small model)")
-    size.add_argument("--preset", default=None, choices=sorted(PRESETS), metavar="NAME",
-                      help="a published size (family, tokenizer and sizes): " + ", ".join(sorted(PRESETS))
-                           + "; size flags given beside it override its sizes")
-    size.add_argument("--model", "--family", dest="family", default=d.family, choices=family_names(),
-                      help=f"model family (default {d.family})")
+    size.add_argument(
+        "--preset",
+        default=None,
+        choices=sorted(PRESETS),
+        metavar="NAME",
+        help="a published size (family, tokenizer and sizes): "
+        + ", ".join(sorted(PRESETS))
+        + "; size flags given beside it override its sizes",
+    )
+    size.add_argument(
+        "--model",
+        "--family",
+        dest="family",
+        default=d.family,
+        choices=family_names(),
+        help=f"model family (default {d.family})",
+    )
     size.add_argument("--d-model", type=int, help="hidden size (BarcodeMamba default 384)")
     size.add_argument("--n-layer", type=int, help="number of blocks (default 2)")
     size.add_argument("--headdim", type=int, help="Mamba-2 head size (default 48)")
@@ -67,39 +104,77 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
     train = parser.add_argument_group("optimisation")
     train.add_argument("--epochs", type=float, default=d.epochs, help=f"passes over the data (default {d.epochs:g})")
     train.add_argument("--max-steps", type=int, default=d.max_steps, help="optimiser steps; overrides --epochs")
-    train.add_argument("--batch-size", type=int, default=d.batch_size,
-                       help=f"barcodes per process and step (default {d.batch_size}); global = x processes x --grad-accum")
+    train.add_argument(
+        "--batch-size",
+        type=int,
+        default=d.batch_size,
+        help=f"barcodes per process and step (default {d.batch_size}); global = x processes x --grad-accum",
+    )
     train.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size, help="default: --batch-size")
     train.add_argument("--grad-accum", type=int, default=d.grad_accum, help="gradient accumulation steps (default 1)")
     train.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate of AdamW (default {d.lr:g})")
     train.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay:g})")
-    train.add_argument("--warmup", type=float, default=d.warmup,
-                       help=f"linear warm-up: a fraction of the steps (< 1) or a step count (default {d.warmup:g})")
-    train.add_argument("--min-lr-rate", type=float, default=d.min_lr_rate,
-                       help=f"the cosine decays to this fraction of the peak (default {d.min_lr_rate:g})")
+    train.add_argument(
+        "--warmup",
+        type=float,
+        default=d.warmup,
+        help=f"linear warm-up: a fraction of the steps (< 1) or a step count (default {d.warmup:g})",
+    )
+    train.add_argument(
+        "--min-lr-rate",
+        type=float,
+        default=d.min_lr_rate,
+        help=f"the cosine decays to this fraction of the peak (default {d.min_lr_rate:g})",
+    )
     train.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
-    train.add_argument("--rc-prob", type=float, default=d.rc_prob,
-                       help=f"reverse-complement augmentation probability in training (default {d.rc_prob:g})")
+    train.add_argument(
+        "--rc-prob",
+        type=float,
+        default=d.rc_prob,
+        help=f"reverse-complement augmentation probability in training (default {d.rc_prob:g})",
+    )
     if d.random_offset:
-        train.add_argument("--no-random-offset", dest="random_offset", action="store_false",
-                           help="k-mer tokenizers: do not shift the reading frame by U{0..k-1} bases in training")
+        train.add_argument(
+            "--no-random-offset",
+            dest="random_offset",
+            action="store_false",
+            help="k-mer tokenizers: do not shift the reading frame by U{0..k-1} bases in training",
+        )
     else:
-        train.add_argument("--random-offset", dest="random_offset", action="store_true",
-                           help="k-mer tokenizers: shift the reading frame by U{0..k-1} bases in training")
+        train.add_argument(
+            "--random-offset",
+            dest="random_offset",
+            action="store_true",
+            help="k-mer tokenizers: shift the reading frame by U{0..k-1} bases in training",
+        )
     train.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
 
     run = parser.add_argument_group("checkpoints, logging, resuming")
-    run.add_argument("--save-steps", type=int, default=d.save_steps,
-                     help=f"checkpoint every N steps, 0 = never (default {d.save_steps})")
-    run.add_argument("--save-total-limit", type=int, default=d.save_total_limit,
-                     help=f"checkpoints kept (default {d.save_total_limit})")
+    run.add_argument(
+        "--save-steps",
+        type=int,
+        default=d.save_steps,
+        help=f"checkpoint every N steps, 0 = never (default {d.save_steps})",
+    )
+    run.add_argument(
+        "--save-total-limit",
+        type=int,
+        default=d.save_total_limit,
+        help=f"checkpoints kept (default {d.save_total_limit})",
+    )
     run.add_argument("--keep-checkpoints", action="store_true", help="keep DIR/checkpoints after a finished run")
-    run.add_argument("--resume", action="store_true",
-                     help="continue the run in --output from its last checkpoint (same options)")
-    run.add_argument("--logging-steps", type=int, default=d.logging_steps,
-                     help=f"a train_log.jsonl line every N steps (default {d.logging_steps})")
-    run.add_argument("--eval-steps", type=int, default=d.eval_steps,
-                     help="evaluate every N steps (default: at the end only)")
+    run.add_argument(
+        "--resume", action="store_true", help="continue the run in --output from its last checkpoint (same options)"
+    )
+    run.add_argument(
+        "--logging-steps",
+        type=int,
+        default=d.logging_steps,
+        help=f"a train_log.jsonl line every N steps (default {d.logging_steps})",
+    )
+    run.add_argument(
+        "--eval-steps", type=int, default=d.eval_steps, help="evaluate every N steps (default: at the end only)"
+    )
 
 
 def options_from_args(args: argparse.Namespace, options_class):

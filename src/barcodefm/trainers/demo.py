@@ -64,21 +64,58 @@ class DemoSizes:
 # the tokens are already discriminative. Measured on the project's 2-core machine while other
 # jobs loaded it (load average 4-5): 6 min wall time (pretrain 110 s, fine-tune 256 s), 94.0%
 # species accuracy on test and 86.0% on its de-duplicated part; an idle machine needs about half.
-FULL = DemoSizes(tokenizer="kmer", k=6, d_model=64, n_layer=2, headdim=32, d_state=32, d_intermediate=128,
-                 max_length=660, batch_size=32, pretrain_steps=60, finetune_steps=200, pretrain_lr=4e-3,
-                 finetune_lr=4e-3, n_queries=8, taxonomy_steps=400, n_taxonomy_queries=5)
+FULL = DemoSizes(
+    tokenizer="kmer",
+    k=6,
+    d_model=64,
+    n_layer=2,
+    headdim=32,
+    d_state=32,
+    d_intermediate=128,
+    max_length=660,
+    batch_size=32,
+    pretrain_steps=60,
+    finetune_steps=200,
+    pretrain_lr=4e-3,
+    finetune_lr=4e-3,
+    n_queries=8,
+    taxonomy_steps=400,
+    n_taxonomy_queries=5,
+)
 # Seconds: exercises every step on tiny sizes (the test suite runs this one).
-QUICK = DemoSizes(tokenizer="kmer", k=6, d_model=32, n_layer=1, headdim=16, d_state=16, d_intermediate=0,
-                  max_length=300, batch_size=16, pretrain_steps=4, finetune_steps=6, pretrain_lr=4e-3,
-                  finetune_lr=4e-3, n_queries=4, taxonomy_steps=6, n_taxonomy_queries=2)
+QUICK = DemoSizes(
+    tokenizer="kmer",
+    k=6,
+    d_model=32,
+    n_layer=1,
+    headdim=16,
+    d_state=16,
+    d_intermediate=0,
+    max_length=300,
+    batch_size=16,
+    pretrain_steps=4,
+    finetune_steps=6,
+    pretrain_lr=4e-3,
+    finetune_lr=4e-3,
+    n_queries=4,
+    taxonomy_steps=6,
+    n_taxonomy_queries=2,
+)
 
 
 # Written first into the output folder and removed when the demo finishes: a folder holding it is an
 # unfinished demo run, which the next run may start again in place.
 INCOMPLETE = "DEMO_INCOMPLETE.txt"
 # What a demo run writes into its folder (removed before a rerun into an unfinished one).
-_DEMO_ENTRIES = ("pretrained", "model", "query.fasta", "predictions.tsv", "taxonomy-model", "its_query.fasta",
-                 "taxonomy_predictions.tsv")
+_DEMO_ENTRIES = (
+    "pretrained",
+    "model",
+    "query.fasta",
+    "predictions.tsv",
+    "taxonomy-model",
+    "its_query.fasta",
+    "taxonomy_predictions.tsv",
+)
 
 
 def _claim_output(out: Path) -> Path:
@@ -95,8 +132,11 @@ def _claim_output(out: Path) -> Path:
     elif out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ValueError(f"demo output {out} is not an empty folder: choose another --output")
     out.mkdir(parents=True, exist_ok=True)
-    marker.write_text("A `barcodefm demo` run writing into this folder has not finished (stopped or crashed).\n"
-                      "Run the same command again: it starts over in this folder.\n", encoding="utf-8")
+    marker.write_text(
+        "A `barcodefm demo` run writing into this folder has not finished (stopped or crashed).\n"
+        "Run the same command again: it starts over in this folder.\n",
+        encoding="utf-8",
+    )
     return marker
 
 
@@ -197,26 +237,53 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
     sample = str(sample_path("coi"))
     timings = {}
     common = dict(
-        data=sample, max_length=sizes.max_length, batch_size=sizes.batch_size, seed=seed,
-        save_steps=0, logging_steps=max(1, min(10, sizes.pretrain_steps // 5)),
+        data=sample,
+        max_length=sizes.max_length,
+        batch_size=sizes.batch_size,
+        seed=seed,
+        save_steps=0,
+        logging_steps=max(1, min(10, sizes.pretrain_steps // 5)),
     )
 
     print(f"[1/5] pretraining a small BarcodeMamba-2 ({sizes.k}-mer tokens) on the bundled COI sample")
     start = time.perf_counter()
-    pretrained = _train(build_pretraining(PretrainOptions(
-        output=str(out / "pretrained"), objective="ntp", splits=("train", "pretrain_only"), eval_splits=("val",),
-        tokenizer=sizes.tokenizer, k=sizes.k,
-        d_model=sizes.d_model, n_layer=sizes.n_layer, headdim=sizes.headdim, d_state=sizes.d_state,
-        d_intermediate=sizes.d_intermediate, max_steps=sizes.pretrain_steps, lr=sizes.pretrain_lr, **common,
-    )))
+    pretrained = _train(
+        build_pretraining(
+            PretrainOptions(
+                output=str(out / "pretrained"),
+                objective="ntp",
+                splits=("train", "pretrain_only"),
+                eval_splits=("val",),
+                tokenizer=sizes.tokenizer,
+                k=sizes.k,
+                d_model=sizes.d_model,
+                n_layer=sizes.n_layer,
+                headdim=sizes.headdim,
+                d_state=sizes.d_state,
+                d_intermediate=sizes.d_intermediate,
+                max_steps=sizes.pretrain_steps,
+                lr=sizes.pretrain_lr,
+                **common,
+            )
+        )
+    )
     timings["pretrain_s"] = time.perf_counter() - start
 
     print("[2/5] fine-tuning it to classify species (label map from the train split)")
     start = time.perf_counter()
-    finetuned = _train(build_finetuning(FinetuneOptions(
-        model=str(out / "pretrained"), output=str(out / "model"), eval_splits=(), test_splits=("test",),
-        max_steps=sizes.finetune_steps, lr=sizes.finetune_lr, **common,
-    )))
+    finetuned = _train(
+        build_finetuning(
+            FinetuneOptions(
+                model=str(out / "pretrained"),
+                output=str(out / "model"),
+                eval_splits=(),
+                test_splits=("test",),
+                max_steps=sizes.finetune_steps,
+                lr=sizes.finetune_lr,
+                **common,
+            )
+        )
+    )
     timings["finetune_s"] = time.perf_counter() - start
 
     print("[3/5] 6-mer frequency 1-NN baseline on the same split")
@@ -224,8 +291,15 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
     train = records.filter(lambda s: s == "train", input_columns="split")
     test = records.filter(lambda s: s == "test", input_columns="split")
     start = time.perf_counter()
-    hits = kmer_top_hits(train["sequence"], test["sequence"], reference_ids=train["id"], query_ids=test["id"],
-                         reference_labels=train["species"], k=6, progress=False)
+    hits = kmer_top_hits(
+        train["sequence"],
+        test["sequence"],
+        reference_ids=train["id"],
+        query_ids=test["id"],
+        reference_labels=train["species"],
+        k=6,
+        progress=False,
+    )
     timings["kmer_1nn_s"] = time.perf_counter() - start
     in_train = set(train["sequence"])
     novel = [i for i, s in enumerate(test["sequence"]) if s not in in_train]
@@ -235,15 +309,17 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
         "dedup": _accuracy([truth[i] for i in novel], [hits.predicted_labels[i] for i in novel]),
     }
 
-    print(f"[4/5] reloading {out / 'model'} with AutoModelForSequenceClassification and classifying "
-          f"{out / 'query.fasta'}")
+    print(
+        f"[4/5] reloading {out / 'model'} with AutoModelForSequenceClassification and classifying {out / 'query.fasta'}"
+    )
     queries = _query_records(test, sizes.n_queries)
     _write_fasta(out / "query.fasta", queries)
     model = AutoModelForSequenceClassification.from_pretrained(str(out / "model"), trust_remote_code=True)
     tokenizer = load_tokenizer(out / "model")
     query_reads = list(iter_barcodes(out / "query.fasta"))
-    calls = classify_sequences(model, tokenizer, [r["sequence"] for r in query_reads], max_bases=sizes.max_length,
-                               progress=False)
+    calls = classify_sequences(
+        model, tokenizer, [r["sequence"] for r in query_reads], max_bases=sizes.max_length, progress=False
+    )
     true_species = {q["id"]: q["species"] for q in queries}
     rows = [
         {"id": r["id"], "predicted_species": label, "probability": round(p, 4), "true_species": true_species[r["id"]]}
@@ -268,27 +344,45 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
         "output": str(out),
     }
     print()
-    print(_table(["query", "predicted species", "p", "true species"],
-                 [[r["id"], r["predicted_species"], f"{r['probability']:.3f}", r["true_species"]] for r in rows]))
+    print(
+        _table(
+            ["query", "predicted species", "p", "true species"],
+            [[r["id"], r["predicted_species"], f"{r['probability']:.3f}", r["true_species"]] for r in rows],
+        )
+    )
     print()
-    print(f"species accuracy on the held-out test split ({summary['n_test']} barcodes, {summary['n_species']} species "
-          f"in train; dedup = {summary['n_test_dedup']} whose sequence is not in train):")
-    print(_table(["method", "test", "test dedup"], [
-        ["BarcodeMamba-2 (pretrained + fine-tuned here)", f"{100 * summary['barcodemamba']['all']:.1f}%",
-         f"{100 * summary['barcodemamba']['dedup']:.1f}%"],
-        ["6-mer frequency 1-NN", f"{100 * kmer['all']:.1f}%", f"{100 * kmer['dedup']:.1f}%"],
-    ]))
+    print(
+        f"species accuracy on the held-out test split ({summary['n_test']} barcodes, {summary['n_species']} species "
+        f"in train; dedup = {summary['n_test_dedup']} whose sequence is not in train):"
+    )
+    print(
+        _table(
+            ["method", "test", "test dedup"],
+            [
+                [
+                    "BarcodeMamba-2 (pretrained + fine-tuned here)",
+                    f"{100 * summary['barcodemamba']['all']:.1f}%",
+                    f"{100 * summary['barcodemamba']['dedup']:.1f}%",
+                ],
+                ["6-mer frequency 1-NN", f"{100 * kmer['all']:.1f}%", f"{100 * kmer['dedup']:.1f}%"],
+            ],
+        )
+    )
     ppl = summary["pretrain_val_perplexity"]
     print(f"pretraining: next-token perplexity on val {ppl:.1f} per token" if ppl else "")
     print()
     summary["taxonomy"] = run_taxonomy_step(out, sizes, seed=seed)
     timings["taxonomy_s"] = summary["taxonomy"]["seconds"]
     print()
-    print(f"time: pretrain {timings['pretrain_s']:.0f} s, fine-tune {timings['finetune_s']:.0f} s, "
-          f"taxonomy {timings['taxonomy_s']:.0f} s; model folders {out / 'model'} and {out / 'taxonomy-model'}, "
-          f"calls in {out / 'predictions.tsv'} and {out / 'taxonomy_predictions.tsv'}")
-    print(f"classify your own barcodes: barcodefm classify {out / 'model'} YOUR.fasta -o species.tsv "
-          f"(species), barcodefm classify {out / 'taxonomy-model'} YOUR.fasta -o taxonomy.tsv (every rank)")
+    print(
+        f"time: pretrain {timings['pretrain_s']:.0f} s, fine-tune {timings['finetune_s']:.0f} s, "
+        f"taxonomy {timings['taxonomy_s']:.0f} s; model folders {out / 'model'} and {out / 'taxonomy-model'}, "
+        f"calls in {out / 'predictions.tsv'} and {out / 'taxonomy_predictions.tsv'}"
+    )
+    print(
+        f"classify your own barcodes: barcodefm classify {out / 'model'} YOUR.fasta -o species.tsv "
+        f"(species), barcodefm classify {out / 'taxonomy-model'} YOUR.fasta -o taxonomy.tsv (every rank)"
+    )
     return summary
 
 
@@ -317,18 +411,39 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
 
     sample = str(sample_path("its"))
     model_dir = out / "taxonomy-model"
-    print("[5/5] BarcodeMamba+ on the bundled fungal ITS sample: one head per rank (phylum .. species), "
-          "hierarchical label smoothing + class-weighted loss, novelty reference")
+    print(
+        "[5/5] BarcodeMamba+ on the bundled fungal ITS sample: one head per rank (phylum .. species), "
+        "hierarchical label smoothing + class-weighted loss, novelty reference"
+    )
     start = time.perf_counter()
-    finetuned = _train(build_finetuning(FinetuneOptions(
-        from_scratch=True, task="taxonomy", data=sample, output=str(model_dir),
-        # Singletons teach the higher ranks; val calibrates the novelty threshold with unseen_key.
-        train_splits=("train", "train_singleton"), eval_splits=("val",), test_splits=("test", "unseen_query"),
-        tokenizer=sizes.tokenizer, k=sizes.k, d_model=sizes.d_model, n_layer=sizes.n_layer, headdim=sizes.headdim,
-        d_state=sizes.d_state, d_intermediate=sizes.d_intermediate, max_length=sizes.max_length,
-        batch_size=sizes.batch_size, max_steps=sizes.taxonomy_steps, lr=sizes.taxonomy_lr, seed=seed, save_steps=0,
-        logging_steps=max(1, min(20, sizes.taxonomy_steps // 5)),
-    )))
+    finetuned = _train(
+        build_finetuning(
+            FinetuneOptions(
+                from_scratch=True,
+                task="taxonomy",
+                data=sample,
+                output=str(model_dir),
+                # Singletons teach the higher ranks; val calibrates the novelty threshold with unseen_key.
+                train_splits=("train", "train_singleton"),
+                eval_splits=("val",),
+                test_splits=("test", "unseen_query"),
+                tokenizer=sizes.tokenizer,
+                k=sizes.k,
+                d_model=sizes.d_model,
+                n_layer=sizes.n_layer,
+                headdim=sizes.headdim,
+                d_state=sizes.d_state,
+                d_intermediate=sizes.d_intermediate,
+                max_length=sizes.max_length,
+                batch_size=sizes.batch_size,
+                max_steps=sizes.taxonomy_steps,
+                lr=sizes.taxonomy_lr,
+                seed=seed,
+                save_steps=0,
+                logging_steps=max(1, min(20, sizes.taxonomy_steps // 5)),
+            )
+        )
+    )
     seconds = time.perf_counter() - start
 
     queries = _taxonomy_queries(load_barcodes(sample), sizes.n_taxonomy_queries)
@@ -346,24 +461,51 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
         probability = call[rank + "_prob"]
         return f"{call[rank] or '-'}{wrong} {float(probability):.2f}" if probability else "-"
 
-    print(_table(["query", "split", *ranks, "novelty", "likely novel", "true species"], [
-        [c["id"], truth[c["id"]]["split"], *(cell(c, r) for r in ranks), c.get("novelty", ""),
-         c.get("likely_novel", ""), truth[c["id"]]["species"]] for c in calls
-    ]))
+    print(
+        _table(
+            ["query", "split", *ranks, "novelty", "likely novel", "true species"],
+            [
+                [
+                    c["id"],
+                    truth[c["id"]]["split"],
+                    *(cell(c, r) for r in ranks),
+                    c.get("novelty", ""),
+                    c.get("likely_novel", ""),
+                    truth[c["id"]]["species"],
+                ]
+                for c in calls
+            ],
+        )
+    )
     print("(* = differs from the true label; test species were seen in training, unseen_query species were not)")
     print()
     test, unseen = finetuned["test"], finetuned["unseen_query"]
-    print(f"per-rank accuracy on the held-out ITS test split ({test['all'][ranks[-1]]['n']} barcodes; "
-          f"dedup = sequence not in train) and on species absent from training (unseen_query):")
-    print(_table(["rank", "classes", "test", "test dedup", "unseen species"], [
-        [r, finetuned["n_labels"][r], f"{100 * test['all'][r]['accuracy']:.1f}%",
-         f"{100 * test['dedup'][r]['accuracy']:.1f}%", f"{100 * unseen['all'][r]['accuracy']:.1f}%"] for r in ranks
-    ]))
+    print(
+        f"per-rank accuracy on the held-out ITS test split ({test['all'][ranks[-1]]['n']} barcodes; "
+        f"dedup = sequence not in train) and on species absent from training (unseen_query):"
+    )
+    print(
+        _table(
+            ["rank", "classes", "test", "test dedup", "unseen species"],
+            [
+                [
+                    r,
+                    finetuned["n_labels"][r],
+                    f"{100 * test['all'][r]['accuracy']:.1f}%",
+                    f"{100 * test['dedup'][r]['accuracy']:.1f}%",
+                    f"{100 * unseen['all'][r]['accuracy']:.1f}%",
+                ]
+                for r in ranks
+            ],
+        )
+    )
     novelty = finetuned.get("novelty", {})
     if novelty.get("saved"):
-        print(f"novelty threshold {novelty['threshold']:.4f} (cosine distance to the nearest training barcode): "
-              f"flags {100 * novelty.get('detection_rate', float('nan')):.0f}% of unseen_key barcodes, "
-              f"{100 * novelty['false_alarm_rate']:.0f}% of seen-species val barcodes")
+        print(
+            f"novelty threshold {novelty['threshold']:.4f} (cosine distance to the nearest training barcode): "
+            f"flags {100 * novelty.get('detection_rate', float('nan')):.0f}% of unseen_key barcodes, "
+            f"{100 * novelty['false_alarm_rate']:.0f}% of seen-species val barcodes"
+        )
     print(f"model folder {model_dir} (try: barcodefm classify {model_dir} YOUR.fasta -o calls.tsv)")
     return {
         "ranks": ranks,

@@ -79,7 +79,9 @@ def _barcodemamba() -> ModelFamily:
             "mlm": Objective(BarcodeMambaForMaskedLM, MaskedLMCollator, "published 50% masked-token variant"),
         },
         classification_class=BarcodeMambaForSequenceClassification,
-        size_options=frozenset({"d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout"}),
+        size_options=frozenset(
+            {"d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout"}
+        ),
     )
 
 
@@ -89,8 +91,12 @@ def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **si
 
     # --d-model / --n-layer size the encoder and the decoder alike (SPEC 3.1: 6 + 6 layers).
     if d_model is not None:
-        sizes.update(hidden_size=d_model, decoder_hidden_size=d_model, intermediate_size=4 * d_model,
-                     decoder_intermediate_size=4 * d_model)
+        sizes.update(
+            hidden_size=d_model,
+            decoder_hidden_size=d_model,
+            intermediate_size=4 * d_model,
+            decoder_intermediate_size=4 * d_model,
+        )
         heads = next(h for h in (6, 4, 2, 1) if d_model % h == 0)
         sizes.update(num_attention_heads=heads, decoder_num_attention_heads=heads)
     if n_layer is not None:

@@ -80,8 +80,11 @@ class FinetuningRun:
         checkpoint = str(self.start.checkpoint) if self.start.checkpoint else None
         output = trainer.train(resume_from_checkpoint=checkpoint)
         task = self.task
-        described = task.describe() if hasattr(task, "describe") else {
-            "label_column": options.label_column, "n_labels": len(task.label_map)}
+        described = (
+            task.describe()
+            if hasattr(task, "describe")
+            else {"label_column": options.label_column, "n_labels": len(task.label_map)}
+        )
         results = {
             "task": options.task,
             **described,
@@ -149,14 +152,22 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
     if options.model:
         from ..factory import load_tokenizer
 
-        tokenizer = run_tokenizer(start, lambda: load_tokenizer(options.model, trust_remote_code=trust),
-                                  trust_remote_code=trust)
+        tokenizer = run_tokenizer(
+            start, lambda: load_tokenizer(options.model, trust_remote_code=trust), trust_remote_code=trust
+        )
     else:
-        tokenizer = run_tokenizer(start, lambda: build_tokenizer(
-            options.tokenizer or family.default_tokenizer, max_bases=options.max_length, k=options.k,
-            bpe_vocab_size=options.bpe_vocab_size,
-            bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
-            trust_remote_code=trust), trust_remote_code=trust)
+        tokenizer = run_tokenizer(
+            start,
+            lambda: build_tokenizer(
+                options.tokenizer or family.default_tokenizer,
+                max_bases=options.max_length,
+                k=options.k,
+                bpe_vocab_size=options.bpe_vocab_size,
+                bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
+                trust_remote_code=trust,
+            ),
+            trust_remote_code=trust,
+        )
 
     set_seed(options.seed)  # the same classifier initialisation on every process and every resume
     overrides = {"pooling": options.pooling} if options.pooling else {}
@@ -178,13 +189,18 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
         logger.info("fine-tuning on %d barcodes, %d %s classes", len(train), len(task.label_map), options.label_column)
 
     collator = task.collator_class
-    train_collator = collator(tokenizer, options.max_length, augmentation=training_augmentation(tokenizer, options),
-                              seed=options.seed)
+    train_collator = collator(
+        tokenizer, options.max_length, augmentation=training_augmentation(tokenizer, options), seed=options.seed
+    )
     eval_collator = collator(tokenizer, options.max_length, augmentation=None, seed=options.seed)
     periodic = next((n for n in options.eval_splits if n in evaluations), None)
     log = TrainLogCallback(
-        start.directory.log_path, session=start.session,
-        info={"world_size": args.world_size, "global_batch_size": options.batch_size * args.world_size * options.grad_accum},
+        start.directory.log_path,
+        session=start.session,
+        info={
+            "world_size": args.world_size,
+            "global_batch_size": options.batch_size * args.world_size * options.grad_accum,
+        },
     )
     trainer = BarcodeTrainer(
         model=model,

@@ -54,8 +54,9 @@ def lora_targets(model: nn.Module, requested: Sequence[str] | None = None) -> li
     return targets
 
 
-def apply_lora(model: nn.Module, targets: Sequence[str] | None = None, r: int = 8, alpha: int = 16,
-               dropout: float = 0.05):
+def apply_lora(
+    model: nn.Module, targets: Sequence[str] | None = None, r: int = 8, alpha: int = 16, dropout: float = 0.05
+):
     """Wrap ``model`` (a sequence classifier) in a PEFT LoRA model; base weights are frozen."""
     from peft import LoraConfig, get_peft_model
     from peft.tuners.lora import LoraLayer
@@ -63,14 +64,22 @@ def apply_lora(model: nn.Module, targets: Sequence[str] | None = None, r: int = 
     if r < 1:
         raise ValueError(f"--lora-r must be >= 1, got {r}")
     targets = lora_targets(model, targets)
-    config = LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets,
-                        modules_to_save=list(HEAD_MODULES))
+    config = LoraConfig(
+        r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=targets, modules_to_save=list(HEAD_MODULES)
+    )
     peft_model = get_peft_model(model, config)
     adapted = {name.rsplit(".", 1)[-1] for name, module in peft_model.named_modules() if isinstance(module, LoraLayer)}
     unmatched = sorted(set(targets) - adapted)
     if unmatched:
         raise ValueError(f"LoRA target(s) {', '.join(unmatched)} matched no layer")
     trainable, total = peft_model.get_nb_trainable_parameters()
-    logger.info("LoRA on %s (r=%d, alpha=%d): %d of %d parameters trainable (%.2f%%)", ", ".join(targets), r, alpha,
-                trainable, total, 100 * trainable / max(total, 1))
+    logger.info(
+        "LoRA on %s (r=%d, alpha=%d): %d of %d parameters trainable (%.2f%%)",
+        ", ".join(targets),
+        r,
+        alpha,
+        trainable,
+        total,
+        100 * trainable / max(total, 1),
+    )
     return peft_model

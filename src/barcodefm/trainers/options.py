@@ -11,8 +11,15 @@ from pathlib import Path
 
 # Options that may change between a run and its --resume (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset(
-    {"resume", "save_steps", "save_total_limit", "logging_steps", "keep_checkpoints", "eval_batch_size",
-     "trust_remote_code"}
+    {
+        "resume",
+        "save_steps",
+        "save_total_limit",
+        "logging_steps",
+        "keep_checkpoints",
+        "eval_batch_size",
+        "trust_remote_code",
+    }
 )
 
 
@@ -154,10 +161,16 @@ class FinetuneOptions(TrainingOptions):
             raise ValueError(f"{flags}: only with --from-scratch (a pretrained model brings its size and tokenizer)")
 
     def _validate_taxonomy(self) -> None:
-        taxonomy_flags = [flag for flag, given in (
-            ("--ranks", self.ranks), ("--no-hls", not self.hls),
-            ("--class-weight-strength", self.class_weight_strength != 0.5), ("--rank-weights", self.rank_weights),
-        ) if given]
+        taxonomy_flags = [
+            flag
+            for flag, given in (
+                ("--ranks", self.ranks),
+                ("--no-hls", not self.hls),
+                ("--class-weight-strength", self.class_weight_strength != 0.5),
+                ("--rank-weights", self.rank_weights),
+            )
+            if given
+        ]
         if self.task != "taxonomy":
             if taxonomy_flags:
                 raise ValueError(f"{', '.join(taxonomy_flags)}: only with --task taxonomy")

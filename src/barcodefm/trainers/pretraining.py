@@ -65,8 +65,13 @@ class PretrainingRun:
         model = export_model(trainer, self.tokenizer, directory.path)
         if self.objective == "ntp" and is_main_process():
             for name, dataset in self.eval_datasets.items():
-                ppl = lm_perplexity(model, self.tokenizer, dataset["sequence"], options.max_length,
-                                    options.eval_batch_size or options.batch_size)
+                ppl = lm_perplexity(
+                    model,
+                    self.tokenizer,
+                    dataset["sequence"],
+                    options.max_length,
+                    options.eval_batch_size or options.batch_size,
+                )
                 results["eval"][name]["perplexity"] = ppl
                 trainer.log({f"eval_{name}_perplexity": ppl})
         if is_main_process():
@@ -81,8 +86,9 @@ def _pretraining_records(options: PretrainOptions):
     """(train, {eval split: records}) of the pretraining file."""
     records = read_barcodes(options.data)
     if not has_splits(records):
-        logger.warning("%s has no split column: pretraining on all %d records, no evaluation", options.data,
-                       len(records))
+        logger.warning(
+            "%s has no split column: pretraining on all %d records, no evaluation", options.data, len(records)
+        )
         return records, {}
     train = select_splits(records, options.splits, source=options.data)
     evals = {}
@@ -105,8 +111,12 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
     start = claim_run_directory(options)
 
     train_records, eval_records = _pretraining_records(options)
-    args = make_training_arguments(options, start.directory.checkpoints, has_eval=bool(eval_records),
-                                   label_names=objective.collator_class.label_names)
+    args = make_training_arguments(
+        options,
+        start.directory.checkpoints,
+        has_eval=bool(eval_records),
+        label_names=objective.collator_class.label_names,
+    )
     _ = args.device  # sets up the process group of a torchrun / accelerate launch
     open_run_directory(start, options)
 
@@ -127,17 +137,34 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
 
     set_seed(options.seed)  # the same initial weights on every process and every resume
     model = objective.model_class(family.config(tokenizer, options.size_options()))
-    logger.info("pretraining %s (%s, %.2fM parameters) on %d barcodes", options.family, objective_name,
-                model.num_parameters() / 1e6, len(train))
-
-    extra = {"mlm_probability": options.mlm_probability} if issubclass(objective.collator_class, MaskedLMCollator) else {}
-    train_collator = objective.collator_class(
-        tokenizer, options.max_length, augmentation=training_augmentation(tokenizer, options), seed=options.seed, **extra
+    logger.info(
+        "pretraining %s (%s, %.2fM parameters) on %d barcodes",
+        options.family,
+        objective_name,
+        model.num_parameters() / 1e6,
+        len(train),
     )
-    eval_collator = objective.collator_class(tokenizer, options.max_length, augmentation=None, seed=options.seed, **extra)
+
+    extra = (
+        {"mlm_probability": options.mlm_probability} if issubclass(objective.collator_class, MaskedLMCollator) else {}
+    )
+    train_collator = objective.collator_class(
+        tokenizer,
+        options.max_length,
+        augmentation=training_augmentation(tokenizer, options),
+        seed=options.seed,
+        **extra,
+    )
+    eval_collator = objective.collator_class(
+        tokenizer, options.max_length, augmentation=None, seed=options.seed, **extra
+    )
     log = TrainLogCallback(
-        start.directory.log_path, session=start.session,
-        info={"world_size": args.world_size, "global_batch_size": options.batch_size * args.world_size * options.grad_accum},
+        start.directory.log_path,
+        session=start.session,
+        info={
+            "world_size": args.world_size,
+            "global_batch_size": options.batch_size * args.world_size * options.grad_accum,
+        },
     )
     trainer = BarcodeTrainer(
         model=model,

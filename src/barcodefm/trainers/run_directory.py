@@ -52,7 +52,9 @@ class RunDirectory:
         if self.path.exists() and not self.path.is_dir():
             raise ValueError(f"--output {self.path} is a file, not a folder")
         if self.path.is_dir() and any(self.path.iterdir()):
-            hint = "pass --resume to continue the run there" if self.options_path.is_file() else "choose an empty folder"
+            hint = (
+                "pass --resume to continue the run there" if self.options_path.is_file() else "choose an empty folder"
+            )
             raise ValueError(f"--output {self.path} is not empty: {hint}, or choose another --output")
 
     def check_resume(self, options: dict) -> Path | None:
@@ -94,7 +96,7 @@ class RunDirectory:
             match = _CHECKPOINT.match(child.name)
             if match and child.is_dir():
                 found.append((int(match.group(1)), child))
-        for step, child in sorted(found, reverse=True):
+        for _step, child in sorted(found, reverse=True):
             try:
                 with open(child / "trainer_state.json", encoding="utf-8") as f:
                     json.load(f)

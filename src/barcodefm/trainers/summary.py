@@ -19,8 +19,10 @@ def _number(value) -> str:
 
 
 def _training_line(verb: str, what: str, results: dict) -> str:
-    return (f"{verb} {what} on {results.get('n_train', 0):,} barcodes: {results.get('global_step', 0):,} steps, "
-            f"train loss {_number(results.get('train_loss'))}")
+    return (
+        f"{verb} {what} on {results.get('n_train', 0):,} barcodes: {results.get('global_step', 0):,} steps, "
+        f"train loss {_number(results.get('train_loss'))}"
+    )
 
 
 def _split_line(name: str, metrics: dict, ranks: list[str] | None) -> str:
@@ -28,11 +30,15 @@ def _split_line(name: str, metrics: dict, ranks: list[str] | None) -> str:
     if ranks:  # taxonomy: accuracy per rank, the last rank also on the sequences not in training
         last = ranks[-1]
         per_rank = ", ".join(f"{rank} {_pct(everything.get(rank, {}).get('accuracy'))}" for rank in ranks)
-        return (f"  {name}: accuracy {per_rank}; {last} {_pct(dedup.get(last, {}).get('accuracy'))} on sequences "
-                f"not in train; consistent {_pct(metrics.get('consistent'))}")
-    return (f"  {name} ({everything.get('n', 0):,} barcodes): accuracy {_pct(everything.get('accuracy'))}, "
-            f"macro F1 {_pct(everything.get('macro_f1'))}; on the {dedup.get('n', 0):,} sequences not in train "
-            f"{_pct(dedup.get('accuracy'))}")
+        return (
+            f"  {name}: accuracy {per_rank}; {last} {_pct(dedup.get(last, {}).get('accuracy'))} on sequences "
+            f"not in train; consistent {_pct(metrics.get('consistent'))}"
+        )
+    return (
+        f"  {name} ({everything.get('n', 0):,} barcodes): accuracy {_pct(everything.get('accuracy'))}, "
+        f"macro F1 {_pct(everything.get('macro_f1'))}; on the {dedup.get('n', 0):,} sequences not in train "
+        f"{_pct(dedup.get('accuracy'))}"
+    )
 
 
 def finetune_summary(results: dict, output: str | Path) -> str:
@@ -45,13 +51,18 @@ def finetune_summary(results: dict, output: str | Path) -> str:
         ranks = None
         what = f"a {results.get('label_column', 'species')} classifier ({results.get('n_labels', '?')} labels)"
     lines = [_training_line("fine-tuned", what + (" with LoRA" if results.get("lora") else ""), results)]
-    lines += [_split_line(name, metrics, ranks) for name, metrics in results.items()
-              if isinstance(metrics, dict) and "all" in metrics]
+    lines += [
+        _split_line(name, metrics, ranks)
+        for name, metrics in results.items()
+        if isinstance(metrics, dict) and "all" in metrics
+    ]
     novelty = results.get("novelty")
     if isinstance(novelty, dict) and novelty.get("saved"):
-        lines.append(f"  novelty: distance > {_number(novelty.get('threshold'))} flags "
-                     f"{_pct(novelty.get('detection_rate'))} of unseen-species and "
-                     f"{_pct(novelty.get('false_alarm_rate'))} of seen-species validation barcodes")
+        lines.append(
+            f"  novelty: distance > {_number(novelty.get('threshold'))} flags "
+            f"{_pct(novelty.get('detection_rate'))} of unseen-species and "
+            f"{_pct(novelty.get('false_alarm_rate'))} of seen-species validation barcodes"
+        )
     lines.append(f"model saved to {output}; every metric in {Path(output) / RESULTS_FILE}")
     return "\n".join(lines)
 

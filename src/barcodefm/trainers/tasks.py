@@ -87,8 +87,12 @@ class SingleLabelTask:
         from ..factory import load_model
 
         return load_model(
-            model_dir, "AutoModelForSequenceClassification", trust_remote_code=trust_remote_code,
-            ignore_mismatched_sizes=True, **self.model_kwargs(), **config_overrides,
+            model_dir,
+            "AutoModelForSequenceClassification",
+            trust_remote_code=trust_remote_code,
+            ignore_mismatched_sizes=True,
+            **self.model_kwargs(),
+            **config_overrides,
         )
 
     def from_scratch(self, family, tokenizer, sizes: dict, **config_overrides):

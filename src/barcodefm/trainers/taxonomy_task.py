@@ -92,9 +92,14 @@ class TaxonomyTask:
 
     collator_class = TaxonomyCollator
 
-    def __init__(self, label_column: str = "species", ranks: Sequence[str] | None = None, hls: bool = True,
-                 class_weight_strength: float = DEFAULT_CLASS_WEIGHT_STRENGTH,
-                 rank_weights: Sequence[float] | None = None):
+    def __init__(
+        self,
+        label_column: str = "species",
+        ranks: Sequence[str] | None = None,
+        hls: bool = True,
+        class_weight_strength: float = DEFAULT_CLASS_WEIGHT_STRENGTH,
+        rank_weights: Sequence[float] | None = None,
+    ):
         self.label_column = label_column  # the species task's setting; this task reads ``ranks``
         self.spec = None
         self._settings(ranks, hls, class_weight_strength, rank_weights)
@@ -131,8 +136,10 @@ class TaxonomyTask:
         if self.requested_ranks:
             missing = [r for r in self.requested_ranks if r not in column_names]
             if missing:
-                raise ValueError(f"{source} has no column for rank(s) {', '.join(missing)}; "
-                                 f"its rank columns: {', '.join(present) or 'none'}")
+                raise ValueError(
+                    f"{source} has no column for rank(s) {', '.join(missing)}; "
+                    f"its rank columns: {', '.join(present) or 'none'}"
+                )
         elif not present:
             raise ValueError(f"{source} has no taxonomic rank column (expected some of {', '.join(RANKS)})")
 
@@ -143,8 +150,9 @@ class TaxonomyTask:
         if not keep:
             raise ValueError(f"{source}: no record has a label at any of the ranks {', '.join(columns)}")
         if len(keep) < len(records):
-            logger.warning("%s: %d record(s) without any known rank label are not trained on", source,
-                           len(records) - len(keep))
+            logger.warning(
+                "%s: %d record(s) without any known rank label are not trained on", source, len(records) - len(keep)
+            )
             records = records.select(keep)
         return records
 
@@ -157,12 +165,16 @@ class TaxonomyTask:
                 detail = "; ".join(
                     f"{r}: {sorted({x for x in columns[r] if x is not None})[:3] or 'no known label'}" for r in constant
                 )
-                raise ValueError(f"--ranks: the training split has fewer than 2 labels at {', '.join(constant)} "
-                                 f"({detail}); a head needs at least 2, leave those ranks out")
+                raise ValueError(
+                    f"--ranks: the training split has fewer than 2 labels at {', '.join(constant)} "
+                    f"({detail}); a head needs at least 2, leave those ranks out"
+                )
         self.spec = build_taxonomy_spec(train_records, ranks=self.requested_ranks, split_column=None)
         if self.rank_weights is not None and len(self.rank_weights) != len(self.spec.ranks):
-            raise ValueError(f"--rank-weights gives {len(self.rank_weights)} number(s) for "
-                             f"{len(self.spec.ranks)} ranks ({', '.join(self.spec.ranks)})")
+            raise ValueError(
+                f"--rank-weights gives {len(self.rank_weights)} number(s) for "
+                f"{len(self.spec.ranks)} ranks ({', '.join(self.spec.ranks)})"
+            )
         logger.info("taxonomy heads: %s", ", ".join(f"{r} {n}" for r, n in zip(self.spec.ranks, self.spec.num_classes)))
 
     def describe(self) -> dict:
@@ -201,8 +213,9 @@ class TaxonomyTask:
         config, _ = PretrainedConfig.get_config_dict(str(model_dir))
         cls = taxonomic_class(config.get("model_type"))
         # ignore_mismatched_sizes: a folder that already has taxonomy heads (of another label set).
-        return cls.from_pretrained(str(model_dir), ignore_mismatched_sizes=True, **self.model_kwargs(),
-                                   **config_overrides)
+        return cls.from_pretrained(
+            str(model_dir), ignore_mismatched_sizes=True, **self.model_kwargs(), **config_overrides
+        )
 
     def from_scratch(self, family, tokenizer, sizes: dict):
         config = family.config(tokenizer, sizes)
@@ -226,7 +239,8 @@ class TaxonomyTask:
         (``n_unseen_label`` counts them)."""
         rows = range(len(predictions)) if rows is None else rows
         pairs = {
-            rank: ([truth[rank][i] for i in rows], [predictions[i]["labels"][rank] for i in rows]) for rank in self.ranks
+            rank: ([truth[rank][i] for i in rows], [predictions[i]["labels"][rank] for i in rows])
+            for rank in self.ranks
         }
         metrics = per_rank_metrics(pairs)
         for rank, (true, _) in pairs.items():
@@ -290,12 +304,19 @@ class TaxonomyTask:
         picked = [i for i, split in enumerate(records["split"]) if split in (*seen_splits, *NOVEL_CALIBRATION_SPLITS)]
         selection = records.select(picked)
         if not any(split in seen_splits for split in selection["split"]):
-            logger.warning("no validation barcodes (--eval-split %s) to choose the identification rule and calibrate "
-                           "the novelty threshold: no reference saved, `barcodefm classify` will use the heads only "
-                           "and leave out the novelty columns", ",".join(options.eval_splits) or "none")
+            logger.warning(
+                "no validation barcodes (--eval-split %s) to choose the identification rule and calibrate "
+                "the novelty threshold: no reference saved, `barcodefm classify` will use the heads only "
+                "and leave out the novelty columns",
+                ",".join(options.eval_splits) or "none",
+            )
             return {"saved": False, "reason": "no seen-species validation records to calibrate on"}
-        logger.info("identification reference: %d training barcodes; rules and novelty threshold from %d %s records",
-                    len(train), len(selection), "/".join((*seen_splits, *NOVEL_CALIBRATION_SPLITS)))
+        logger.info(
+            "identification reference: %d training barcodes; rules and novelty threshold from %d %s records",
+            len(train),
+            len(selection),
+            "/".join((*seen_splits, *NOVEL_CALIBRATION_SPLITS)),
+        )
 
         def rows(part, novel):
             out = {rank: list(part[rank]) for rank in ranks}
@@ -304,7 +325,12 @@ class TaxonomyTask:
             return out
 
         settings = build_reference_set(
-            model, tokenizer, directory, rows(train, [False] * len(train)),
+            model,
+            tokenizer,
+            directory,
+            rows(train, [False] * len(train)),
             rows(selection, [split in NOVEL_CALIBRATION_SPLITS for split in selection["split"]]),
-            batch_size=options.eval_batch_size or options.batch_size, max_length=max_bases)
+            batch_size=options.eval_batch_size or options.batch_size,
+            max_length=max_bases,
+        )
         return {"saved": True, "rules": settings["rules"], **settings["novelty"]}

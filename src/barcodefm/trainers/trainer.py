@@ -50,8 +50,11 @@ def whole_run_train_loss(log_history: list[dict], start_step: int, session_loss:
     if last == 0:
         return session_loss  # nothing known about the steps before the checkpoint
     if last < start_step:
-        logger.info("train_loss: steps %d-%d of the resumed run were not logged; counted at the mean of the others",
-                    last + 1, start_step)
+        logger.info(
+            "train_loss: steps %d-%d of the resumed run were not logged; counted at the mean of the others",
+            last + 1,
+            start_step,
+        )
         total *= start_step / last
     return (total + session_loss * (global_step - start_step)) / global_step
 
@@ -88,8 +91,9 @@ class BarcodeTrainer(Trainer):
 
     def log(self, logs, *args, **kwargs):
         if self._resumed_at and "train_loss" in logs:  # the end-of-training metrics of a resumed run
-            logs["train_loss"] = whole_run_train_loss(self.state.log_history, self._resumed_at, logs["train_loss"],
-                                                      self.state.global_step)
+            logs["train_loss"] = whole_run_train_loss(
+                self.state.log_history, self._resumed_at, logs["train_loss"], self.state.global_step
+            )
         return super().log(logs, *args, **kwargs)
 
     @contextlib.contextmanager

@@ -70,9 +70,21 @@ def blast_top_hits(
         write_fasta(tmp / "queries.fasta", query_headers, queries)
         search_seconds = run_tool(
             [
-                blastn, "-task", task, "-query", str(tmp / "queries.fasta"), "-db", str(tmp / "db"),
-                "-outfmt", "6 qseqid sseqid pident bitscore", "-max_target_seqs", str(max_target_seqs),
-                "-num_threads", str(threads), "-out", str(tmp / "hits.tsv"),
+                blastn,
+                "-task",
+                task,
+                "-query",
+                str(tmp / "queries.fasta"),
+                "-db",
+                str(tmp / "db"),
+                "-outfmt",
+                "6 qseqid sseqid pident bitscore",
+                "-max_target_seqs",
+                str(max_target_seqs),
+                "-num_threads",
+                str(threads),
+                "-out",
+                str(tmp / "hits.tsv"),
             ]
         )
         hits: dict[int, tuple[int, float, float]] = {}

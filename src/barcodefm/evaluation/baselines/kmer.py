@@ -47,9 +47,7 @@ def _count_chunk(sequences: list[str], k: int) -> sparse.csr_matrix:
     ends = np.cumsum(lengths)
     fits = np.arange(n_windows) + k <= ends[row]
     valid = fits & ~has_n
-    counts = sparse.coo_matrix(
-        (np.ones(int(valid.sum()), dtype=np.float32), (row[valid], codes[valid])), shape=shape
-    )
+    counts = sparse.coo_matrix((np.ones(int(valid.sum()), dtype=np.float32), (row[valid], codes[valid])), shape=shape)
     return counts.tocsr()  # sums duplicate (row, k-mer) entries
 
 
@@ -111,9 +109,7 @@ def kmer_top_hits(
     if empty.any():
         logger.warning("k-mer 1-NN: %d query(ies) without any valid %d-mer get no hit", int(empty.sum()), k)
     hits = {
-        q: (int(indices[q, 0]), float("nan"), float(similarities[q, 0]))
-        for q in range(len(query_ids))
-        if not empty[q]
+        q: (int(indices[q, 0]), float("nan"), float(similarities[q, 0])) for q in range(len(query_ids)) if not empty[q]
     }
     return top_hit_result(
         f"{k}-mer-1nn", query_ids, reference_ids, hits, index_seconds, search_seconds, reference_labels

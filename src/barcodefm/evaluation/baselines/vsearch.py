@@ -87,10 +87,27 @@ def vsearch_top_hits(
         write_fasta(tmp / "queries.fasta", query_headers, queries)
         search_seconds = run_tool(
             [
-                vsearch, "--usearch_global", str(tmp / "queries.fasta"), "--db", str(tmp / "references.fasta"),
-                "--id", str(min_identity), "--maxaccepts", str(maxaccepts), "--maxrejects", str(maxrejects),
-                "--maxhits", "1", "--top_hits_only", "--strand", strand, "--threads", str(threads),
-                "--blast6out", str(tmp / "hits.tsv"), "--quiet",
+                vsearch,
+                "--usearch_global",
+                str(tmp / "queries.fasta"),
+                "--db",
+                str(tmp / "references.fasta"),
+                "--id",
+                str(min_identity),
+                "--maxaccepts",
+                str(maxaccepts),
+                "--maxrejects",
+                str(maxrejects),
+                "--maxhits",
+                "1",
+                "--top_hits_only",
+                "--strand",
+                strand,
+                "--threads",
+                str(threads),
+                "--blast6out",
+                str(tmp / "hits.tsv"),
+                "--quiet",
             ]
         )
         hits: dict[int, tuple[int, float, float]] = {}
@@ -132,8 +149,7 @@ def _rank_letters(ranks: Sequence[str]) -> dict[str, str]:
         letter = SINTAX_RANK_LETTERS.get(str(rank).lower())
         if letter is None:
             raise ValueError(
-                f"SINTAX cannot use rank {rank!r}: VSEARCH knows only "
-                f"{', '.join(sorted(set(SINTAX_RANK_LETTERS)))}"
+                f"SINTAX cannot use rank {rank!r}: VSEARCH knows only {', '.join(sorted(set(SINTAX_RANK_LETTERS)))}"
             )
         if letter in letters.values():
             raise ValueError(f"ranks {ranks!r} map two columns to the SINTAX letter {letter!r}")
@@ -214,9 +230,22 @@ def sintax_classify(
         write_fasta(tmp / "queries.fasta", query_headers, queries)
         result.search_seconds = run_tool(
             [
-                vsearch, "--sintax", str(tmp / "queries.fasta"), "--db", str(tmp / "references.fasta"),
-                "--tabbedout", str(tmp / "sintax.tsv"), "--sintax_cutoff", str(cutoff),
-                "--randseed", str(seed), "--threads", str(threads), "--strand", strand, "--quiet",
+                vsearch,
+                "--sintax",
+                str(tmp / "queries.fasta"),
+                "--db",
+                str(tmp / "references.fasta"),
+                "--tabbedout",
+                str(tmp / "sintax.tsv"),
+                "--sintax_cutoff",
+                str(cutoff),
+                "--randseed",
+                str(seed),
+                "--threads",
+                str(threads),
+                "--strand",
+                strand,
+                "--quiet",
             ]
         )
         with open(tmp / "sintax.tsv", encoding="utf-8") as handle:
