@@ -10,13 +10,15 @@ HELP = (
 
 
 def add_arguments(p):
+    # The positional takes one path, or two in the older `classify MODEL INPUT` form: say so plainly.
+    p.usage = "barcodefm classify INPUT --model MODEL -o OUTPUT [options]"
     p.add_argument(
         "paths",
         nargs="+",
-        metavar="[MODEL] INPUT",
-        help="the barcodes (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine; sample:coi and "
-        "sample:its are the real samples bundled with barcodefm); before them the model, unless "
-        "--model names it",
+        metavar="INPUT",
+        help="the barcode file (FASTA, BOLD TSV, BIOSCAN CSV or shared TSV, .gz fine; sample:coi and "
+        "sample:its are the real samples bundled with barcodefm). The older form `classify MODEL INPUT` "
+        "(the model first, without --model) still works",
     )
     p.add_argument(
         "--model",
@@ -32,15 +34,22 @@ def add_arguments(p):
         default=None,
         help="SINTAX-style cutoff: stop the assignment at the first rank below this probability",
     )
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size", type=int, default=64, help="barcodes per forward pass (default 64; results do not depend on it)"
+    )
     p.add_argument(
         "--resume",
         action="store_true",
         help="continue an interrupted run: keep an existing output's rows, classify the records after them",
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--device", default=None)
-    p.add_argument("--format", default="auto")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    p.add_argument(
+        "--format",
+        default="auto",
+        help="input format: auto (default: sniffed from the first lines), fasta, tsv (BOLD, BCDM, the "
+        "shared tables) or csv (BIOSCAN)",
+    )
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
     p.add_argument(

@@ -15,7 +15,9 @@ def add_arguments(p):
     p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
     p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.ids.txt) or OUT.parquet")
     p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None, help="default: the model's")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument(
+        "--batch-size", type=int, default=64, help="barcodes per forward pass (default 64; results do not depend on it)"
+    )
     p.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument(
