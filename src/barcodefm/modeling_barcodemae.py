@@ -40,7 +40,7 @@ from .bert_layer import BertEncoderLayer, run_bert_layers
 from .configuration_barcodemae import BarcodeMAEConfig
 from .heads import SequenceClassifierMixin
 from .pooling import EmbeddingMixin, masked_mean, pool
-from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
+from .taxonomy import IGNORE_INDEX, TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 
 @dataclass
@@ -384,9 +384,11 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         loss = None
         targets = labels if labels is not None else (None if user_masked else input_ids)
         if return_loss and targets is not None:
-            targets = targets.to(logits.device).masked_fill(~masked_positions, -100)
-            if bool((targets != -100).any()):
-                loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+            targets = targets.to(logits.device).masked_fill(~masked_positions, IGNORE_INDEX)
+            if bool((targets != IGNORE_INDEX).any()):
+                loss = F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
+                )
             else:  # nothing masked in this batch (rows of one k-mer): a zero that still has a graph
                 loss = logits.sum() * 0.0
         if not return_dict:

@@ -30,7 +30,7 @@ from .mixer_mamba2 import Mamba2Mixer
 from .pooling import EmbeddingMixin, pool
 from .selective_scan import selective_scan  # noqa: F401
 from .ssd_chunk_scan import ssd_chunk_scan  # noqa: F401
-from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
+from .taxonomy import IGNORE_INDEX, TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 # The recurrent state travels under the name ``cache``: transformers 5.24 renamed the cache of every
 # model output to it (and rewrites the old ``cache_params=`` keyword), while older releases leave a
@@ -369,9 +369,9 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
 def _ignore_padding(labels, attention_mask, pad_token_id):
     labels = labels.clone()
     if attention_mask is not None and attention_mask.shape == labels.shape:
-        labels[attention_mask == 0] = -100
+        labels[attention_mask == 0] = IGNORE_INDEX
     if pad_token_id is not None:
-        labels[labels == pad_token_id] = -100
+        labels[labels == pad_token_id] = IGNORE_INDEX
     return labels
 
 
@@ -382,10 +382,10 @@ def causal_lm_loss(logits, labels, attention_mask=None, pad_token_id=None):
     if attention_mask is not None and attention_mask.shape == labels.shape:
         # A pad position does not predict the first real token: the unpadded sequence has no
         # such term, and padding must never change the loss.
-        shift_labels[attention_mask[:, :-1] == 0] = -100
+        shift_labels[attention_mask[:, :-1] == 0] = IGNORE_INDEX
     shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
     shift_labels = shift_labels.reshape(-1).to(logits.device)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)
 
 
 class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
@@ -431,9 +431,9 @@ class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
             if self.config.mlm_loss_on == "masked":
                 if input_ids is None:
                     raise ValueError("mlm_loss_on='masked' needs input_ids to find the masked positions")
-                labels[input_ids != self.config.mask_token_id] = -100
+                labels[input_ids != self.config.mask_token_id] = IGNORE_INDEX
             loss = F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=-100
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=IGNORE_INDEX
             )
         if not return_dict:
             return ((loss,) if loss is not None else ()) + (logits,)

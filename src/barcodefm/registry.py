@@ -54,6 +54,19 @@ def resolve_model(name_or_path: str) -> str:
     """A bundled model's name -> its folder; anything else (a folder or Hub id) unchanged."""
     if name_or_path in BUNDLED_MODELS:
         return str(bundled_model_path(name_or_path))
+    from pathlib import Path
+
+    if "/" not in name_or_path and not Path(name_or_path).exists():
+        # A near miss of a bundled name is a typo, not a Hub id: say so at once instead of
+        # letting the Hub client retry (offline, that takes ~20 s before the same conclusion).
+        import difflib
+
+        close = difflib.get_close_matches(name_or_path, list(BUNDLED_MODELS), n=1, cutoff=0.75)
+        if close:
+            raise FileNotFoundError(
+                f"{name_or_path}: not a bundled model or a folder; did you mean {close[0]!r}? "
+                f"(bundled: {', '.join(sorted(BUNDLED_MODELS))})"
+            )
     return name_or_path
 
 

@@ -82,3 +82,13 @@ def test_directory_input_through_the_real_command_line(paths):
     assert result.stderr.strip().splitlines() == [
         f"barcodefm classify: error: expected a barcode file, got a directory: {root / 'a_dir'}"
     ]
+
+
+def test_a_near_miss_of_a_bundled_name_is_answered_at_once(tmp_path, capsys):
+    from barcodefm.cli import main
+
+    fasta = tmp_path / "q.fa"
+    fasta.write_text(">a\n" + "ACGT" * 50 + "\n")
+    assert main(["classify", str(fasta), "--model", "coi-insects", "-o", str(tmp_path / "o.tsv")]) == 1
+    err = capsys.readouterr().err
+    assert "did you mean 'coi-insect'" in err and "Traceback" not in err

@@ -50,7 +50,7 @@ def add_arguments(p):
         help="input format: auto (default: sniffed from the first lines), fasta, tsv (BOLD, BCDM, the "
         "shared tables) or csv (BIOSCAN)",
     )
-    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
+    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
     p.add_argument(
         "--max-length",

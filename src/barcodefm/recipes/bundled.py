@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..trainers.options import MAX_BASES
 from .training_tables import COI_TABLE, its_fungi_table, require
 
 
@@ -63,7 +64,7 @@ COMMON = dict(
     lr=2e-3,
     warmup=0.02,
     seed=0,
-    max_length=660,
+    max_length=MAX_BASES,
     save_steps=500,
     save_total_limit=2,
     logging_steps=50,
@@ -155,7 +156,10 @@ def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: st
     if dest.exists():
         shutil.rmtree(dest)
     card = CardOptions(
-        dataset_name=recipe.description, training_data=f"{recipe.description}.", tags=["barcodefm-bundled", recipe.name]
+        dataset_name=recipe.description,
+        training_data=f"{recipe.description}.",
+        tags=["barcodefm-bundled", recipe.name],
+        example_sample="coi" if "coi" in recipe.name else "its",  # the usage snippet quotes barcodes of its marker
     )
     release_model(run_dir, repo_id=f"barcodefm/{recipe.name}", output=dest, card=card)
     if extra_card:
@@ -230,4 +234,6 @@ heads and the votes by these rules and adds a novelty score (cosine distance to 
 barcode in the network's embedding space). Loaded with plain `AutoModel` (no barcodefm),
 `model.predict_taxonomy(...)` gives the heads' calls only (the "heads only" rows of the benchmark);
 `reference_sequences.fasta.gz` holds the training barcodes the votes read, for BLAST or VSEARCH too.
+This folder ships inside the barcodefm package (no download): in Python,
+`AutoModel.from_pretrained(barcodefm.registry.bundled_model_path("{recipe.name}"), trust_remote_code=True)`.
 """

@@ -48,6 +48,7 @@ class CardOptions:
     base_model: str | None = None  # the Hub id this model was fine-tuned from
     tags: list[str] = field(default_factory=list)
     template_dir: str | None = None
+    example_sample: str | None = None  # "coi" or "its": the bundled sample the usage snippet quotes
 
 
 @dataclass
@@ -124,6 +125,7 @@ def write_hub_folder(
         base_model=card.base_model,
         tags=card.tags,
         template_dir=card.template_dir,
+        example_sample=card.example_sample,
     )
     (folder / "README.md").write_text(readme, encoding="utf-8")
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..taxonomy import IGNORE_INDEX
 from .augmentation import EVAL_EPOCH, SequenceAugmentation, example_rng
-
-IGNORE_INDEX = -100
+from .options import MAX_BASES
 
 
 class BarcodeCollator:
@@ -29,7 +29,7 @@ class BarcodeCollator:
     def __init__(
         self,
         tokenizer,
-        max_bases: int = 660,
+        max_bases: int = MAX_BASES,
         augmentation: SequenceAugmentation | None = None,
         seed: int = 0,
     ):
@@ -85,7 +85,9 @@ class MaskedLMCollator(BarcodeCollator):
 
     label_names = ("labels",)
 
-    def __init__(self, tokenizer, max_bases: int = 660, augmentation=None, seed: int = 0, mlm_probability: float = 0.5):
+    def __init__(
+        self, tokenizer, max_bases: int = MAX_BASES, augmentation=None, seed: int = 0, mlm_probability: float = 0.5
+    ):
         super().__init__(tokenizer, max_bases, augmentation, seed)
         if not 0.0 < mlm_probability < 1.0:
             raise ValueError(f"mlm_probability must be in (0, 1), got {mlm_probability}")

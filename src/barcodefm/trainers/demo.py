@@ -30,6 +30,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .options import MAX_BASES
+
 logger = logging.getLogger(__name__)
 
 
@@ -72,7 +74,7 @@ FULL = DemoSizes(
     headdim=32,
     d_state=32,
     d_intermediate=128,
-    max_length=660,
+    max_length=MAX_BASES,
     batch_size=32,
     pretrain_steps=60,
     finetune_steps=200,

@@ -9,6 +9,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+# The published input: the first 660 bases of a barcode (a full COI-5P barcode is 658), cut before
+# tokenising. Every tooling default that means "bases per sequence" is this one.
+MAX_BASES = 660
+
 # Options that may change between a run and its --resume (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset(
     {
@@ -42,7 +46,7 @@ class TrainingOptions:
     mamba_version: int | None = None
     d_intermediate: int | None = None
     dropout: float | None = None  # embedding dropout (published 0.1)
-    max_length: int = 660  # bases per sequence (cut before tokenising)
+    max_length: int = MAX_BASES  # bases per sequence (cut before tokenising)
     epochs: float = 1.0
     max_steps: int | None = None  # overrides epochs
     batch_size: int = 32  # per device; global = batch_size * processes * grad_accum

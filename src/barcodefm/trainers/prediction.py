@@ -10,6 +10,8 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..evaluation.metrics import perplexity
+from ..taxonomy import IGNORE_INDEX
+from .options import MAX_BASES
 
 
 def _batches(sequences: Sequence[str], batch_size: int):
@@ -19,7 +21,7 @@ def _batches(sequences: Sequence[str], batch_size: int):
 
 @torch.no_grad()
 def class_probabilities(
-    model, tokenizer, sequences: Sequence[str], max_bases: int = 660, batch_size: int = 64, progress: bool = True
+    model, tokenizer, sequences: Sequence[str], max_bases: int = MAX_BASES, batch_size: int = 64, progress: bool = True
 ) -> torch.Tensor:
     """Softmax over the classifier's labels, one row per sequence (cut to ``max_bases``)."""
     model.eval()
@@ -39,7 +41,7 @@ def class_probabilities(
 
 
 def classify_sequences(
-    model, tokenizer, sequences: Sequence[str], max_bases: int = 660, batch_size: int = 64, progress: bool = True
+    model, tokenizer, sequences: Sequence[str], max_bases: int = MAX_BASES, batch_size: int = 64, progress: bool = True
 ) -> list[tuple[str, float]]:
     """``(label, probability)`` of the most likely class of each sequence, by the model's
     ``config.id2label``."""
@@ -53,7 +55,7 @@ def classify_sequences(
 
 @torch.no_grad()
 def lm_perplexity(
-    model, tokenizer, sequences: Sequence[str], max_bases: int = 660, batch_size: int = 32, progress: bool = True
+    model, tokenizer, sequences: Sequence[str], max_bases: int = MAX_BASES, batch_size: int = 32, progress: bool = True
 ) -> float:
     """Next-token perplexity over the real tokens of ``sequences`` (padding excluded): the NLL
     is summed over every predicted token and divided by their count, not averaged per batch."""
@@ -69,11 +71,14 @@ def lm_perplexity(
         ids, mask = batch["input_ids"].to(device), batch["attention_mask"].to(device)
         logits = model(input_ids=ids, attention_mask=mask).logits.float()
         # Token t+1 is predicted from tokens <= t; both must be real (left padding).
-        targets = ids[:, 1:].masked_fill((mask[:, 1:] == 0) | (mask[:, :-1] == 0), -100)
+        targets = ids[:, 1:].masked_fill((mask[:, 1:] == 0) | (mask[:, :-1] == 0), IGNORE_INDEX)
         total_nll += float(
             F.cross_entropy(
-                logits[:, :-1].reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100, reduction="sum"
+                logits[:, :-1].reshape(-1, logits.shape[-1]),
+                targets.reshape(-1),
+                ignore_index=IGNORE_INDEX,
+                reduction="sum",
             )
         )
-        n_tokens += int((targets != -100).sum())
+        n_tokens += int((targets != IGNORE_INDEX).sum())
     return perplexity(total_nll, n_tokens)

@@ -6,6 +6,8 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from .options import MAX_BASES
+
 logger = logging.getLogger(__name__)
 
 TOKENIZER_KINDS = ("char", "kmer", "bpe")
@@ -13,7 +15,7 @@ TOKENIZER_KINDS = ("char", "kmer", "bpe")
 
 def build_tokenizer(
     choice: str,
-    max_bases: int = 660,
+    max_bases: int = MAX_BASES,
     k: int = 6,
     bpe_vocab_size: int = 768,
     bpe_corpus: Callable[[], Iterable[str]] | None = None,
