@@ -208,9 +208,6 @@ def classify_file(
                         preds.append(
                             {"labels": {label: id2label[i] if keep else None}, "probs": {label: p}, "consistent": None}
                         )
-                    if novelty is not None:
-                        emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
-                        dist = nearest_distance(emb.float().cpu(), novelty[0])
                 elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
                     combined, nearest = reference.identify(probs, emb, sequences)
@@ -219,9 +216,9 @@ def classify_file(
                 else:
                     out = model(**enc)
                     preds = model.predict_from_logits(out.logits, min_prob=min_prob)
-                    if novelty is not None:
-                        emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
-                        dist = nearest_distance(emb.float().cpu(), novelty[0])
+                if novelty is not None and reference is None:  # a novelty-only folder: its own embedding pass
+                    emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
+                    dist = nearest_distance(emb.float().cpu(), novelty[0])
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
                 for rank in ranks:

@@ -272,6 +272,24 @@ def parse_choice(name: str) -> tuple[str, dict[str, float]]:
     return rule, {src: float(t) for src, t in (part.split("=") for part in temps.split(",") if part)}
 
 
+# Records of species the training never saw (the split design of the shared data): they calibrate
+# novelty and score the ranks above species when the rules are chosen.
+NOVEL_SPLITS = ("unseen_key",)
+
+
+def reference_rows(table, ranks: Sequence[str], max_bases: int | None, splits=None) -> dict[str, list]:
+    """The ``train``/``selection`` argument of :func:`build_reference_set` from a ``datasets.Dataset``:
+    the records of ``splits`` (all records when None), their labels per rank, sequences cut to
+    ``max_bases``, and ``novel`` (split in :data:`NOVEL_SPLITS`; False without a split column)."""
+    split = list(table["split"]) if "split" in table.column_names else [None] * len(table)
+    picked = [i for i, s in enumerate(split) if splits is None or s in splits]
+    columns = {name: list(table[name]) for name in ("sequence", *ranks)}  # one read per column
+    out = {rank: [columns[rank][i] for i in picked] for rank in ranks}
+    out["sequence"] = [columns["sequence"][i][:max_bases] for i in picked]
+    out["novel"] = [split[i] in NOVEL_SPLITS for i in picked]
+    return out
+
+
 def build_reference_set(
     model,
     tokenizer,

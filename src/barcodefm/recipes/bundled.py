@@ -102,8 +102,7 @@ RECIPES = {
 
 # Records that choose the identification rule per rank and calibrate novelty: validation records
 # of seen species and the unseen_key species (never test or unseen_query, which report).
-SELECTION_SPLITS = ("val", "unseen_key")
-NOVEL_SPLITS = ("unseen_key",)
+SELECTION_SPLITS = ("val", "unseen_key")  # val + reference_vote.NOVEL_SPLITS, as the fine-tuning export uses
 
 
 def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir: str | Path) -> dict:
@@ -112,7 +111,7 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
     import torch
 
     from ..factory import load_model, load_tokenizer
-    from ..inference.reference_vote import build_reference_set
+    from ..inference.reference_vote import build_reference_set, reference_rows
     from ..trainers.data_selection import read_barcodes
 
     run_dir = Path(run_dir)
@@ -121,22 +120,13 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
     records = read_barcodes(recipe.table_path(data_dir, run_dir))
     ranks = list(model.taxonomy.spec.ranks)
     max_bases = recipe.options["max_length"]
-    columns = {name: records[name] for name in ["sequence", "split", *ranks]}
-
-    def rows(splits):
-        picked = [i for i, s in enumerate(columns["split"]) if s in splits]
-        out = {r: [columns[r][i] for i in picked] for r in ranks}
-        out["sequence"] = [columns["sequence"][i][:max_bases] for i in picked]
-        out["novel"] = [columns["split"][i] in NOVEL_SPLITS for i in picked]
-        return out
-
     torch.manual_seed(0)
     return build_reference_set(
         model,
         tokenizer,
         run_dir,
-        rows(set(recipe.options["train_splits"])),
-        rows(set(SELECTION_SPLITS)),
+        reference_rows(records, ranks, max_bases, splits=set(recipe.options["train_splits"])),
+        reference_rows(records, ranks, max_bases, splits=set(SELECTION_SPLITS)),
         batch_size=64,
         max_length=max_bases,
     )

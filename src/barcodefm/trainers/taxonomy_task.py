@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 
 # Splits of species absent from training that calibrate the novelty threshold (the data README's
 # recipe: ``unseen_key`` calibrates, ``unseen_query`` stays for evaluation).
-NOVEL_CALIBRATION_SPLITS = ("unseen_key",)
 
 # The taxonomic classifier of each model family, by ``config.model_type`` (looked up in the
 # package, so a family gains taxonomy support as soon as its class exists).
@@ -294,16 +293,13 @@ class TaxonomyTask:
         (embeddings, sequences, labels), the identification rule per rank chosen on the validation
         and ``unseen_key`` records, and the novelty threshold (see
         :mod:`barcodefm.inference.reference_vote`). Returns the rules and the novelty calibration."""
-        from ..inference.reference_vote import build_reference_set
+        from ..inference.reference_vote import NOVEL_SPLITS, build_reference_set, reference_rows
 
         options, records = run.options, run.records
-        max_bases = options.max_length
-        ranks = self.ranks
-        train = run.trainer.train_dataset
+        train = run.trainer.train_dataset  # the training records as trained on (labelled, long enough)
         seen_splits = [s for s in options.eval_splits if s not in options.train_splits]
-        picked = [i for i, split in enumerate(records["split"]) if split in (*seen_splits, *NOVEL_CALIBRATION_SPLITS)]
-        selection = records.select(picked)
-        if not any(split in seen_splits for split in selection["split"]):
+        selection_splits = (*seen_splits, *NOVEL_SPLITS)
+        if not any(split in seen_splits for split in records["split"]):
             logger.warning(
                 "no validation barcodes (--eval-split %s) to choose the identification rule and calibrate "
                 "the novelty threshold: no reference saved, `barcodefm classify` will use the heads only "
@@ -311,26 +307,20 @@ class TaxonomyTask:
                 ",".join(options.eval_splits) or "none",
             )
             return {"saved": False, "reason": "no seen-species validation records to calibrate on"}
+        selection = reference_rows(records, self.ranks, options.max_length, splits=selection_splits)
         logger.info(
             "identification reference: %d training barcodes; rules and novelty threshold from %d %s records",
             len(train),
-            len(selection),
-            "/".join((*seen_splits, *NOVEL_CALIBRATION_SPLITS)),
+            len(selection["sequence"]),
+            "/".join(selection_splits),
         )
-
-        def rows(part, novel):
-            out = {rank: list(part[rank]) for rank in ranks}
-            out["sequence"] = [s[:max_bases] for s in part["sequence"]]
-            out["novel"] = novel
-            return out
-
         settings = build_reference_set(
             model,
             tokenizer,
             directory,
-            rows(train, [False] * len(train)),
-            rows(selection, [split in NOVEL_CALIBRATION_SPLITS for split in selection["split"]]),
+            reference_rows(train, self.ranks, options.max_length),
+            selection,
             batch_size=options.eval_batch_size or options.batch_size,
-            max_length=max_bases,
+            max_length=options.max_length,
         )
         return {"saved": True, "rules": settings["rules"], **settings["novelty"]}
