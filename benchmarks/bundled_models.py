@@ -149,19 +149,28 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
 # --------------------------------------------------------------------------------------------- model
 
 
-# The model's rows in the tables: the identifier, the network without the k-mer vote, and each part.
-VARIANTS = ("model", "network only", "heads only", "embedding neighbours only", "k-mer neighbours only")
+# The model's rows in the tables: the identifier, the network without the sequence-space votes, and
+# each part.
+VARIANTS = (
+    "model",
+    "network only",
+    "heads only",
+    "embedding neighbours only",
+    "k-mer neighbours only",
+    "alignment neighbours only",
+)
 
 
 def network_choice(model_dir: Path) -> dict[str, tuple[str, dict]]:
-    """Per rank, the best rule WITHOUT the k-mer vote on the selection records (from the model's
-    identification.json): what the network alone would have been chosen to say."""
-    from barcodefm.inference.reference_vote import RULES_FILE, parse_choice
+    """Per rank, the best rule WITHOUT the sequence-space votes (k-mer, alignment) on the selection
+    records (from the model's identification.json): what the network alone would have been chosen
+    to say."""
+    from barcodefm.inference.reference_vote import RULES_FILE, SEQUENCE_VOTES, parse_choice
 
     scores = json.loads((model_dir / RULES_FILE).read_text())["selection_accuracy"]
     out = {}
     for rank, by_name in scores.items():
-        names = [n for n in by_name if "kmer" not in parse_choice(n)[0].split("+")]
+        names = [n for n in by_name if not set(parse_choice(n)[0].split("+")) & set(SEQUENCE_VOTES)]
         out[rank] = parse_choice(max(names, key=lambda n: (round(by_name[n], 6), -names.index(n))))
     return out
 
@@ -178,22 +187,29 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
     spec = model.taxonomy.spec
     out = {}
     for set_name, idx in sets:
-        seqs = [records["sequence"][i][:max_bases] for i in idx]
+        whole = [records["sequence"][i] for i in idx]  # the sequence-space votes read whole barcodes
+        seqs = [s[:max_bases] for s in whole]  # the network reads what it was trained on
         t0 = time.perf_counter()
         heads, emb = forward(model, tokenizer, seqs, batch_size=64, progress=False)
-        combined, nearest = reference.identify(heads, emb, seqs)
+        combined, nearest = reference.identify(heads, emb, whole)
         seconds = time.perf_counter() - t0
         # The parts alone (not timed): each rank's own vote temperatures, as in the model's rule.
         num_classes = {r: p.shape[1] for r, p in heads.items()}
         sims, nn_idx = reference.neighbours(emb)
         kmer = reference.kmer or KmerReference.load(model_dir)
-        ksims, kidx = kmer.neighbours(seqs, reference.k)
+        voted = [s[: reference.sequence_max_length] for s in whole]
+        ksims, kidx = kmer.neighbours(voted, reference.k)
         emb_vote = {
             r: reference.distributions(sims, nn_idx, {r: num_classes[r]}, reference.temperature_of(r, "reference"))[r]
             for r in heads
         }
         kmer_vote = {
             r: reference.distributions(ksims, kidx, {r: num_classes[r]}, reference.temperature_of(r, "kmer"))[r]
+            for r in heads
+        }
+        asims, aidx = kmer.aligned_neighbours(voted, reference.k)
+        align_vote = {
+            r: reference.distributions(asims, aidx, {r: num_classes[r]}, reference.temperature_of(r, "align"))[r]
             for r in heads
         }
         network = {}
@@ -205,7 +221,8 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
             "network only": network,
             "heads only": heads,
             "embedding neighbours only": {r: combine_rule("reference", heads[r], emb_vote[r]) for r in heads},
-            "k-mer neighbours only": {r: combine_rule("kmer", heads[r], None, kmer_vote[r]) for r in heads},
+            "k-mer neighbours only": {r: combine_rule("kmer", heads[r], kmer=kmer_vote[r]) for r in heads},
+            "alignment neighbours only": {r: combine_rule("align", heads[r], align=align_vote[r]) for r in heads},
         }
         result = {"ms_per_query": 1000 * seconds / max(len(seqs), 1), "novelty": (1 - nearest).tolist()}
         for variant, probs in variants.items():
@@ -408,11 +425,11 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
         "every other number is on the full split. Accuracy in %, per rank over the records whose label "
         "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
         "head, the vote of the nearest training barcodes in the network's embedding space, the vote of the "
-        "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), or the mean of several, "
-        "chosen on `val` + `unseen_key`. '(network only)' is the best choice without the k-mer vote (what the "
-        "trained network says on its own); the last three model rows show each part alone. The k-mer vote "
-        "differs from the 6-mer 1-NN baseline in its k, in reading the model's first 660 bases and in "
-        "weighing its 10 nearest references.",
+        "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), the vote of the same "
+        "k-mer candidates re-ranked by alignment identity, or the mean of several, chosen on `val` + "
+        "`unseen_key`. '(network only)' is the best choice without the sequence-space votes (what the "
+        "trained network says on its own); the last four model rows show each part alone. The k-mer vote "
+        "differs from the 6-mer 1-NN baseline in its k and in weighing its 10 nearest references.",
         "",
     ]
     for name, rep in reports.items():

@@ -32,10 +32,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     from barcodefm import load_tokenizer
-    from barcodefm.configuration_barcodemae import BarcodeMAEConfig
     from barcodefm.data import iter_barcodes, sample_path
     from barcodefm.evaluation.knn import knn_predict
-    from barcodefm.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEModel
+    from barcodefm.models.configuration_barcodemae import BarcodeMAEConfig
+    from barcodefm.models.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEModel
 
     run = Path(tempfile.mkdtemp(prefix="mae-collapse-")) / "run"
     cmd = [

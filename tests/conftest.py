@@ -95,7 +95,7 @@ def tiny_taxonomy_dir(tmp_path_factory) -> Path:
     import torch
 
     from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
-    from barcodefm.taxonomy import TaxonomySpec
+    from barcodefm.models.taxonomy import TaxonomySpec
 
     torch.manual_seed(0)
     records = coi_sample_records(100)

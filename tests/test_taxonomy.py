@@ -12,7 +12,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from barcodefm.taxonomy import (
+from barcodefm.models.taxonomy import (
     IGNORE_INDEX,
     TaxonomyHeads,
     TaxonomySpec,
@@ -322,7 +322,7 @@ def test_builder_keeps_majority_parent_and_warns(caplog):
         "genus": ["Ga", "Ga", "Ga", "Gb", "Gc", None],
         "species": ["Ga x", "Ga y", "Ga y", "Gb z", "Gc w", "  "],
     }
-    with caplog.at_level(logging.WARNING, logger="barcodefm.taxonomy"):
+    with caplog.at_level(logging.WARNING, logger="barcodefm.models.taxonomy"):
         spec = TaxonomySpec.from_columns(columns, counted=[True, True, False, True, True, True])
     assert "1 label(s) occur under more than one family" in caplog.text
     assert "1 record(s) disagree" in caplog.text

@@ -5,38 +5,43 @@ The public names below are imported on first use (``from barcodefm import Barcod
 works as always), so ``import barcodefm`` and the ``barcodefm`` command line start without
 importing torch or transformers. Importing barcodefm still registers its classes with the
 ``Auto*`` classes of transformers: at once if transformers is already imported, else as soon as
-it is (see :mod:`barcodefm._lazy`)."""
+it is (see :mod:`barcodefm._lazy`).
+
+Layout: ``barcodefm.models`` holds the Hub modules, the code copied next to saved weights (the old
+paths such as ``barcodefm.modeling_barcodemamba`` or ``barcodefm.dna`` still import them); the
+other modules and packages are tooling that never travels."""
 
 __version__ = "0.1.0"
 
+from ._lazy import install_old_paths as _install_old_paths
 from ._lazy import lazy_getattr as _lazy_getattr
 from ._lazy import register_with_transformers as _register_with_transformers
 
-# public name -> the submodule that defines it
+# public name -> the submodule that defines it (models.*: the Hub modules, which travel with the weights)
 _NAMES = {
-    "BarcodeMAEConfig": "configuration_barcodemae",
-    "BarcodeMambaConfig": "configuration_barcodemamba",
-    "InvalidSequenceError": "dna",
-    "normalize_sequence": "dna",
-    "reverse_complement": "dna",
+    "BarcodeMAEConfig": "models.configuration_barcodemae",
+    "BarcodeMambaConfig": "models.configuration_barcodemamba",
+    "InvalidSequenceError": "models.dna",
+    "normalize_sequence": "models.dna",
+    "reverse_complement": "models.dna",
     "config_from_tokenizer": "factory",
     "load_model": "factory",
     "load_tokenizer": "factory",
-    "BarcodeMAEForPreTraining": "modeling_barcodemae",
-    "BarcodeMAEForSequenceClassification": "modeling_barcodemae",
-    "BarcodeMAEForTaxonomicClassification": "modeling_barcodemae",
-    "BarcodeMAEModel": "modeling_barcodemae",
-    "BarcodeMAEPreTrainedModel": "modeling_barcodemae",
-    "BarcodeMambaForCausalLM": "modeling_barcodemamba",
-    "BarcodeMambaForMaskedLM": "modeling_barcodemamba",
-    "BarcodeMambaForSequenceClassification": "modeling_barcodemamba",
-    "BarcodeMambaForTaxonomicClassification": "modeling_barcodemamba",
-    "BarcodeMambaModel": "modeling_barcodemamba",
-    "BarcodeMambaPreTrainedModel": "modeling_barcodemamba",
+    "BarcodeMAEForPreTraining": "models.modeling_barcodemae",
+    "BarcodeMAEForSequenceClassification": "models.modeling_barcodemae",
+    "BarcodeMAEForTaxonomicClassification": "models.modeling_barcodemae",
+    "BarcodeMAEModel": "models.modeling_barcodemae",
+    "BarcodeMAEPreTrainedModel": "models.modeling_barcodemae",
+    "BarcodeMambaForCausalLM": "models.modeling_barcodemamba",
+    "BarcodeMambaForMaskedLM": "models.modeling_barcodemamba",
+    "BarcodeMambaForSequenceClassification": "models.modeling_barcodemamba",
+    "BarcodeMambaForTaxonomicClassification": "models.modeling_barcodemamba",
+    "BarcodeMambaModel": "models.modeling_barcodemamba",
+    "BarcodeMambaPreTrainedModel": "models.modeling_barcodemamba",
     "register_auto_classes": "registration",
-    "BarcodeBPETokenizer": "tokenization_barcode_bpe",
-    "BarcodeCharTokenizer": "tokenization_barcode_char",
-    "BarcodeKmerTokenizer": "tokenization_barcode_kmer",
+    "BarcodeBPETokenizer": "models.tokenization_barcode_bpe",
+    "BarcodeCharTokenizer": "models.tokenization_barcode_char",
+    "BarcodeKmerTokenizer": "models.tokenization_barcode_kmer",
 }
 
 __all__ = sorted(name for name in _NAMES if name != "register_auto_classes")
@@ -48,4 +53,5 @@ def __dir__():
     return sorted(set(globals()) | set(_NAMES))
 
 
+_install_old_paths()
 _register_with_transformers()

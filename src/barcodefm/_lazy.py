@@ -11,6 +11,11 @@ already imported and otherwise installs a tiny import hook: the first time trans
 imported in the process (by the user, or by a barcodefm module), the registration runs as soon
 as that import, and any barcodefm module import around it, has finished (running it in the
 middle would re-enter a half-initialised barcodefm module).
+
+The Hub modules moved from ``barcodefm/`` to ``barcodefm/models/``; :func:`install_old_paths` adds
+a ``sys.meta_path`` finder that answers ``import barcodefm.<old name>`` (for the names in
+:data:`MOVED_TO_MODELS`) with the very module object ``barcodefm.models.<old name>``, so old
+scripts, pickles and ``isinstance`` checks keep working without shim files.
 """
 
 from __future__ import annotations
@@ -44,6 +49,71 @@ def lazy_getattr(package: str, names: dict[str, str]):
         raise AttributeError(f"module {package!r} has no attribute {attr!r}")
 
     return __getattr__
+
+
+# The Hub modules that lived at the top of the package before they moved to ``barcodefm.models``.
+MOVED_TO_MODELS = frozenset(
+    {
+        "bert_layer",
+        "configuration_barcodemae",
+        "configuration_barcodemamba",
+        "dna",
+        "heads",
+        "mamba_cache",
+        "mamba_kernels",
+        "mixer_common",
+        "mixer_mamba1",
+        "mixer_mamba2",
+        "modeling_barcodemae",
+        "modeling_barcodemamba",
+        "pipeline_barcodefm",
+        "pooling",
+        "selective_scan",
+        "ssd_chunk_scan",
+        "taxonomy",
+        "tokenization_barcode_bpe",
+        "tokenization_barcode_char",
+        "tokenization_barcode_kmer",
+        "tokenization_dna_base",
+    }
+)
+
+
+class _AliasLoader:
+    """Loads ``barcodefm.<old name>`` by importing ``barcodefm.models.<old name>`` and putting that
+    module in ``sys.modules`` under the old name too (the import system returns what
+    ``sys.modules`` holds after ``exec_module``, so the placeholder module is dropped and the
+    real module's ``__name__`` and ``__spec__`` stay untouched)."""
+
+    def __init__(self, target: str):
+        self.target = target
+
+    def create_module(self, spec):
+        return None  # the default (empty) module: a placeholder, replaced in exec_module
+
+    def exec_module(self, module):
+        sys.modules[module.__name__] = importlib.import_module(self.target)
+
+
+class _OldPathFinder:
+    """``sys.meta_path`` finder for the old import paths of the Hub modules (see :data:`MOVED_TO_MODELS`)."""
+
+    def find_spec(self, name, path=None, target=None):
+        package, _, leaf = name.rpartition(".")
+        if package != "barcodefm" or leaf not in MOVED_TO_MODELS:
+            return None
+        from importlib.machinery import ModuleSpec
+
+        return ModuleSpec(name, _AliasLoader(f"barcodefm.models.{leaf}"))
+
+
+_old_paths = _OldPathFinder()
+
+
+def install_old_paths() -> None:
+    """Make ``import barcodefm.<old name>`` give the module ``barcodefm.models.<old name>``."""
+    if _old_paths not in sys.meta_path:
+        sys.meta_path.insert(0, _old_paths)
 
 
 def _watched(name: str) -> bool:

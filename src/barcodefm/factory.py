@@ -12,7 +12,7 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     ``n_token_id`` is the id of ``N`` (char/BPE) or ``[UNK]`` (k-mer: an N-containing k-mer is
     unknown), the filler of the published ``mean_all`` pooling.
     """
-    from .configuration_barcodemamba import BarcodeMambaConfig
+    from .models.configuration_barcodemamba import BarcodeMambaConfig
 
     config_class = config_class or BarcodeMambaConfig
     vocab = tokenizer.get_vocab()
@@ -105,8 +105,8 @@ def is_barcodefm_folder(path: str | Path) -> bool:
     """Whether the saved model at ``path`` (folder or Hub id) is one of barcodefm's model types,
     which the installed package loads with its own classes: the folder's copy of the code is then
     never executed (and cannot differ from the installed one)."""
-    from .configuration_barcodemae import BarcodeMAEConfig
-    from .configuration_barcodemamba import BarcodeMambaConfig
+    from .models.configuration_barcodemae import BarcodeMAEConfig
+    from .models.configuration_barcodemamba import BarcodeMambaConfig
 
     _check_location(path, "model")
     return _config_dict(path).get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
@@ -117,8 +117,8 @@ def _is_barcodefm_tokenizer(path: str | Path) -> bool:
     barcodefm's tokenizer classes: loaded with the installed classes."""
     import json
 
-    from .configuration_barcodemae import BarcodeMAEConfig
-    from .configuration_barcodemamba import BarcodeMambaConfig
+    from .models.configuration_barcodemae import BarcodeMAEConfig
+    from .models.configuration_barcodemamba import BarcodeMambaConfig
 
     model_type = _config_dict(path).get("model_type")
     if model_type:

@@ -19,24 +19,24 @@ from transformers import (
     AutoTokenizer,
 )
 
-from .configuration_barcodemae import BarcodeMAEConfig
-from .configuration_barcodemamba import BarcodeMambaConfig
-from .modeling_barcodemae import (
+from .models.configuration_barcodemae import BarcodeMAEConfig
+from .models.configuration_barcodemamba import BarcodeMambaConfig
+from .models.modeling_barcodemae import (
     BarcodeMAEForPreTraining,
     BarcodeMAEForSequenceClassification,
     BarcodeMAEForTaxonomicClassification,
     BarcodeMAEModel,
 )
-from .modeling_barcodemamba import (
+from .models.modeling_barcodemamba import (
     BarcodeMambaForCausalLM,
     BarcodeMambaForMaskedLM,
     BarcodeMambaForSequenceClassification,
     BarcodeMambaForTaxonomicClassification,
     BarcodeMambaModel,
 )
-from .tokenization_barcode_bpe import BarcodeBPETokenizer
-from .tokenization_barcode_char import BarcodeCharTokenizer
-from .tokenization_barcode_kmer import BarcodeKmerTokenizer
+from .models.tokenization_barcode_bpe import BarcodeBPETokenizer
+from .models.tokenization_barcode_char import BarcodeCharTokenizer
+from .models.tokenization_barcode_kmer import BarcodeKmerTokenizer
 
 # Classes the pipeline task tries, in order, on a model folder (one per family).
 TAXONOMIC_CLASSIFIERS = (BarcodeMambaForTaxonomicClassification, BarcodeMAEForTaxonomicClassification)
@@ -69,7 +69,7 @@ def register_auto_classes() -> None:
         AutoTokenizer.register(BarcodeMambaConfig, tokenizer_class=tokenizer_class, exist_ok=True)
     from transformers.pipelines import PIPELINE_REGISTRY
 
-    from .pipeline_barcodefm import PIPELINE_TASK, BarcodeClassificationPipeline
+    from .models.pipeline_barcodefm import PIPELINE_TASK, BarcodeClassificationPipeline
 
     if PIPELINE_TASK not in PIPELINE_REGISTRY.supported_tasks:
         PIPELINE_REGISTRY.register_pipeline(

@@ -17,7 +17,7 @@ from barcodefm.inference.novelty import (
     load_novelty_reference,
     save_novelty_reference,
 )
-from barcodefm.taxonomy import TaxonomySpec
+from barcodefm.models.taxonomy import TaxonomySpec
 
 RANKS = ("order", "family", "genus", "species")
 

@@ -72,7 +72,8 @@ print(json.dumps([BarcodeMambaForTaxonomicClassification.__name__, type(AutoConf
     [
         "import barcodefm; import transformers",
         "import transformers; import barcodefm",
-        "from barcodefm.modeling_barcodemamba import BarcodeMambaModel",
+        "from barcodefm.modeling_barcodemamba import BarcodeMambaModel",  # the old path (see barcodefm._lazy)
+        "from barcodefm.models.modeling_barcodemamba import BarcodeMambaModel",
     ],
 )
 def test_importing_barcodefm_still_registers_with_transformers(first):

@@ -38,7 +38,7 @@ def build(out: Path) -> list[tuple]:
         BarcodeMAEConfig,
         config_from_tokenizer,
     )
-    from barcodefm.taxonomy import TaxonomySpec
+    from barcodefm.models.taxonomy import TaxonomySpec
 
     out = Path(out)
     spec = TaxonomySpec.from_columns({rank: [row[i] for row in LABELS] for i, rank in enumerate(RANKS)}).to_dict()

@@ -110,7 +110,7 @@ def test_entry_modules_import_every_sibling_they_need_directly():
 
     import barcodefm
 
-    src = Path(barcodefm.__file__).parent
+    src = Path(barcodefm.__file__).parent / "models"  # the Hub modules
 
     def direct(name):
         tree = ast.parse((src / f"{name}.py").read_text())

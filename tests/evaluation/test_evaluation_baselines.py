@@ -14,7 +14,6 @@ import shutil
 import numpy as np
 import pytest
 
-from barcodefm.dna import InvalidSequenceError
 from barcodefm.evaluation.baselines import (
     MissingExecutableError,
     blast_top_hits,
@@ -24,6 +23,7 @@ from barcodefm.evaluation.baselines import (
     strip_seqid_prefix,
     vsearch_top_hits,
 )
+from barcodefm.models.dna import InvalidSequenceError
 
 needs_blast = pytest.mark.skipif(
     shutil.which("blastn") is None or shutil.which("makeblastdb") is None,

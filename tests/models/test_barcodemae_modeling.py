@@ -18,7 +18,7 @@ from barcodefm import (
     BarcodeMAEModel,
     config_from_tokenizer,
 )
-from barcodefm.taxonomy import TaxonomySpec
+from barcodefm.models.taxonomy import TaxonomySpec
 
 TINY = dict(
     hidden_size=32,

@@ -30,7 +30,7 @@ from barcodefm import (
     config_from_tokenizer,
 )
 from barcodefm.factory import load_model
-from barcodefm.taxonomy import TaxonomySpec
+from barcodefm.models.taxonomy import TaxonomySpec
 
 TINY = dict(
     hidden_size=32,

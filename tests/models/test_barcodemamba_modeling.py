@@ -15,7 +15,7 @@ from barcodefm import (
     BarcodeMambaModel,
     config_from_tokenizer,
 )
-from barcodefm.taxonomy import TaxonomySpec
+from barcodefm.models.taxonomy import TaxonomySpec
 
 HEADS = [
     BarcodeMambaModel,

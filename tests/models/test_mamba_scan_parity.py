@@ -10,11 +10,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from barcodefm.configuration_barcodemamba import BarcodeMambaConfig
-from barcodefm.mixer_mamba1 import Mamba1Mixer
-from barcodefm.mixer_mamba2 import Mamba2Mixer
-from barcodefm.selective_scan import selective_scan
-from barcodefm.ssd_chunk_scan import ssd_chunk_scan
+from barcodefm.models.configuration_barcodemamba import BarcodeMambaConfig
+from barcodefm.models.mixer_mamba1 import Mamba1Mixer
+from barcodefm.models.mixer_mamba2 import Mamba2Mixer
+from barcodefm.models.selective_scan import selective_scan
+from barcodefm.models.ssd_chunk_scan import ssd_chunk_scan
 
 LENGTHS = [1, 7, 63, 64, 65, 660]
 
@@ -167,7 +167,7 @@ def test_mamba1_mixer_torch_path_matches_naive():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA kernel parity needs a GPU with mamba_ssm")
 @pytest.mark.parametrize("version", [1, 2])
 def test_cuda_kernel_path_matches_torch_path(version):
-    from barcodefm.mamba_kernels import kernels_available
+    from barcodefm.models.mamba_kernels import kernels_available
 
     needed = "mamba_chunk_scan_combined" if version == 2 else "selective_scan_fn"
     if not kernels_available(needed):

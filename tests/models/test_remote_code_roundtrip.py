@@ -65,7 +65,7 @@ def test_hub_modules_import_only_allowed_packages():
 
     import barcodefm
 
-    src = Path(barcodefm.__file__).parent
+    src = Path(barcodefm.__file__).parent / "models"  # the Hub modules
     allowed = {"torch", "transformers", "numpy", "__future__"} | set(sys.stdlib_module_names)
     hub_files = [p for p in src.glob("*.py") if p.name.split("_")[0] in ("configuration", "modeling", "tokenization")]
     seen = set(hub_files)
@@ -105,7 +105,7 @@ print(json.dumps({"class": type(model).__name__, "pred": model.predict_taxonomy(
 
 def test_taxonomy_model_loads_with_names_without_barcodefm(tmp_path, coi_rows):
     from barcodefm import BarcodeMambaForTaxonomicClassification
-    from barcodefm.taxonomy import TaxonomySpec
+    from barcodefm.models.taxonomy import TaxonomySpec
 
     spec = TaxonomySpec.from_columns({r: [row[r] for row in coi_rows] for r in ("order", "family", "genus", "species")})
     tok = BarcodeCharTokenizer()

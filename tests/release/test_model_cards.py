@@ -16,9 +16,9 @@ from barcodefm import (
     BarcodeMambaModel,
     config_from_tokenizer,
 )
+from barcodefm.models.taxonomy import TaxonomySpec
 from barcodefm.release import card_family, metrics_from_results, render_model_card
 from barcodefm.release.cards import default_template_dir
-from barcodefm.taxonomy import TaxonomySpec
 
 
 def _front_matter(card: str) -> dict:

@@ -151,8 +151,8 @@ def test_card_and_readme_snippets_run_without_barcodefm(released, tmp_path):
     saved taxonomy / species classifiers and the README's "Use a released model" quick-start
     (once the README has that section)."""
     from barcodefm import BarcodeMambaForSequenceClassification, BarcodeMambaForTaxonomicClassification
+    from barcodefm.models.taxonomy import TaxonomySpec
     from barcodefm.release.cards import example_barcodes, usage_snippet
-    from barcodefm.taxonomy import TaxonomySpec
 
     _, model, out = released
     (snippet,) = re.findall(r"```python\n(.*?)```", (out / "README.md").read_text(), flags=re.S)

@@ -14,8 +14,8 @@ from barcodefm import (
     BarcodeMambaForTaxonomicClassification,
     config_from_tokenizer,
 )
+from barcodefm.models.taxonomy import TaxonomySpec
 from barcodefm.registry import BUNDLED_MODELS, bundled_model_path
-from barcodefm.taxonomy import TaxonomySpec
 
 OUTSIDE_REFERENCE = re.compile(r"\bSPEC\b|(?i:\bissue\s*#?\d+)")
 SPEC = TaxonomySpec.from_columns({"genus": ["A", "A", "B"], "species": ["A a", "A b", "B c"]}).to_dict()

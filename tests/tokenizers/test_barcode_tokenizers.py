@@ -64,7 +64,7 @@ def test_normalisation_rules(raw, expected):
 
 def test_ambiguity_codes_are_counted_in_the_log(caplog):
     tok = BarcodeCharTokenizer()
-    with caplog.at_level(logging.INFO, logger="barcodefm.tokenization_dna_base"):
+    with caplog.at_level(logging.INFO, logger="barcodefm.models.tokenization_dna_base"):
         tok(["ACRY", "AC--", "ACGT"])
     assert "normalised 4 ambiguous base(s)/gap(s) to N in 2 of 3 sequence(s)" in caplog.text
 

@@ -17,7 +17,7 @@ from barcodefm import BarcodeMambaForTaxonomicClassification
 from barcodefm.cli import main
 from barcodefm.data import load_barcodes, sample_path
 from barcodefm.data.labels import normalize_label
-from barcodefm.taxonomy import IGNORE_INDEX
+from barcodefm.models.taxonomy import IGNORE_INDEX
 from barcodefm.trainers.finetuning import build_finetuning
 from barcodefm.trainers.options import FinetuneOptions
 from barcodefm.trainers.taxonomy_task import TaxonomyCollator, TaxonomyTask

@@ -22,8 +22,8 @@ def add_arguments(p):
 
 def run(args) -> int:
     from ..data import iter_barcodes
+    from ..models.tokenization_barcode_bpe import BarcodeBPETokenizer
     from ..outputs import claim_output
-    from ..tokenization_barcode_bpe import BarcodeBPETokenizer
 
     claim_output(args.output, overwrite=args.overwrite)  # a folder with files (a model's?) is not overwritten silently
     splits = set(args.splits.split(",")) if args.splits else None

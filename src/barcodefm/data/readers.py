@@ -3,7 +3,7 @@
 
 Both sniff the format (FASTA with plain/UNITE/SINTAX/BOLD headers, BOLD v3 or BCDM TSV,
 BIOSCAN/BarcodeBERT CSV, our shared TSV; gzip/bzip2/xz transparent) and give records with:
-``id``, ``sequence`` (normalised by :func:`barcodefm.dna.normalize_sequence`: upper case, U -> T,
+``id``, ``sequence`` (normalised by :func:`barcodefm.models.dna.normalize_sequence`: upper case, U -> T,
 IUPAC codes and gaps -> N; then leading/trailing N runs trimmed), one column per canonical rank
 the source carries (cleaned by :func:`barcodefm.data.labels.normalize_label`, unknown -> ``None``),
 and ``split``, ``bin``, ``dup_in_train`` when the source has them (``marker`` too when
@@ -28,7 +28,7 @@ import pyarrow as pa
 from datasets.table import InMemoryTable
 from tqdm.auto import tqdm
 
-from ..dna import InvalidSequenceError, normalize_sequence
+from ..models.dna import InvalidSequenceError, normalize_sequence
 from . import rejects as reasons
 from .fasta import FastaSource
 from .formats import FASTA, BarcodeFileError, sniff_format

@@ -1,4 +1,4 @@
-"""Glue between barcode tables and :class:`barcodefm.taxonomy.TaxonomySpec` (tooling side).
+"""Glue between barcode tables and :class:`barcodefm.models.taxonomy.TaxonomySpec` (tooling side).
 
 Takes label columns from a ``datasets.Dataset``, a pandas ``DataFrame`` or a plain mapping,
 cleans every label with :func:`barcodefm.data.labels.normalize_label` (the package's single
@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from ..taxonomy import TaxonomySpec
+from ..models.taxonomy import TaxonomySpec
 from .labels import RANKS, normalize_label
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, m
 
 from .labels import LabelMap, is_known_label
 
-IGNORE_INDEX = -100  # Hugging Face's label for "no target here" (as barcodefm.taxonomy.IGNORE_INDEX)
+IGNORE_INDEX = -100  # Hugging Face's label for "no target here" (as barcodefm.models.taxonomy.IGNORE_INDEX)
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "macro_f1", "mcc")
 

@@ -23,8 +23,8 @@ import torch
 
 from ..data import iter_barcodes
 from ..data.readers import no_records_error
+from ..models.taxonomy import predict
 from ..outputs import claim_output
-from ..taxonomy import predict
 from .batching import iter_batches
 from .novelty import NOVELTY_FILE, load_novelty_reference, nearest_distance
 from .progress import Progress, reader_total
@@ -193,7 +193,7 @@ def classify_file(
     n_new = n_cut = 0
     with _RowWriter(output, columns, append=bool(done)) as writer:
         for batch in iter_batches(reader, batch_size, done=done, output=output):
-            sequences = [r["sequence"] for r in batch]
+            sequences = whole = [r["sequence"] for r in batch]  # the sequence-space votes read all of it
             if max_length is not None:
                 n_cut += sum(len(seq) > max_length for seq in sequences)
                 sequences = [seq[:max_length] for seq in sequences]
@@ -210,7 +210,7 @@ def classify_file(
                         )
                 elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
-                    combined, nearest = reference.identify(probs, emb, sequences)
+                    combined, nearest = reference.identify(probs, emb, whole)
                     preds = predict(as_logits(combined), spec, min_prob=min_prob)
                     dist = (1.0 - nearest).numpy()  # the novelty reference holds the same embeddings
                 else:

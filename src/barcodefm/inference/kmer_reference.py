@@ -32,6 +32,7 @@ K = 6
 KMER_SIZES = (6, 8)  # the k-mer sizes build_reference_set chooses from on the selection records
 QUERY_BLOCK = 512  # queries scored at once: a (512, n_references) float32 score matrix
 DENSE_QUERY_VALUES = 2**24  # ... and at most this many values in the densified query block (64 MiB)
+ALIGN_CANDIDATES = 50  # k-mer neighbours re-ranked by alignment identity for the "align" vote
 
 
 def _normalise_rows(counts):
@@ -90,6 +91,30 @@ class KmerReference:
         if not sims:
             return torch.empty(0, k), torch.empty(0, k, dtype=torch.long)
         return torch.cat(sims), torch.cat(idx)
+
+    def aligned_neighbours(
+        self, sequences: Sequence[str], k: int, candidates: int = ALIGN_CANDIDATES
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alignment identities, indices), each (batch, k), most identical first: the
+        ``candidates`` nearest references by k-mer cosine, re-ranked by alignment identity
+        (:mod:`.alignment`; equal identities keep the k-mer order)."""
+        from tqdm.auto import tqdm
+
+        from .alignment import identities
+
+        k = min(k, len(self))
+        _, idx = self.neighbours(sequences, max(k, min(candidates, len(self))))
+        ident = np.zeros(idx.shape, dtype=np.float32)
+        block = 256  # queries per call: the progress bar moves, memory stays small
+        for start in tqdm(
+            range(0, len(sequences), block), desc="aligning", unit="block", leave=False, disable=len(sequences) <= block
+        ):
+            rows = range(start, min(start + block, len(sequences)))
+            pairs = [(sequences[q], self.sequences[r]) for q in rows for r in idx[q].tolist()]
+            ident[start : rows.stop] = identities(pairs).reshape(len(rows), -1)
+        ident = torch.from_numpy(ident)
+        order = torch.argsort(ident, dim=1, descending=True, stable=True)[:, :k]  # ties: k-mer order
+        return torch.gather(ident, 1, order), torch.gather(idx, 1, order)
 
     def save(self, model_dir: str | Path) -> Path:
         """Write the reference as gzipped FASTA (``>ref<i>``), byte-identical for the same input."""

@@ -4,10 +4,12 @@ A BarcodeMamba+ identifier has three ways to name a barcode at each rank:
 - ``head``: the rank head, a softmax over the training labels;
 - ``reference``: a vote of the training barcodes nearest to it in the model's own embedding
   space (the pooled feature the heads read);
-- ``kmer``: a vote of the training barcodes nearest to it in sequence space (cosine of 6-mer
-  counts, :mod:`.kmer_reference`), present when the folder holds the reference sequences.
-A rule is one of them or the mean of several ("head+kmer", "head+reference+kmer"; the older name
-"mix" is "head+reference"). The rule and the votes' temperatures are chosen per rank on
+- ``kmer``: a vote of the training barcodes nearest to it in sequence space (cosine of k-mer
+  counts, :mod:`.kmer_reference`), present when the folder holds the reference sequences;
+- ``align``: a vote of the same k-mer candidates re-ranked by alignment identity (the measure of
+  BLAST and VSEARCH, :mod:`.alignment`).
+A rule is one of them or the mean of several ("head+kmer", "head+reference+align"; the older
+name "mix" is "head+reference"). The rule and the votes' temperatures are chosen per rank on
 validation records when the reference is built, and stored with the model: the network is strong
 where it was trained (seen species), the sequence-space vote where it was not (a species the
 network never saw still shares most 6-mers with its congeners), and their mean is often better
@@ -39,13 +41,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .kmer_reference import KMER_SIZES, K, KmerReference
+from .kmer_reference import ALIGN_CANDIDATES, KMER_SIZES, K, KmerReference
 
 logger = logging.getLogger(__name__)
 
 LABELS_FILE = "reference_labels.safetensors"
 RULES_FILE = "identification.json"
-SOURCES = ("head", "reference", "kmer")
+VOTES = ("reference", "kmer", "align")  # the sources that vote among neighbours
+SEQUENCE_VOTES = ("kmer", "align")  # ... found through the reference sequences
+SOURCES = ("head", *VOTES)
 # Every non-empty combination of the sources, simplest first (the tie-break of choose_rules).
 RULES = tuple("+".join(c) for n in (1, 2, 3) for c in itertools.combinations(SOURCES, n))
 ALIASES = {"mix": "head+reference"}
@@ -61,7 +65,10 @@ class ReferenceSet:
     temperature: float = 0.01  # of every vote that has no temperature of its own in ``temperatures``
     rules: dict[str, str] | None = None  # rank -> rule; None = heads only
     kmer: KmerReference | None = None  # the same references as sequences (row order shared)
-    temperatures: dict[str, dict[str, float]] | None = None  # rank -> {"reference"|"kmer": temperature}
+    temperatures: dict[str, dict[str, float]] | None = None  # rank -> {vote: temperature}
+    # Bases of each barcode the sequence-space votes read (None: all). Folders built before the
+    # votes read whole barcodes stored their sequences cut to the network's length: the same there.
+    sequence_max_length: int | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ReferenceSet | None:
@@ -77,13 +84,13 @@ class ReferenceSet:
         embeddings = load_file(str(paths[0]))["embeddings"].float()
         labels = {name.split(".", 1)[1]: t.long() for name, t in load_file(str(paths[1])).items()}
         rules = {rank: ALIASES.get(rule, rule) for rank, rule in settings["rules"].items()}
-        uses_kmer = any("kmer" in r.split("+") for r in rules.values())
+        uses_kmer = any(v in r.split("+") for r in rules.values() for v in SEQUENCE_VOTES)
         kmer = KmerReference.load(model_dir, int(settings.get("kmer_k", K))) if uses_kmer else None
         if kmer is not None and len(kmer) != embeddings.shape[0]:
             raise ValueError(f"{model_dir}: {len(kmer)} reference sequences but {embeddings.shape[0]} embeddings")
         if kmer is None and uses_kmer:
             raise FileNotFoundError(
-                f"{model_dir}: identification.json uses the k-mer vote but the folder has no "
+                f"{model_dir}: identification.json uses a sequence-space vote but the folder has no "
                 "reference_sequences.fasta.gz"
             )
         return cls(
@@ -94,6 +101,7 @@ class ReferenceSet:
             rules,
             kmer,
             settings.get("temperatures"),
+            settings["sequence_max_length"] if "sequence_max_length" in settings else settings.get("max_length"),
         )
 
     def uses(self, source: str) -> bool:
@@ -107,25 +115,27 @@ class ReferenceSet:
         self, head_probs: dict[str, torch.Tensor], embeddings: torch.Tensor, sequences: Sequence[str]
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(per-rank distributions of each rank's rule, cosine similarity of each query to its
-        nearest reference in embedding space: the novelty score's input)."""
+        nearest reference in embedding space: the novelty score's input). ``embeddings`` are the
+        network's (of the barcodes cut to its length); ``sequences`` the whole barcodes."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
         sims, idx = self.neighbours(embeddings)
-        ksims = kidx = None
+        found = {"reference": (sims, idx)}
+        sequences = [s[: self.sequence_max_length] for s in sequences]
         if self.kmer is not None and self.uses("kmer"):
-            ksims, kidx = self.kmer.neighbours(sequences, self.k)
+            found["kmer"] = self.kmer.neighbours(sequences, self.k)
+        if self.kmer is not None and self.uses("align"):
+            found["align"] = self.kmer.aligned_neighbours(sequences, self.k)
         out = {}
         for rank, probs in head_probs.items():
             rule = (self.rules or {}).get(rank, "head")
-            votes = {}
-            if "reference" in rule.split("+"):
-                votes["reference"] = self.distributions(
-                    sims, idx, {rank: num_classes[rank]}, self.temperature_of(rank, "reference")
+            votes = {
+                source: self.distributions(
+                    *found[source], {rank: num_classes[rank]}, self.temperature_of(rank, source)
                 )[rank]
-            if "kmer" in rule.split("+") and ksims is not None:
-                votes["kmer"] = self.distributions(
-                    ksims, kidx, {rank: num_classes[rank]}, self.temperature_of(rank, "kmer")
-                )[rank]
-            out[rank] = combine_rule(rule, probs, votes.get("reference"), votes.get("kmer"))
+                for source in rule.split("+")
+                if source in found
+            }
+            out[rank] = combine_rule(rule, probs, **votes)
         return out, sims[:, 0]
 
     def neighbours(self, queries: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -157,16 +167,20 @@ class ReferenceSet:
 
 
 def combine_rule(
-    rule: str, head: torch.Tensor, vote: torch.Tensor | None = None, kmer_vote: torch.Tensor | None = None
+    rule: str,
+    head: torch.Tensor,
+    reference: torch.Tensor | None = None,
+    kmer: torch.Tensor | None = None,
+    align: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """The mean of the distributions ``rule`` names ("head", "reference" = ``vote``, "kmer" =
-    ``kmer_vote``, joined by "+"). A vote whose neighbours carry no label at this rank (an
-    all-zero row) is left out of that query's mean; with nothing left, the head decides."""
+    """The mean of the distributions ``rule`` names ("head", and the votes "reference", "kmer",
+    "align", joined by "+"). A vote whose neighbours carry no label at this rank (an all-zero
+    row) is left out of that query's mean; with nothing left, the head decides."""
     rule = ALIASES.get(rule, rule)
     if rule not in RULES:
         raise ValueError(f"unknown identification rule {rule!r}: one of {', '.join(RULES + tuple(ALIASES))}")
     parts = rule.split("+")
-    given = {"head": head, "reference": vote, "kmer": kmer_vote}
+    given = {"head": head, "reference": reference, "kmer": kmer, "align": align}
     missing = [p for p in parts if given[p] is None]
     if missing:
         raise ValueError(f"rule {rule!r} needs the {' and '.join(missing)} vote")
@@ -230,19 +244,25 @@ def choose_rules(
 ) -> dict:
     """Per rank, the rule and vote temperatures with the best accuracy on the selection records
     whose label at that rank is known to the model (ties: the simpler rule, in ``RULES`` order,
-    then the lower temperature). The k-mer vote is tried when ``reference.kmer`` and the
-    selection ``sequences`` are given.
+    then the lower temperature). The sequence-space votes (k-mer, alignment) are tried when
+    ``reference.kmer`` and the selection ``sequences`` are given.
 
     Returns ``{"scores": {rank: {name: accuracy}}, "best": {rank: name}}``; a name is the rule
     followed by its temperatures, e.g. ``head+kmer@kmer=0.05`` (see :func:`parse_choice`)."""
     num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
-    sims, idx = reference.neighbours(embeddings)
-    votes = {"reference": {t: reference.distributions(sims, idx, num_classes, temperature=t) for t in TEMPERATURES}}
+    found = {"reference": reference.neighbours(embeddings)}
     if reference.kmer is not None and sequences is not None:
-        ksims, kidx = reference.kmer.neighbours(sequences, reference.k)
-        votes["kmer"] = {t: reference.distributions(ksims, kidx, num_classes, temperature=t) for t in TEMPERATURES}
+        found["kmer"] = reference.kmer.neighbours(sequences, reference.k)
+        found["align"] = reference.kmer.aligned_neighbours(sequences, reference.k)
     scores, best = {}, {}
     for rank in num_classes:
+        # Per rank only: a vote is one (records, classes) matrix per temperature (species: large).
+        votes = {
+            source: {
+                t: reference.distributions(*hits, {rank: num_classes[rank]}, temperature=t)[rank] for t in TEMPERATURES
+            }
+            for source, hits in found.items()
+        }
         y = torch.as_tensor(truth[rank])
         known = y >= 0
         scores[rank] = {}
@@ -250,17 +270,13 @@ def choose_rules(
             parts = rule.split("+")
             if any(p != "head" and p not in votes for p in parts):
                 continue
-            grid = [TEMPERATURES if source in parts else (None,) for source in ("reference", "kmer")]
-            for t_ref, t_kmer in itertools.product(*grid):
-                dist = combine_rule(
-                    rule,
-                    head_probs[rank],
-                    votes["reference"][t_ref][rank] if t_ref else None,
-                    votes["kmer"][t_kmer][rank] if t_kmer else None,
-                )
+            grid = [TEMPERATURES if source in parts else (None,) for source in VOTES]
+            for temps in itertools.product(*grid):
+                given = {source: votes[source][t] for source, t in zip(VOTES, temps) if t}
+                dist = combine_rule(rule, head_probs[rank], **given)
                 acc = float((dist.argmax(dim=1)[known] == y[known]).float().mean()) if known.any() else 0.0
-                temps = [f"{src}={t:g}" for src, t in (("reference", t_ref), ("kmer", t_kmer)) if t]
-                scores[rank][rule + ("@" + ",".join(temps) if temps else "")] = acc
+                names = [f"{src}={t:g}" for src, t in zip(VOTES, temps) if t]
+                scores[rank][rule + ("@" + ",".join(names) if names else "")] = acc
         names = list(scores[rank])
         best[rank] = max(names, key=lambda name: (round(scores[rank][name], 6), -names.index(name)))
     return {"scores": scores, "best": best}
@@ -277,15 +293,15 @@ def parse_choice(name: str) -> tuple[str, dict[str, float]]:
 NOVEL_SPLITS = ("unseen_key",)
 
 
-def reference_rows(table, ranks: Sequence[str], max_bases: int | None, splits=None) -> dict[str, list]:
+def reference_rows(table, ranks: Sequence[str], splits=None) -> dict[str, list]:
     """The ``train``/``selection`` argument of :func:`build_reference_set` from a ``datasets.Dataset``:
-    the records of ``splits`` (all records when None), their labels per rank, sequences cut to
-    ``max_bases``, and ``novel`` (split in :data:`NOVEL_SPLITS`; False without a split column)."""
+    the records of ``splits`` (all records when None), their labels per rank, their whole sequences,
+    and ``novel`` (split in :data:`NOVEL_SPLITS`; False without a split column)."""
     split = list(table["split"]) if "split" in table.column_names else [None] * len(table)
     picked = [i for i, s in enumerate(split) if splits is None or s in splits]
     columns = {name: list(table[name]) for name in ("sequence", *ranks)}  # one read per column
     out = {rank: [columns[rank][i] for i in picked] for rank in ranks}
-    out["sequence"] = [columns["sequence"][i][:max_bases] for i in picked]
+    out["sequence"] = [columns["sequence"][i] for i in picked]
     out["novel"] = [split[i] in NOVEL_SPLITS for i in picked]
     return out
 
@@ -303,6 +319,10 @@ def build_reference_set(
     """Embed the distinct training barcodes, store them (embeddings and sequences) with their
     labels, choose each rank's rule and vote temperatures on ``selection`` records, and write the
     files into ``model_dir``.
+
+    The network reads the first ``max_length`` bases of each barcode (what it was trained on); the
+    sequence-space votes read the whole barcode, as BLAST and VSEARCH do (full-length ITS runs to
+    ~1,000 bases, and 41% of the MycoAI records are longer than the network's 660).
 
     ``train`` / ``selection``: {"sequence": [...], rank: [...] for every rank of the model};
     ``selection["novel"]``: True for records of species absent from training (they calibrate the
@@ -324,9 +344,9 @@ def build_reference_set(
     sequences = [train["sequence"][i] for i in keep]
     labels = encode_labels(spec, ranks, {r: [train[r][i] for i in keep] for r in ranks})
     logger.info("reference: %d distinct training barcodes of %d", len(keep), len(train["sequence"]))
-    _, embeddings = run_model(model, tokenizer, sequences, batch_size)
+    _, embeddings = run_model(model, tokenizer, [s[:max_length] for s in sequences], batch_size)
     embeddings = embeddings.half().float()  # stored in float16: choose the rules on what is stored
-    sel_heads, sel_emb = run_model(model, tokenizer, list(selection["sequence"]), batch_size)
+    sel_heads, sel_emb = run_model(model, tokenizer, [s[:max_length] for s in selection["sequence"]], batch_size)
     truth = encode_labels(spec, ranks, selection)
     # Novel records are of species the training never saw: they score the ranks above species only.
     # (A table joined from two sources can give one a species the other trained on; at that rank it
@@ -363,14 +383,16 @@ def build_reference_set(
         "rules": rules,
         "temperatures": temps,
         "kmer_k": kmer.k,
+        "align_candidates": ALIGN_CANDIDATES,
         "kmer_k_tried": {str(t[2].k): t[0] for t in tried},
         "selection_accuracy": choice["scores"],
         "n_references": len(keep),
         "n_training_records": len(train["sequence"]),
         "n_selection_records": len(selection["sequence"]),
         "pooling": getattr(model.config, "pooling", "mean"),
-        "max_length": max_length,
-    }  # bases the sequences were cut to (classify does the same)
+        "max_length": max_length,  # bases the network read (classify cuts the same)
+        "sequence_max_length": None,  # bases the sequence-space votes read: the whole barcode
+    }
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
     # Novelty: distance to the nearest stored reference, calibrated on the selection records
     # (seen species = those whose species the model knows, novel = the others).

@@ -125,8 +125,8 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
         model,
         tokenizer,
         run_dir,
-        reference_rows(records, ranks, max_bases, splits=set(recipe.options["train_splits"])),
-        reference_rows(records, ranks, max_bases, splits=set(SELECTION_SPLITS)),
+        reference_rows(records, ranks, splits=set(recipe.options["train_splits"])),
+        reference_rows(records, ranks, splits=set(SELECTION_SPLITS)),
         batch_size=64,
         max_length=max_bases,
     )
@@ -162,11 +162,11 @@ def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: st
 
 def best_per_part(by_name: dict[str, float]) -> dict[str, float]:
     """From one rank's selection accuracies (names as in ``choose_rules``): the best of the head,
-    the embedding vote and the 6-mer vote alone, and of the rule chosen (the best overall)."""
+    each vote alone (embedding, k-mer, alignment), and of the rule chosen (the best overall)."""
     from ..inference.reference_vote import parse_choice
 
     out = {}
-    for part in ("head", "reference", "kmer"):
+    for part in ("head", "reference", "kmer", "align"):
         accs = [acc for name, acc in by_name.items() if parse_choice(name)[0] == part]
         if accs:
             out[part] = max(accs)
@@ -211,13 +211,16 @@ barcodefm recipe {recipe.name} --data-dir ../shared/data --output runs/{recipe.n
   with a second job), then the reference step (embedding the {ident["n_references"]:,} distinct training
   barcodes).
 - Identification: per rank, the head ("head"), the similarity-weighted vote of the {ident["k"]} nearest
-  training barcodes in the network's embedding space ("reference") or in {kmer_k}-mer space ("kmer": cosine of
-  {kmer_k}-mer counts over the stored training sequences; k = 6 or 8, the better on the selection records),
-  or the mean of several, with the votes' temperatures, whichever was most accurate on `val` + `unseen_key`:
+  training barcodes in the network's embedding space ("reference"), in {kmer_k}-mer space ("kmer": cosine of
+  {kmer_k}-mer counts over the stored training sequences; k = 6 or 8, the better on the selection records) or
+  by alignment identity ("align": the {ident.get("align_candidates", 50)} nearest by k-mers re-ranked by the
+  identity of a semi-global alignment, the measure BLAST and VSEARCH rank by), or the mean of several, with
+  the votes' temperatures, whichever was most accurate on `val` + `unseen_key`:
   {rules}. Best selection accuracy (%) of each part alone and of the chosen rule: {scores}.
   Why: the network is as good as any tool on species it was trained on, but places a species it never
-  saw far from its congeners; the k-mer vote is strong there, and the mean of the two is often better
-  than either (the scores above; `identification.json` lists every rule tried).
+  saw far from its congeners; the sequence-space votes are strong there (alignment identity ranks close
+  relatives better than k-mer counts), and the mean of a vote and the head is often better than either
+  (the scores above; `identification.json` lists every rule tried).
 
 With barcodefm installed, `barcodefm classify QUERIES.fasta --model {recipe.name} -o calls.tsv` runs the
 heads and the votes by these rules and adds a novelty score (cosine distance to the nearest training

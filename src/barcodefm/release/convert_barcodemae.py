@@ -152,10 +152,10 @@ def convert_barcodemae(
     check: bool = True,
 ) -> ConversionReport:
     """Convert the published encoder checkpoint ``checkpoint_path`` into a Hub-ready folder ``output``."""
-    from ..configuration_barcodemae import BarcodeMAEConfig
     from ..factory import config_from_tokenizer
-    from ..modeling_barcodemae import BarcodeMAEModel
-    from ..tokenization_barcode_kmer import BarcodeKmerTokenizer
+    from ..models.configuration_barcodemae import BarcodeMAEConfig
+    from ..models.modeling_barcodemae import BarcodeMAEModel
+    from ..models.tokenization_barcode_kmer import BarcodeKmerTokenizer
 
     if vocab_layout not in ("auto", *LAYOUTS):
         raise ValueError(f"--vocab-layout must be auto, {', or '.join(LAYOUTS)}; got {vocab_layout!r}")

@@ -204,8 +204,8 @@ def read_published_config(hydra: HydraConfig) -> tuple[dict, dict]:
 
 def build_tokenizer(spec: dict):
     """Our tokenizer with the published ids (checked token by token) and [PAD] appended."""
-    from ..tokenization_barcode_char import BarcodeCharTokenizer
-    from ..tokenization_barcode_kmer import BarcodeKmerTokenizer
+    from ..models.tokenization_barcode_char import BarcodeCharTokenizer
+    from ..models.tokenization_barcode_kmer import BarcodeKmerTokenizer
 
     if spec["name"] == "char":
         tokenizer = BarcodeCharTokenizer(model_max_length=spec["max_bases"], specials_first=PUBLISHED_SPECIALS)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..dna import reverse_complement
+from ..models.dna import reverse_complement
 
 # Stream key of evaluation batches: distinct from every training epoch (epochs are >= 0).
 EVAL_EPOCH = 2**31 - 1

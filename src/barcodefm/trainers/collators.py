@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..taxonomy import IGNORE_INDEX
+from ..models.taxonomy import IGNORE_INDEX
 from .augmentation import EVAL_EPOCH, SequenceAugmentation, example_rng
 from .options import MAX_BASES
 

@@ -62,7 +62,7 @@ def _barcodemamba_config(tokenizer, dropout=None, **sizes):
 
 
 def _barcodemamba() -> ModelFamily:
-    from ..modeling_barcodemamba import (
+    from ..models.modeling_barcodemamba import (
         BarcodeMambaForCausalLM,
         BarcodeMambaForMaskedLM,
         BarcodeMambaForSequenceClassification,
@@ -86,8 +86,8 @@ def _barcodemamba() -> ModelFamily:
 
 
 def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **sizes):
-    from ..configuration_barcodemae import BarcodeMAEConfig
     from ..factory import config_from_tokenizer
+    from ..models.configuration_barcodemae import BarcodeMAEConfig
 
     # --d-model / --n-layer size the encoder and the decoder alike (SPEC 3.1: 6 + 6 layers).
     if d_model is not None:
@@ -107,7 +107,7 @@ def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **si
 
 
 def _barcodemae() -> ModelFamily:
-    from ..modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification
+    from ..models.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification
     from .collators import BarcodeCollator
 
     return ModelFamily(

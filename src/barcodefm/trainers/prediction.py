@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from ..evaluation.metrics import perplexity
-from ..taxonomy import IGNORE_INDEX
+from ..models.taxonomy import IGNORE_INDEX
 from .options import MAX_BASES
 
 

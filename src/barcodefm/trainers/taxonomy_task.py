@@ -2,10 +2,10 @@
 
 One head per rank (phylum ... species) on the pooled backbone feature, trained with
 hierarchical label smoothing (HLS) and the ``n_c^-0.5`` class-weighted loss of
-:class:`barcodefm.taxonomy.TaxonomyHeads`; both are one flag away from off (``--no-hls``,
+:class:`barcodefm.models.taxonomy.TaxonomyHeads`; both are one flag away from off (``--no-hls``,
 ``--class-weight-strength 0``) for the ablation.
 
-Like the species task, the label space (:class:`~barcodefm.taxonomy.TaxonomySpec`: labels, tree,
+Like the species task, the label space (:class:`~barcodefm.models.taxonomy.TaxonomySpec`: labels, tree,
 class counts) comes from the TRAINING records only and evaluation is scored by label NAME, per
 rank, on the records whose true label at that rank is known: a test label the training split
 never saw can only count as an error. Labels unknown at a rank (``Genus sp``, ``incertae
@@ -29,7 +29,7 @@ from ..data.labels import RANKS
 from ..data.taxonomy_labels import add_label_ids, build_taxonomy_spec, label_columns, varying_ranks
 from ..evaluation.labels import is_known_label
 from ..evaluation.metrics import per_rank_metrics
-from ..taxonomy import DEFAULT_CLASS_WEIGHT_STRENGTH, predict
+from ..models.taxonomy import DEFAULT_CLASS_WEIGHT_STRENGTH, predict
 from .collators import BarcodeCollator
 
 logger = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class TaxonomyTask:
         return label_columns(records, self.ranks)
 
     def predictions(self, logits) -> list[dict]:
-        """Per record: names, probabilities and the consistency flag (see :func:`barcodefm.taxonomy.predict`)."""
+        """Per record: names, probabilities and the consistency flag (see :func:`barcodefm.models.taxonomy.predict`)."""
         logits = logits if isinstance(logits, (tuple, list)) else (logits,)
         return predict([torch.as_tensor(np.asarray(x)) for x in logits], self.spec)
 
@@ -307,7 +307,7 @@ class TaxonomyTask:
                 ",".join(options.eval_splits) or "none",
             )
             return {"saved": False, "reason": "no seen-species validation records to calibrate on"}
-        selection = reference_rows(records, self.ranks, options.max_length, splits=selection_splits)
+        selection = reference_rows(records, self.ranks, splits=selection_splits)
         logger.info(
             "identification reference: %d training barcodes; rules and novelty threshold from %d %s records",
             len(train),
@@ -318,7 +318,7 @@ class TaxonomyTask:
             model,
             tokenizer,
             directory,
-            reference_rows(train, self.ranks, options.max_length),
+            reference_rows(train, self.ranks),
             selection,
             batch_size=options.eval_batch_size or options.batch_size,
             max_length=options.max_length,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ...dna import normalize_batch
+from ...models.dna import normalize_batch
 
 
 def default_ids(n: int, ids: Sequence | None, what: str) -> list[str]:
