@@ -133,17 +133,35 @@ class BarcodeMambaConfig(PretrainedConfig):
         return ((self.vocab_size + m - 1) // m) * m
 
     def validate_numbers(self):
-        for name in ("vocab_size", "d_model", "n_layer", "d_state", "d_conv", "expand", "headdim", "ngroups",
-                     "chunk_size", "pad_vocab_size_multiple", "dt_rank", "torch_chunk_size"):
+        for name in (
+            "vocab_size",
+            "d_model",
+            "n_layer",
+            "d_state",
+            "d_conv",
+            "expand",
+            "headdim",
+            "ngroups",
+            "chunk_size",
+            "pad_vocab_size_multiple",
+            "dt_rank",
+            "torch_chunk_size",
+        ):
             _positive_int(name, getattr(self, name))
-        if not isinstance(self.cpu_block_tokens, int) or isinstance(self.cpu_block_tokens, bool) or self.cpu_block_tokens < 0:
+        if (
+            not isinstance(self.cpu_block_tokens, int)
+            or isinstance(self.cpu_block_tokens, bool)
+            or self.cpu_block_tokens < 0
+        ):
             raise ValueError(
                 f"BarcodeMambaConfig.cpu_block_tokens must be an integer >= 0 (0 = no blocking), got {self.cpu_block_tokens!r}"
             )
         if self.mamba_version not in (1, 2):
             raise ValueError(f"BarcodeMambaConfig.mamba_version must be 1 or 2, got {self.mamba_version!r}")
         if not isinstance(self.d_intermediate, int) or self.d_intermediate < 0:
-            raise ValueError(f"BarcodeMambaConfig.d_intermediate must be >= 0 (0 = no MLP), got {self.d_intermediate!r}")
+            raise ValueError(
+                f"BarcodeMambaConfig.d_intermediate must be >= 0 (0 = no MLP), got {self.d_intermediate!r}"
+            )
         if self.mamba_version == 2:
             if self.d_inner % self.headdim:
                 raise ValueError(
@@ -161,7 +179,9 @@ class BarcodeMambaConfig(PretrainedConfig):
         if self.layer_norm_epsilon <= 0:
             raise ValueError(f"layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon}")
         if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(f"pad_token_id ({self.pad_token_id}) must be a token id below vocab_size ({self.vocab_size})")
+            raise ValueError(
+                f"pad_token_id ({self.pad_token_id}) must be a token id below vocab_size ({self.vocab_size})"
+            )
         if self.use_kernels not in ("auto", "never", "always"):
             raise ValueError(f"use_kernels must be 'auto', 'never' or 'always', got {self.use_kernels!r}")
         if self.pooling not in ("mean", "mean_all", "last"):

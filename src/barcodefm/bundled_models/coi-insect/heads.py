@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from transformers.modeling_outputs import SequenceClassifierOutput
 
+from .taxonomy import IGNORE_INDEX
+
 
 class SequenceClassifierMixin:
     """Pooled backbone features -> dropout -> Linear; cross-entropy, -100 ignored."""
@@ -30,7 +32,7 @@ class SequenceClassifierMixin:
         logits = self.classifier(self.dropout(pooled)).float()
         loss = None
         if labels is not None:
-            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=-100)
+            loss = F.cross_entropy(logits, labels.to(logits.device), ignore_index=IGNORE_INDEX)
         if not return_dict:
             return ((loss,) if loss is not None else ()) + (logits,)
         return SequenceClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)

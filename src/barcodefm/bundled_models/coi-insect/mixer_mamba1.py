@@ -32,7 +32,12 @@ class Mamba1Mixer(nn.Module):
         self.dt_rank = config.dt_rank
         self.in_proj = nn.Linear(config.d_model, 2 * self.d_inner, bias=False)
         self.conv1d = nn.Conv1d(
-            self.d_inner, self.d_inner, config.d_conv, groups=self.d_inner, padding=config.d_conv - 1, bias=config.conv_bias
+            self.d_inner,
+            self.d_inner,
+            config.d_conv,
+            groups=self.d_inner,
+            padding=config.d_conv - 1,
+            bias=config.conv_bias,
         )
         self.x_proj = nn.Linear(self.d_inner, self.dt_rank + 2 * self.d_state, bias=False)
         self.dt_proj = nn.Linear(self.dt_rank, self.d_inner, bias=True)
@@ -88,7 +93,12 @@ class Mamba1Mixer(nn.Module):
         with torch.autocast(device_type=hidden_states.device.type, enabled=False):
             delta = F.softplus(dt.float() + self.dt_proj.bias.float())
         y, final = selective_scan(
-            x.transpose(1, 2), delta.transpose(1, 2), A, B.transpose(1, 2), C.transpose(1, 2), self.D,
+            x.transpose(1, 2),
+            delta.transpose(1, 2),
+            A,
+            B.transpose(1, 2),
+            C.transpose(1, 2),
+            self.D,
             return_final_state=True,
         )
         if state is not None:

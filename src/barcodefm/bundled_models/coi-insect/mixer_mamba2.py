@@ -3,7 +3,6 @@ CUDA kernels when they import and the input is on CUDA, the pure-PyTorch chunked
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -53,9 +52,16 @@ class Mamba2Mixer(nn.Module):
         self.d_conv = config.d_conv
         self.conv_dim = self.d_inner + 2 * self.ngroups * self.d_state
         # in_proj layout [z | x | B | C | dt], no bias.
-        self.in_proj = nn.Linear(config.d_model, 2 * self.d_inner + 2 * self.ngroups * self.d_state + self.nheads, bias=False)
+        self.in_proj = nn.Linear(
+            config.d_model, 2 * self.d_inner + 2 * self.ngroups * self.d_state + self.nheads, bias=False
+        )
         self.conv1d = nn.Conv1d(
-            self.conv_dim, self.conv_dim, config.d_conv, groups=self.conv_dim, padding=config.d_conv - 1, bias=config.conv_bias
+            self.conv_dim,
+            self.conv_dim,
+            config.d_conv,
+            groups=self.conv_dim,
+            padding=config.d_conv - 1,
+            bias=config.conv_bias,
         )
         self.dt_bias = nn.Parameter(torch.empty(self.nheads))
         self.A_log = nn.Parameter(torch.empty(self.nheads))
@@ -142,7 +148,13 @@ class Mamba2Mixer(nn.Module):
         ).reshape(b, l, self.d_inner)
         if "rmsnorm_fn" in k:
             y = k["rmsnorm_fn"](
-                y, self.norm.weight, None, z=z, eps=self.norm.eps, group_size=self.norm.group_size, norm_before_gate=False
+                y,
+                self.norm.weight,
+                None,
+                z=z,
+                eps=self.norm.eps,
+                group_size=self.norm.group_size,
+                norm_before_gate=False,
             )
         else:
             y = self.norm(y, z)

@@ -18,19 +18,19 @@ from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .configuration_barcodemamba import BarcodeMambaConfig
+from .heads import SequenceClassifierMixin
 from .mamba_cache import BarcodeMambaCache
-from .mixer_mamba1 import Mamba1Mixer
-from .mixer_mamba2 import Mamba2Mixer
+
 # transformers 5.0 copies only the modules a remote-code file imports directly into its module
 # cache, not what those import in turn: name every module the mixers need here as well.
 from .mamba_kernels import load_kernels  # noqa: F401
 from .mixer_common import causal_conv  # noqa: F401
+from .mixer_mamba1 import Mamba1Mixer
+from .mixer_mamba2 import Mamba2Mixer
+from .pooling import EmbeddingMixin, pool
 from .selective_scan import selective_scan  # noqa: F401
 from .ssd_chunk_scan import ssd_chunk_scan  # noqa: F401
-from .pooling import EmbeddingMixin, pool
-from .heads import SequenceClassifierMixin
-from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
-
+from .taxonomy import IGNORE_INDEX, TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
 
 # The recurrent state travels under the name ``cache``: transformers 5.24 renamed the cache of every
 # model output to it (and rewrites the old ``cache_params=`` keyword), while older releases leave a
@@ -107,7 +107,9 @@ class BarcodeMambaBlock(nn.Module):
     def forward(self, hidden, residual, attention_mask=None, state=None):
         dtype = hidden.dtype
         residual = self._add(hidden, residual)
-        hidden = self.mixer(self.norm1(residual.to(self.norm1.weight.dtype)), attention_mask=attention_mask, state=state)
+        hidden = self.mixer(
+            self.norm1(residual.to(self.norm1.weight.dtype)), attention_mask=attention_mask, state=state
+        )
         if self.mlp is not None:
             residual = self._add(hidden, residual)
             hidden = self.mlp(self.norm2(residual.to(self.norm2.weight.dtype)))
@@ -185,14 +187,19 @@ class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
         classification heads; ``mean_all`` re-pads with N as published (see pooling.py)."""
         if self.config.pooling == "mean_all" and input_ids is not None:
             return self.embed(input_ids, attention_mask), None
-        out = self._backbone()(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                               output_hidden_states=output_hidden_states, return_dict=True)
+        out = self._backbone()(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
         return pool(out.last_hidden_state, attention_mask, self.config.pooling), out.hidden_states
 
     def _token_states(self, input_ids, attention_mask):
         return self._backbone()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-    def _backbone(self) -> "BarcodeMambaModel":
+    def _backbone(self) -> BarcodeMambaModel:
         return getattr(self, self.base_model_prefix, self)
 
 
@@ -226,7 +233,9 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         if (input_ids is None) == (inputs_embeds is None):
             raise ValueError("pass exactly one of input_ids or inputs_embeds")
         cache = take_cache(cache, kwargs)
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if use_cache and cache is None:
             cache = BarcodeMambaCache(self.config.n_layer)
@@ -241,12 +250,18 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
             # Sequences are independent, so row blocks give the same result; on CPU they keep each
             # intermediate small enough for the allocator to reuse (2-3x faster than one batch).
             blocks = [
-                self._run_layers(hidden[i : i + rows], None if attention_mask is None else attention_mask[i : i + rows],
-                                 None, output_hidden_states)
+                self._run_layers(
+                    hidden[i : i + rows],
+                    None if attention_mask is None else attention_mask[i : i + rows],
+                    None,
+                    output_hidden_states,
+                )
                 for i in range(0, hidden.shape[0], rows)
             ]
             hidden = torch.cat([h for h, _ in blocks])
-            all_hidden = tuple(torch.cat(layer) for layer in zip(*(a for _, a in blocks))) if output_hidden_states else None
+            all_hidden = (
+                tuple(torch.cat(layer) for layer in zip(*(a for _, a in blocks))) if output_hidden_states else None
+            )
         else:
             hidden, all_hidden = self._run_layers(hidden, attention_mask, cache, output_hidden_states)
         if cache is not None:
@@ -285,7 +300,9 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
     def __init__(self, config: BarcodeMambaConfig):
         super().__init__(config)
         self.backbone = BarcodeMambaModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)  # not tied to the embedding, as published
+        self.lm_head = nn.Linear(
+            config.d_model, config.padded_vocab_size, bias=False
+        )  # not tied to the embedding, as published
         self.post_init()
 
     def get_input_embeddings(self):
@@ -352,9 +369,9 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
 def _ignore_padding(labels, attention_mask, pad_token_id):
     labels = labels.clone()
     if attention_mask is not None and attention_mask.shape == labels.shape:
-        labels[attention_mask == 0] = -100
+        labels[attention_mask == 0] = IGNORE_INDEX
     if pad_token_id is not None:
-        labels[labels == pad_token_id] = -100
+        labels[labels == pad_token_id] = IGNORE_INDEX
     return labels
 
 
@@ -365,10 +382,10 @@ def causal_lm_loss(logits, labels, attention_mask=None, pad_token_id=None):
     if attention_mask is not None and attention_mask.shape == labels.shape:
         # A pad position does not predict the first real token: the unpadded sequence has no
         # such term, and padding must never change the loss.
-        shift_labels[attention_mask[:, :-1] == 0] = -100
+        shift_labels[attention_mask[:, :-1] == 0] = IGNORE_INDEX
     shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
     shift_labels = shift_labels.reshape(-1).to(logits.device)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+    return F.cross_entropy(shift_logits, shift_labels, ignore_index=IGNORE_INDEX)
 
 
 class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
@@ -414,8 +431,10 @@ class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
             if self.config.mlm_loss_on == "masked":
                 if input_ids is None:
                     raise ValueError("mlm_loss_on='masked' needs input_ids to find the masked positions")
-                labels[input_ids != self.config.mask_token_id] = -100
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=-100)
+                labels[input_ids != self.config.mask_token_id] = IGNORE_INDEX
+            loss = F.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=IGNORE_INDEX
+            )
         if not return_dict:
             return ((loss,) if loss is not None else ()) + (logits,)
         return BarcodeMambaLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, NamedTuple, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -103,9 +104,7 @@ class TaxonomySpec:
         for rank in self.ranks:
             values = [int(c) for c in self.counts.get(rank, [0] * len(self.labels[rank]))]
             if len(values) != len(self.labels[rank]) or min(values, default=0) < 0:
-                raise ValueError(
-                    f"counts of rank {rank!r} must be {len(self.labels[rank])} non-negative integers"
-                )
+                raise ValueError(f"counts of rank {rank!r} must be {len(self.labels[rank])} non-negative integers")
             counts[rank] = values
         self.counts = counts
 
@@ -142,7 +141,7 @@ class TaxonomySpec:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TaxonomySpec":
+    def from_dict(cls, data: Mapping[str, Any]) -> TaxonomySpec:
         if isinstance(data, TaxonomySpec):
             return data
         if not isinstance(data, Mapping) or "ranks" not in data or "labels" not in data:
@@ -162,7 +161,7 @@ class TaxonomySpec:
         columns: Mapping[str, Sequence[Any]],
         ranks: Sequence[str] | None = None,
         counted: Sequence[bool] | None = None,
-    ) -> "TaxonomySpec":
+    ) -> TaxonomySpec:
         """Build a spec from per-rank label columns (``{rank: [label or None, ...]}``).
 
         ``ranks`` picks and orders the ranks (default: the column order, top -> bottom).
@@ -184,22 +183,15 @@ class TaxonomySpec:
         n = lengths[ranks[0]] if ranks else 0
         if counted is not None and len(counted) != n:
             raise ValueError(f"'counted' has {len(counted)} entries for {n} records")
-        clean = {
-            r: [None if is_missing_label(x) else str(x) for x in columns[r]] for r in ranks
-        }
+        clean = {r: [None if is_missing_label(x) else str(x) for x in columns[r]] for r in ranks}
         labels, counts = {}, {}
         for rank in ranks:
-            tally = Counter(
-                x for i, x in enumerate(clean[rank])
-                if x is not None and (counted is None or counted[i])
-            )
+            tally = Counter(x for i, x in enumerate(clean[rank]) if x is not None and (counted is None or counted[i]))
             labels[rank] = sorted({x for x in clean[rank] if x is not None})
             counts[rank] = [tally.get(x, 0) for x in labels[rank]]
         parents = {}
         for above, rank in zip(ranks, ranks[1:]):
-            pairs = Counter(
-                (c, p) for c, p in zip(clean[rank], clean[above]) if c is not None and p is not None
-            )
+            pairs = Counter((c, p) for c, p in zip(clean[rank], clean[above]) if c is not None and p is not None)
             by_child: dict[str, Counter] = {}
             for (child, parent), k in pairs.items():
                 by_child.setdefault(child, Counter())[parent] = k
@@ -216,7 +208,13 @@ class TaxonomySpec:
                 logger.warning(
                     "%s: %d label(s) occur under more than one %s (e.g. %r under %s); kept each "
                     "label's majority %s, %d record(s) disagree",
-                    rank, len(conflicts), above, child, example, above, disagreeing,
+                    rank,
+                    len(conflicts),
+                    above,
+                    child,
+                    example,
+                    above,
+                    disagreeing,
                 )
             orphans = len(labels[rank]) - len(chosen)
             if orphans:
@@ -665,9 +663,7 @@ def predict(
                 broken.append(spec.ranks[j])
         results.append(
             {
-                "labels": {
-                    r: (None if k is None else spec.labels[r][k]) for r, k in zip(spec.ranks, reported)
-                },
+                "labels": {r: (None if k is None else spec.labels[r][k]) for r, k in zip(spec.ranks, reported)},
                 "probs": {r: float(p) for r, p in zip(spec.ranks, row_probs)},
                 "consistent": not broken,
                 "inconsistent_ranks": broken,
@@ -769,7 +765,9 @@ def save_taxonomy_pipeline(config, save_directory) -> None:
         data = json.load(f)
     data["custom_pipelines"] = {
         "barcode-classification": {
-            "impl": "pipeline_barcodefm.BarcodeClassificationPipeline", "pt": ["AutoModel"], "type": "text"
+            "impl": "pipeline_barcodefm.BarcodeClassificationPipeline",
+            "pt": ["AutoModel"],
+            "type": "text",
         }
     }
     with open(path, "w", encoding="utf-8") as f:
