@@ -18,7 +18,7 @@ import logging
 
 import numpy as np
 from bench_coi import coi_data, pretrained_coi_models
-from bench_common import BenchContext, data_label, fmt, markdown_table, write_markdown
+from bench_common import BenchContext, bar_chart, data_label, fmt, markdown_table, write_markdown
 from bench_embed import Embedder
 from bench_training import finetune
 from tqdm.auto import tqdm
@@ -211,11 +211,6 @@ def _table(rows: list[dict]) -> str:
 
 
 def _plot(rows: list[dict], path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     metrics = [
         ("linear probe / top hit\n(species, seen)", lambda r: (r.get("linear_probe") or [np.nan])[0]),
         ("1-NN / top hit\n(genus, unseen species)", lambda r: r.get("knn_genus_unseen", np.nan)),
@@ -223,26 +218,13 @@ def _plot(rows: list[dict], path, title: str) -> None:
         ("fine-tuned\n(species, test)", lambda r: (r.get("finetuned") or [np.nan])[0]),
     ]
     shown = [r for r in rows if "not_run" not in r]
-    fig, ax = plt.subplots(figsize=(11, 5))
-    width = 0.8 / max(len(shown), 1)
-    for i, r in enumerate(shown):
-        values = [f(r) for _, f in metrics]
-        ax.bar(
-            np.arange(len(metrics)) + i * width - 0.4 + width / 2,
-            values,
-            width,
-            label=r["method"],
-            hatch="//" if r["kind"] == "baseline" else None,
-        )
-    ax.set_xticks(np.arange(len(metrics)), [m for m, _ in metrics])
-    ax.set_ylabel("%")
-    ax.set_ylim(0, 100)
-    ax.set_title(title, fontsize=10)
-    ax.legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    bar_chart(
+        path,
+        title,
+        [m for m, _ in metrics],
+        [(r["method"], [f(r) for _, f in metrics], "//" if r["kind"] == "baseline" else None) for r in shown],
+        legend={"fontsize": 7, "ncol": 4, "loc": "upper center", "bbox_to_anchor": (0.5, -0.16), "frameon": False},
+    )
 
 
 def run(ctx: BenchContext) -> dict:

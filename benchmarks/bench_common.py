@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from barcodefm.trainers.options import MAX_BASES
+
 logger = logging.getLogger("benchmarks")
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -141,7 +143,7 @@ PRESETS: dict[str, SizePreset] = {
         headdim=32,
         d_state=32,
         batch_size=32,
-        max_bases=660,
+        max_bases=MAX_BASES,
         pretrain_seconds=90.0,
         finetune_seconds=45.0,
         its_pretrain_seconds=60.0,
@@ -171,7 +173,7 @@ PRESETS: dict[str, SizePreset] = {
         headdim=64,
         d_state=64,
         batch_size=64,
-        max_bases=660,
+        max_bases=MAX_BASES,
         pretrain_seconds=1800.0,
         finetune_seconds=900.0,
         its_pretrain_seconds=900.0,
@@ -300,7 +302,46 @@ def write_markdown(
     return path
 
 
+def bar_chart(
+    path: Path,
+    title: str,
+    groups: list[str],
+    series: list[tuple[str, list[float], str | None]],
+    ylabel: str = "%",
+    figsize: tuple[float, float] = (11, 5),
+    legend: dict | None = None,
+) -> None:
+    """A PNG of percentages: one bar per ``(label, one value per group, hatch)`` series, side by
+    side over each of ``groups``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    width = 0.8 / max(len(series), 1)
+    for i, (label, values, hatch) in enumerate(series):
+        ax.bar(np.arange(len(groups)) + i * width - 0.4 + width / 2, values, width, label=label, hatch=hatch)
+    ax.set_xticks(np.arange(len(groups)), groups)
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 100)
+    ax.set_title(title, fontsize=10)
+    ax.legend(**(legend or {"fontsize": 8, "frameon": False}))
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
 # ------------------------------------------------------------------------------- small helpers
+
+
+def offline_environment() -> None:
+    """Hugging Face offline, before any of its imports (a Hub lookup without it takes ~50 s to fail
+    here), and no tokenizers thread pool beside torch's."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def subsample(n_total: int, n: int | None, seed: int = 0) -> np.ndarray:

@@ -420,7 +420,7 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
         "",
         f"Command: `{command}`. CPU: {platform.processor() or platform.machine()}, {threads} threads, "
         f"torch {torch.__version__}. Reference of every method = the training records the model saw "
-        "(classic tools: full-length sequences; the model reads the first 660 bases). "
+        "(every method reads whole barcodes except the network, which reads the first 660 bases). "
         f"BLAST runs on a random {blast_sample}-query sample of each large split (seed 0), marked n; "
         "every other number is on the full split. Accuracy in %, per rank over the records whose label "
         "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "

@@ -1,179 +1,173 @@
-"""BarcodeMAE real-data acceptance (issue 4): does hiding [MASK] from the encoder help, at equal
-CPU budget? Pretrains a small k=6 BarcodeMAE and the same-size "w/MASK" ablation for the same
-CPU time on the cap20 COI split, then runs the 1-NN unseen-genus probe (SPEC 5) on their
-encoders and on the untrained encoder.
+"""BarcodeMAE acceptance (issue 4): does hiding [MASK] from the encoder help, at equal budget?
 
-    python benchmarks/mae_acceptance.py                    # 8 CPU-minutes of pretraining per variant
-    python benchmarks/mae_acceptance.py --cpu-minutes 1    # a smoke run
+BarcodeMAE and its "w/MASK" ablation (the encoder sees [MASK] in place, SPEC 3.1) are the two
+BarcodeMAE models of the accuracy table: the same size, pretrained for the same seconds on the COI
+``train`` + ``pretrain_only`` records through the package's trainer (``barcodefm.trainers``, the code
+behind ``barcodefm pretrain``; see ``bench_training.py``), and reused from the work folder when that
+table trained them already. Beside them, the untrained encoder: the same configuration built with
+the trainer's seed, i.e. the encoder weights both runs start from. Each encoder is scored by the 1-NN
+unseen-genus probe (SPEC 5): reference = ``train`` embeddings, queries = ``unseen_query``, cosine
+1-NN, target genus. Embeddings: the model's pooling (mean of the last encoder layer over real k-mers).
 
-The budget is the process's CPU time (``time.process_time``, all threads), not wall-clock time:
-on a shared machine the wall clock also counts other people's work, and the two variants would
-not get the same compute. 8 CPU-minutes are 8 minutes of one core (``--threads 1``, the default).
+Part of the benchmark report, and runnable alone:
 
-Data: ``../shared/data/insect_coi/bold_insect_coi5p_degobbi.cap20.tsv.gz``. Pretraining uses the
-``train`` + ``pretrain_only`` records (never val/test/unseen), k=6 tokens with the random
-frame-shift offset. Probe: reference = ``train`` embeddings, queries = ``unseen_query``, cosine
-1-NN, target genus (one label map from the reference; see barcodefm.evaluation.knn_probe).
-Embeddings: mean of the last encoder layer over real k-mers (``model.embed``).
+    python benchmarks/run_benchmarks.py --only mae_acceptance     # in the report (--size ci)
+    python benchmarks/mae_acceptance.py --data-dir ../shared/data   # alone, same thing
 
-Optimisation: AdamW (weight decay 1e-5), one-cycle learning rate driven by the spent budget
-(linear warm-up over its first 5% to ``--lr``, then cosine decay to 0 at its end), so both
-variants follow the same schedule in CPU seconds whatever their speed. Both start from the same
-seed; the untrained row is that seed's initial encoder.
-
-Writes ``benchmarks/results/mae_acceptance.md``.
+Writes ``<output>/mae_acceptance.{md,json,png}`` (default output ``benchmarks/results``).
 """
 
 from __future__ import annotations
 
 import argparse
-import math
-import random
-import shlex
+import json
+import logging
 import sys
-import time
+from dataclasses import replace
 from pathlib import Path
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from barcodefm import BarcodeKmerTokenizer, BarcodeMAEConfig, BarcodeMAEForPreTraining, config_from_tokenizer
-from barcodefm.data import load_barcodes
-from barcodefm.evaluation import knn_probe
+from bench_common import (  # noqa: E402
+    COI_CAP20,
+    DEFAULT_WORK_DIR,
+    PRESETS,
+    RESULTS_DIR,
+    SHARED_DATA,
+    BenchContext,
+    bar_chart,
+    data_label,
+    fmt,
+    markdown_table,
+    offline_environment,
+    write_markdown,
+)
 
-ROOT = Path(__file__).resolve().parents[1]
-COI_CAP20 = ROOT / ".." / "shared" / "data" / "insect_coi" / "bold_insect_coi5p_degobbi.cap20.tsv.gz"
-RESULTS = Path(__file__).resolve().parent / "results"
+logger = logging.getLogger("benchmarks")
 
-
-def split_rows(dataset, splits):
-    keep = [i for i, s in enumerate(dataset["split"]) if s in splits]
-    return dataset.select(keep)
-
-
-def one_cycle_lr(max_lr: float, fraction: float, warmup: float = 0.05) -> float:
-    if fraction < warmup:
-        return max_lr * fraction / warmup
-    return 0.5 * max_lr * (1 + math.cos(math.pi * min(1.0, (fraction - warmup) / (1 - warmup))))
-
-
-def pretrain(model, sequences, cpu_seconds: float, args, label: str) -> dict:
-    """CPU-time-budgeted pretraining; returns steps, sequences seen, wall seconds and the mean loss
-    of the last 50 steps."""
-    from tqdm.auto import tqdm
-
-    tok = BarcodeKmerTokenizer(k=6, random_offset=True, seed=args.seed)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-5)
-    order = random.Random(args.seed)
-    model.train()
-    losses, steps, start, wall_start = [], 0, time.process_time(), time.perf_counter()
-    bar = tqdm(total=round(cpu_seconds), desc=f"pretraining {label}", unit="cpu-s")
-    while (spent := time.process_time() - start) < cpu_seconds:
-        for group in optimizer.param_groups:
-            group["lr"] = one_cycle_lr(args.lr, spent / cpu_seconds)
-        batch = tok(order.sample(sequences, args.batch_size), padding=True, return_tensors="pt")
-        loss = model(**batch).loss
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        losses.append(loss.item())
-        steps += 1
-        bar.update(min(round(time.process_time() - start), bar.total) - bar.n)
-        bar.set_postfix(loss=f"{sum(losses[-20:]) / len(losses[-20:]):.3f}", steps=steps)
-    bar.close()
-    tail = losses[-50:]
-    return {
-        "steps": steps,
-        "sequences": steps * args.batch_size,
-        "wall_s": time.perf_counter() - wall_start,
-        "final_loss": sum(tail) / max(len(tail), 1),
-    }
+NAME = "mae_acceptance"
+TITLE = "BarcodeMAE vs BarcodeMAE w/MASK at equal budget: 1-NN genus of unseen species"
+MODELS = ("BarcodeMAE", "BarcodeMAE w/MASK")
+UNTRAINED = "untrained encoder"
+SCORES = (("accuracy", "1-NN acc"), ("balanced_accuracy", "balanced acc"), ("macro_f1", "macro F1"))
 
 
-def probe(encoder, tok, reference, queries) -> dict:
-    ref = encoder.embed_sequences(list(reference["sequence"]), tok, batch_size=256, progress=True)
-    qry = encoder.embed_sequences(list(queries["sequence"]), tok, batch_size=256, progress=True)
-    return knn_probe(ref, list(reference["genus"]), qry, list(queries["genus"]), k=1, progress=False)
+def untrained_encoder(ctx: BenchContext, pretrained: Path) -> Path:
+    """A folder holding BarcodeMAE as its pretraining starts: the configuration of ``pretrained``,
+    initialised with the trainer's seed (as the trainer does before building the model)."""
+    from bench_training import SEED
+    from transformers import set_seed
+
+    from barcodefm import BarcodeMAEConfig, BarcodeMAEForPreTraining, load_tokenizer
+
+    folder = ctx.work_dir("coi", "barcodemae-untrained")
+    set_seed(SEED)
+    BarcodeMAEForPreTraining(BarcodeMAEConfig.from_pretrained(str(pretrained))).save_pretrained(str(folder))
+    load_tokenizer(pretrained).save_pretrained(str(folder))
+    return folder
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=COI_CAP20)
-    parser.add_argument("--cpu-minutes", type=float, default=8.0, help="pretraining CPU-time budget per variant")
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--layers", type=int, default=2, help="encoder layers (decoder the same)")
-    parser.add_argument("--heads", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--lr", type=float, default=1e-3)
-    # One thread by default: these small matmuls gain little from a second one, and on a busy
-    # shared CPU every op waits for a descheduled second thread (spinning on the CPU budget).
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    if not args.data.exists():
-        sys.exit(f"data not found: {args.data} (the shared COI cap20 table; see ../shared/data/README.md)")
-    torch.set_num_threads(args.threads)
+def _probe(ctx: BenchContext, data, label: str, folder: Path) -> dict:
+    from bench_embed import Embedder
 
-    data = load_barcodes(args.data)
-    pretraining = list(split_rows(data, {"train", "pretrain_only"})["sequence"])
-    reference, queries = split_rows(data, {"train"}), split_rows(data, {"unseen_query"})
-    tok = BarcodeKmerTokenizer(k=6)
-    sizes = dict(
-        hidden_size=args.hidden,
-        num_hidden_layers=args.layers,
-        num_attention_heads=args.heads,
-        intermediate_size=4 * args.hidden,
-        decoder_hidden_size=args.hidden,
-        decoder_num_hidden_layers=args.layers,
-        decoder_num_attention_heads=args.heads,
-        decoder_intermediate_size=4 * args.hidden,
+    from barcodefm.evaluation import knn_probe
+
+    embedder = Embedder(folder, ctx.size.max_bases)
+    reference, _ = embedder(list(data.reference["sequence"]), desc=f"{label}: train (reference)")
+    queries, _ = embedder(data.sequences("unseen_query"), desc=f"{label}: unseen_query")
+    return knn_probe(
+        reference,
+        list(data.reference["genus"]),
+        queries,
+        data.labels("unseen_query", "genus"),
+        k=1,
+        progress=False,
     )
 
-    rows = []
-    for label, mask_in_encoder in (("BarcodeMAE", False), ("BarcodeMAE w/MASK", True)):
-        torch.manual_seed(args.seed)
-        model = BarcodeMAEForPreTraining(
-            config_from_tokenizer(tok, config_class=BarcodeMAEConfig, mask_in_encoder=mask_in_encoder, **sizes)
-        )
-        if not rows:  # the untrained encoder: this seed's initial weights
-            rows.append(
-                {
-                    "model": "untrained encoder",
-                    "steps": 0,
-                    "sequences": 0,
-                    "wall_s": 0.0,
-                    "final_loss": float("nan"),
-                    **probe(model.encoder, tok, reference, queries),
-                }
-            )
-        trained = pretrain(model, pretraining, 60 * args.cpu_minutes, args, label)
-        rows.append({"model": label, **trained, **probe(model.encoder, tok, reference, queries)})
-        print(rows[-1])
 
-    command = "python benchmarks/mae_acceptance.py" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:]))
-    params = sum(p.numel() for p in model.encoder.parameters()) / 1e6
-    lines = [
-        "# BarcodeMAE vs BarcodeMAE w/MASK at equal CPU budget: 1-NN unseen-genus probe (COI cap20)",
-        "",
-        f"Command: `{command}`. Encoder and decoder: hidden {args.hidden}, {args.layers} layers, {args.heads} heads "
-        f"(encoder {params:.2f}M parameters), k=6, batch {args.batch_size}, lr {args.lr:g}, {args.cpu_minutes:g} CPU-minutes "
-        f"of pretraining per variant ({args.threads} thread(s); {len(pretraining)} train + pretrain_only barcodes). Probe: reference "
-        f"= train ({len(reference)}), queries = unseen_query ({len(queries)}), cosine 1-NN, genus; percentages.",
-        "",
-        "| model | steps | sequences seen | wall s | final MAE loss | 1-NN acc | balanced acc | macro F1 |",
-        "|---|---|---|---|---|---|---|---|",
+def run(ctx: BenchContext) -> dict:
+    from bench_coi import coi_data, pretrained_coi_models
+
+    size = ctx.size
+    data = coi_data(ctx)
+    models = pretrained_coi_models(ctx, list(MODELS))
+    untrained = untrained_encoder(ctx, models[0].record.path)
+    rows = [
+        {"model": UNTRAINED, "steps": 0, "seconds": 0.0, "train_loss": None, **_probe(ctx, data, UNTRAINED, untrained)}
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['steps']} | {r['sequences']} | {r['wall_s']:.0f} | {r['final_loss']:.3f} | {r['accuracy']:.1f} | "
-            f"{r['balanced_accuracy']:.1f} | {r['macro_f1']:.1f} |"
+    for model in models:
+        record = model.record
+        rows.append(
+            {
+                "model": model.spec.name,
+                "steps": record.steps,
+                "seconds": record.seconds,
+                "train_loss": record.results.get("train_loss"),
+                **_probe(ctx, data, model.spec.name, record.path),
+            }
         )
-    table = "\n".join(lines) + "\n"
-    print(table)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "mae_acceptance.md").write_text(table)
+    ctx.path(f"{NAME}.json").write_text(json.dumps(rows, indent=1, default=float))
+    bar_chart(
+        ctx.path(f"{NAME}.png"),
+        TITLE,
+        [title for _, title in SCORES],
+        [(r["model"], [r[key] for key, _ in SCORES], None) for r in rows],
+        ylabel="% (genus of unseen species)",
+        figsize=(8, 4.5),
+    )
+    body = markdown_table(
+        ["model", "pretraining steps", "seconds", "mean train loss", *(title for _, title in SCORES)],
+        [
+            [r["model"], r["steps"], fmt(r["seconds"], 0), fmt(r["train_loss"], 3), *(r[key] for key, _ in SCORES)]
+            for r in rows
+        ],
+    )
+    caption = [
+        f"Data: {data_label(size.coi_data)}; pretraining on train + pretrain_only, probe reference",
+        f"{data.describe_reference()}, queries {data.describe('unseen_query')} (species absent from training,",
+        "genus seen); cosine 1-NN, target genus, percentages.",
+        f"Both models: width {size.d_model}, depth {size.n_layer} (encoder and decoder alike), 6-mer tokens, batch",
+        f"{size.batch_size}, first {size.max_bases} bases, AdamW lr {size.lr:g}, each pretrained for",
+        f"{size.pretrain_seconds:.0f} s (runs end by the clock). The untrained encoder is the same",
+        "configuration with the same seed: the encoder weights both runs start from.",
+    ]
+    write_markdown(ctx, NAME, TITLE, caption, body, images=(f"{NAME}.png",))
+    return {"rows": rows}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=SHARED_DATA,
+        help=f"the shared data folder holding {COI_CAP20.relative_to(SHARED_DATA)} (default ../shared/data)",
+    )
+    parser.add_argument(
+        "--size", choices=list(PRESETS), default="ci", help="model sizes and budgets, as run_benchmarks.py (default ci)"
+    )
+    parser.add_argument("--output", type=Path, default=RESULTS_DIR, help="folder of the table and plot")
+    parser.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR, help="models (reused by later runs)")
+    parser.add_argument("--threads", type=int, default=1, help="CPU threads (default 1)")
+    parser.add_argument("--fresh", action="store_true", help="retrain the models even if the work folder holds them")
+    args = parser.parse_args(argv)
+    offline_environment()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S"
+    )
+    size = PRESETS[args.size]
+    if not size.coi_data.startswith("sample:"):
+        data = args.data_dir / COI_CAP20.relative_to(SHARED_DATA)
+        if not data.is_file():
+            sys.exit(f"data not found: {data} (the shared COI cap20 table; see ../shared/data/README.md)")
+        size = replace(size, coi_data=str(data))
+    import torch
+
+    torch.set_num_threads(args.threads)
+    base_command = ["--size", args.size, "--threads", str(args.threads)]
+    run(BenchContext(size, args.output, args.work_dir, args.threads, args.fresh, base_command))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -36,6 +36,7 @@ def main(argv=None) -> int:
     from barcodefm.evaluation.knn import knn_predict
     from barcodefm.models.configuration_barcodemae import BarcodeMAEConfig
     from barcodefm.models.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEModel
+    from barcodefm.trainers.options import MAX_BASES
 
     run = Path(tempfile.mkdtemp(prefix="mae-collapse-")) / "run"
     cmd = [
@@ -69,7 +70,7 @@ def main(argv=None) -> int:
     records = list(iter_barcodes(sample_path("coi")))
     train = [r for r in records if r["split"] == "train"][:800]
     unseen = [r for r in records if r["split"] == "unseen_query"]
-    val = [r["sequence"][:660] for r in records if r["split"] == "val"][:128]
+    val = [r["sequence"][:MAX_BASES] for r in records if r["split"] == "val"][:128]
     tok = load_tokenizer(run)
     enc = tok(val, padding=True, return_tensors="pt")
     rows = []
@@ -82,8 +83,8 @@ def main(argv=None) -> int:
         full.eval()
         encoder: BarcodeMAEModel = full.encoder
         with torch.no_grad():
-            ref = encoder.embed_sequences([r["sequence"][:660] for r in train], tok, batch_size=64).double()
-            qry = encoder.embed_sequences([r["sequence"][:660] for r in unseen], tok, batch_size=64).double()
+            ref = encoder.embed_sequences([r["sequence"][:MAX_BASES] for r in train], tok, batch_size=64).double()
+            qry = encoder.embed_sequences([r["sequence"][:MAX_BASES] for r in unseen], tok, batch_size=64).double()
             torch.manual_seed(0)
             loss = full(**enc).loss.item()
             hook = full.projection.register_forward_hook(

@@ -1,5 +1,6 @@
 """The barcodefm benchmark report: accuracy, per-rank taxonomy, identification cost, sequence
-length scaling, UMAP of unseen genera and Mamba-2 speed, as Markdown tables and PNG plots.
+length scaling, UMAP of unseen genera, Mamba-2 speed and the BarcodeMAE w/MASK acceptance, as
+Markdown tables and PNG plots.
 
     python benchmarks/run_benchmarks.py --size ci                 # everything, ~35 min on 2 CPU cores
     python benchmarks/run_benchmarks.py --size smoke --output /tmp/bench   # bundled samples, < 2 min
@@ -21,14 +22,19 @@ import sys
 import time
 from pathlib import Path
 
-# Offline before any Hugging Face import (a Hub lookup without it takes ~50 s to fail here).
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_common import DEFAULT_WORK_DIR, PRESETS, REPO_ROOT, RESULTS_DIR, BenchContext, ensure_aligners  # noqa: E402
+from bench_common import (  # noqa: E402
+    DEFAULT_WORK_DIR,
+    PRESETS,
+    REPO_ROOT,
+    RESULTS_DIR,
+    BenchContext,
+    ensure_aligners,
+    offline_environment,
+)
+
+offline_environment()  # before any Hugging Face import
 
 logger = logging.getLogger("benchmarks")
 
@@ -37,11 +43,13 @@ BENCHMARKS = {
     "accuracy": ("bench_accuracy", "run"),
     "taxonomy": ("bench_taxonomy", "run"),
     "cost_vs_reference_size": ("bench_cost", "run"),
+    "index_scaling": ("index_scaling", "run"),
     "seq_length_scaling": ("bench_scripts", "run_seq_length"),
     "umap_unseen_genera": ("bench_umap", "run"),
     "mamba2_cpu_vs_hf": ("bench_scripts", "run_mamba2"),
+    "mae_acceptance": ("mae_acceptance", "run"),
 }
-NEEDS_ALIGNERS = {"accuracy", "taxonomy", "cost_vs_reference_size"}
+NEEDS_ALIGNERS = {"accuracy", "taxonomy", "cost_vs_reference_size", "index_scaling"}
 
 
 def resolve_names(only: str | None) -> list[str]:

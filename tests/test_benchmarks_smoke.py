@@ -26,6 +26,7 @@ NAMES = [
     "seq_length_scaling",
     "umap_unseen_genera",
     "mamba2_cpu_vs_hf",
+    "mae_acceptance",
 ]
 DEEP_COI_MODELS = {"BarcodeMamba (char)", "BarcodeMamba (6-mer)", "BarcodeMAE", "BarcodeMAE w/MASK"}
 

@@ -1,4 +1,4 @@
-"""Taxonomy spec, hierarchical label smoothing, weighted loss, heads and prediction (SPEC 4)."""
+"""Taxonomy spec, hierarchical label smoothing, weighted loss, heads and prediction."""
 
 from __future__ import annotations
 
@@ -322,7 +322,7 @@ def test_builder_keeps_majority_parent_and_warns(caplog):
         "genus": ["Ga", "Ga", "Ga", "Gb", "Gc", None],
         "species": ["Ga x", "Ga y", "Ga y", "Gb z", "Gc w", "  "],
     }
-    with caplog.at_level(logging.WARNING, logger="barcodefm.models.taxonomy"):
+    with caplog.at_level(logging.WARNING, logger="barcodefm.models.taxonomy_spec"):
         spec = TaxonomySpec.from_columns(columns, counted=[True, True, False, True, True, True])
     assert "1 label(s) occur under more than one family" in caplog.text
     assert "1 record(s) disagree" in caplog.text
@@ -487,3 +487,39 @@ def test_buffers_survive_from_pretrained_when_init_weights_resets_them(tmp_path,
         assert torch.equal(expected, got), name
     pooled = torch.randn(2, 8)
     torch.testing.assert_close(loaded.taxonomy(pooled)["species"], model.taxonomy(pooled)["species"])
+
+
+def test_the_taxonomy_pieces_keep_one_import_path():
+    """Each piece lives in a Hub module of its own (short enough to read on the Hub);
+    ``barcodefm.models.taxonomy`` still gives every name it gave before the split, the same objects.
+    (That each modeling file imports every piece itself is checked in tests/compat.)"""
+    from pathlib import Path
+
+    from barcodefm.models import taxonomy, taxonomy_heads, taxonomy_loss, taxonomy_prediction, taxonomy_spec
+
+    homes = {
+        taxonomy_spec: ["IGNORE_INDEX", "TaxonomySpec", "is_missing_label"],
+        taxonomy_loss: [
+            "DEFAULT_CLASS_WEIGHT_STRENGTH",
+            "DEFAULT_RANK_SMOOTHING",
+            "TaxonomyLoss",
+            "class_weights",
+            "default_label_smoothing",
+            "hierarchical_targets",
+            "hierarchy_tables",
+            "resolve_label_smoothing",
+            "soft_cross_entropy",
+        ],
+        taxonomy_heads: ["TaxonomyHeads", "logits_by_rank"],
+        taxonomy_prediction: ["predict", "top_predictions"],
+    }
+    for module, names in homes.items():
+        for name in names:
+            assert getattr(taxonomy, name) is getattr(module, name), name
+    assert taxonomy._logits_list is taxonomy_heads.logits_by_rank
+    for name in ("TaxonomicClassifierMixin", "TaxonomicClassifierOutput", "save_taxonomy_pipeline"):
+        assert hasattr(taxonomy, name)
+    pieces = {m.__name__.rsplit(".", 1)[-1] for m in homes} | {"taxonomy"}
+    folder = Path(taxonomy.__file__).parent
+    for path in [folder / f"{m}.py" for m in pieces]:
+        assert len(path.read_text(encoding="utf-8").splitlines()) < 400, path.name

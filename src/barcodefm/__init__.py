@@ -16,32 +16,19 @@ __version__ = "0.1.0"
 from ._lazy import install_old_paths as _install_old_paths
 from ._lazy import lazy_getattr as _lazy_getattr
 from ._lazy import register_with_transformers as _register_with_transformers
+from .registry import hub_class_modules as _hub_class_modules
 
-# public name -> the submodule that defines it (models.*: the Hub modules, which travel with the weights)
+# public name -> the submodule that defines it (models.*: the Hub modules, which travel with the
+# weights); the configs, models and tokenizers come from the table in registry.py.
 _NAMES = {
-    "BarcodeMAEConfig": "models.configuration_barcodemae",
-    "BarcodeMambaConfig": "models.configuration_barcodemamba",
+    **_hub_class_modules(),
     "InvalidSequenceError": "models.dna",
     "normalize_sequence": "models.dna",
     "reverse_complement": "models.dna",
     "config_from_tokenizer": "factory",
     "load_model": "factory",
     "load_tokenizer": "factory",
-    "BarcodeMAEForPreTraining": "models.modeling_barcodemae",
-    "BarcodeMAEForSequenceClassification": "models.modeling_barcodemae",
-    "BarcodeMAEForTaxonomicClassification": "models.modeling_barcodemae",
-    "BarcodeMAEModel": "models.modeling_barcodemae",
-    "BarcodeMAEPreTrainedModel": "models.modeling_barcodemae",
-    "BarcodeMambaForCausalLM": "models.modeling_barcodemamba",
-    "BarcodeMambaForMaskedLM": "models.modeling_barcodemamba",
-    "BarcodeMambaForSequenceClassification": "models.modeling_barcodemamba",
-    "BarcodeMambaForTaxonomicClassification": "models.modeling_barcodemamba",
-    "BarcodeMambaModel": "models.modeling_barcodemamba",
-    "BarcodeMambaPreTrainedModel": "models.modeling_barcodemamba",
     "register_auto_classes": "registration",
-    "BarcodeBPETokenizer": "models.tokenization_barcode_bpe",
-    "BarcodeCharTokenizer": "models.tokenization_barcode_char",
-    "BarcodeKmerTokenizer": "models.tokenization_barcode_kmer",
 }
 
 __all__ = sorted(name for name in _NAMES if name != "register_auto_classes")

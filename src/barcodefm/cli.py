@@ -17,6 +17,8 @@ COMMAND_MODULES = [
     "train-tokenizer",
     "embed",
     "classify",
+    "serve",
+    "index",
     "probe",
     "pretrain",
     "finetune",

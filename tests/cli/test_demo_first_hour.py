@@ -10,6 +10,7 @@ import pytest
 
 import barcodefm.trainers.demo as demo
 from barcodefm.cli import main
+from barcodefm.commands.demo import print_report
 
 
 def test_a_crashed_demo_reruns_into_its_folder_quietly_and_its_model_classifies(tmp_path, monkeypatch, capfd):
@@ -25,7 +26,8 @@ def test_a_crashed_demo_reruns_into_its_folder_quietly_and_its_model_classifies(
     assert (out / demo.INCOMPLETE).is_file() and (out / "model").is_dir()
     capfd.readouterr()
 
-    summary = demo.run_demo(out, quick=True)  # the same folder: started again, not refused
+    # the same folder: started again, not refused; printed as `barcodefm demo` prints it
+    summary = demo.run_demo(out, quick=True, report=print_report)
     printed = "".join(capfd.readouterr())
     assert not (out / demo.INCOMPLETE).exists()
     assert summary["output"] == str(out) and (out / "taxonomy_predictions.tsv").is_file()

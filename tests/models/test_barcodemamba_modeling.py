@@ -1,4 +1,5 @@
-"""BarcodeMamba heads: padding/batch invariance, step decoding, losses, config checks, names."""
+"""What only BarcodeMamba does: CPU row blocks, its poolings, step decoding, its losses, config
+checks, parameter names. The invariants every model keeps are in test_model_common.py."""
 
 from __future__ import annotations
 
@@ -10,20 +11,10 @@ from barcodefm import (
     BarcodeMambaConfig,
     BarcodeMambaForCausalLM,
     BarcodeMambaForMaskedLM,
-    BarcodeMambaForSequenceClassification,
-    BarcodeMambaForTaxonomicClassification,
     BarcodeMambaModel,
     config_from_tokenizer,
 )
 from barcodefm.models.taxonomy import TaxonomySpec
-
-HEADS = [
-    BarcodeMambaModel,
-    BarcodeMambaForCausalLM,
-    BarcodeMambaForMaskedLM,
-    BarcodeMambaForSequenceClassification,
-    BarcodeMambaForTaxonomicClassification,
-]
 
 # A small real tree (COI: order > family > genus).
 TREE = TaxonomySpec.from_columns(
@@ -50,42 +41,10 @@ def tiny_config(tokenizer, version=2, **kw):
     return config_from_tokenizer(tokenizer, **base)
 
 
-def output_tensor(model, enc):
-    out = model(**enc)
-    if isinstance(model, BarcodeMambaModel):
-        return out.last_hidden_state
-    if isinstance(out.logits, tuple):  # one tensor per taxonomic rank
-        return torch.cat(out.logits, dim=-1)
-    return out.logits
-
-
 @pytest.fixture(scope="module")
 def barcodes(coi_rows):
     # Real COI barcodes of different lengths (cut so the test stays fast).
     return [coi_rows[0]["dna"][:120], coi_rows[1]["dna"][:37], coi_rows[2]["dna"][:80], coi_rows[3]["dna"][:5]]
-
-
-@pytest.mark.parametrize("block_tokens", [0, 250], ids=["whole-batch", "cpu-row-blocks"])
-@pytest.mark.parametrize("version", [1, 2])
-@pytest.mark.parametrize("head", HEADS, ids=lambda c: c.__name__)
-def test_left_padded_batch_equals_each_barcode_alone(head, version, block_tokens, barcodes):
-    tok = BarcodeCharTokenizer()
-    torch.manual_seed(0)
-    model = head(tiny_config(tok, version, cpu_block_tokens=block_tokens)).eval()
-    batch = tok(barcodes, padding=True, return_tensors="pt")
-    assert (batch["attention_mask"] == 0).any()
-    backbone = model if isinstance(model, BarcodeMambaModel) else model.backbone
-    rows = backbone._cpu_block_rows(batch["input_ids"][..., None].float(), None)
-    assert rows == (len(barcodes) if block_tokens == 0 else 2)  # 2 rows of 121 tokens per block
-    with torch.no_grad():
-        together = output_tensor(model, batch)
-        for i, seq in enumerate(barcodes):
-            alone = output_tensor(model, tok([seq], return_tensors="pt"))[0]
-            if together.dim() == 3:  # token outputs: compare the real positions
-                got = together[i, -alone.shape[0] :]
-            else:
-                got = together[i]
-            torch.testing.assert_close(got, alone, rtol=1e-5, atol=1e-5)
 
 
 @pytest.mark.parametrize("version", [1, 2])
@@ -265,11 +224,6 @@ def test_no_mlp_when_d_intermediate_is_zero():
 def test_config_rejects_bad_numbers_with_clear_errors(bad, message):
     with pytest.raises(ValueError, match=message):
         BarcodeMambaConfig(**bad)
-
-
-def test_trainer_does_not_rescale_our_losses():
-    assert BarcodeMambaForCausalLM.accepts_loss_kwargs is False
-    assert BarcodeMambaForSequenceClassification.accepts_loss_kwargs is False
 
 
 def test_out_of_vocabulary_ids_get_a_clear_error():

@@ -1,6 +1,7 @@
-"""The pure-PyTorch scans against a naive per-timestep recurrence written here (fp32, 1e-5).
+"""The pure-PyTorch scans against a naive per-timestep recurrence written here (fp32, 1e-5),
+and the mixers' cached decoding (prefill + one-token steps) against their full forward.
 
-The naive loops below are the definitions of SPEC 2.2, step by step, with no chunking, no
+The naive loops below are the recurrences' definitions, step by step, with no chunking, no
 segment sums and no shared code with the package.
 """
 
@@ -11,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from barcodefm.models.configuration_barcodemamba import BarcodeMambaConfig
+from barcodefm.models.mamba_cache import MambaLayerState
 from barcodefm.models.mixer_mamba1 import Mamba1Mixer
 from barcodefm.models.mixer_mamba2 import Mamba2Mixer
 from barcodefm.models.selective_scan import selective_scan
@@ -164,20 +166,103 @@ def test_mamba1_mixer_torch_path_matches_naive():
         torch.testing.assert_close(m(u), ref, rtol=1e-5, atol=1e-5)
 
 
+def tiny_mixer(version, **kw):
+    torch.manual_seed(0)
+    if version == 2:
+        cfg = BarcodeMambaConfig(d_model=32, headdim=16, d_state=16, torch_chunk_size=16, **kw)
+        return Mamba2Mixer(cfg, 0)
+    return Mamba1Mixer(BarcodeMambaConfig(d_model=32, mamba_version=1, d_state=8, **kw), 0)
+
+
+@pytest.mark.parametrize("prompt", [1, 2, 25])  # shorter and longer than d_conv
+@pytest.mark.parametrize("version", [1, 2])
+def test_prefill_then_one_token_steps_equal_the_full_forward(version, prompt):
+    m = tiny_mixer(version)
+    u = torch.randn(2, 40, 32)
+    with torch.no_grad():
+        full = m(u)
+        state = MambaLayerState()
+        outputs = [m(u[:, :prompt], state=state)]
+        outputs += [m(u[:, t : t + 1], state=state) for t in range(prompt, u.shape[1])]
+    torch.testing.assert_close(torch.cat(outputs, dim=1), full, rtol=1e-5, atol=1e-5)
+    assert state.conv_state.shape[-1] == m.d_conv
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_cached_steps_match_the_naive_recurrence_state(version):
+    """After prefill + steps the SSM state is the naive recurrence's final state."""
+    m = tiny_mixer(version)
+    u = torch.randn(2, 30, 32)
+    with torch.no_grad():
+        whole = MambaLayerState()
+        m(u, state=whole)
+        stepped = MambaLayerState()
+        m(u[:, :10], state=stepped)
+        for t in range(10, 30):
+            m(u[:, t : t + 1], state=stepped)
+    torch.testing.assert_close(stepped.ssm_state, whole.ssm_state, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(stepped.conv_state, whole.conv_state, rtol=0, atol=0)
+    with torch.no_grad():  # the prefill's state against the naive loop, from the mixer's own inputs
+        if version == 2:
+            z, xbc, dt = torch.split(m.in_proj(u), [m.d_inner, m.conv_dim, m.nheads], dim=-1)
+            x, B, C = torch.split(m.conv(xbc, None), [m.d_inner, m.d_state, m.d_state], dim=-1)
+            _, ref = naive_ssd(
+                x.reshape(2, 30, m.nheads, m.headdim).double(),
+                F.softplus(dt + m.dt_bias).double(),
+                -torch.exp(m.A_log).double(),
+                B.reshape(2, 30, 1, m.d_state).double(),
+                C.reshape(2, 30, 1, m.d_state).double(),
+                m.D.double(),
+            )
+        else:
+            x = m.conv(m.in_proj(u).chunk(2, dim=-1)[0], None)
+            dt, B, C = torch.split(m.x_proj(x), [m.dt_rank, m.d_state, m.d_state], dim=-1)
+            _, ref = naive_selective_scan(
+                x.transpose(1, 2).double(),
+                F.softplus(m.dt_proj(dt)).transpose(1, 2).double(),
+                -torch.exp(m.A_log).double(),
+                B.transpose(1, 2).double(),
+                C.transpose(1, 2).double(),
+                m.D.double(),
+            )
+    torch.testing.assert_close(whole.ssm_state, ref.float(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_a_longer_call_on_a_filled_state_starts_a_new_prefill(version):
+    m = tiny_mixer(version)
+    u = torch.randn(2, 12, 32)
+    with torch.no_grad():
+        state = MambaLayerState()
+        m(torch.randn(2, 7, 32), state=state)
+        again = m(u, state=state)
+        fresh = MambaLayerState()
+        torch.testing.assert_close(again, m(u, state=fresh), rtol=0, atol=0)
+    torch.testing.assert_close(state.ssm_state, fresh.ssm_state, rtol=0, atol=0)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA kernel parity needs a GPU with mamba_ssm")
 @pytest.mark.parametrize("version", [1, 2])
 def test_cuda_kernel_path_matches_torch_path(version):
+    """The real kernels against the torch ops, whole sequences and prefill + one-token steps."""
     from barcodefm.models.mamba_kernels import kernels_available
 
     needed = "mamba_chunk_scan_combined" if version == 2 else "selective_scan_fn"
-    if not kernels_available(needed):
+    if not kernels_available(needed, "selective_state_update"):
         pytest.skip("mamba_ssm kernels are not importable on this machine")
     torch.manual_seed(0)
     cfg = BarcodeMambaConfig(d_model=256, headdim=64, mamba_version=version)
     m = (Mamba2Mixer if version == 2 else Mamba1Mixer)(cfg, 0).cuda()
     u = torch.randn(4, 660, 256, device="cuda")
+
+    def full_and_stepped():
+        state = MambaLayerState()
+        stepped = [m(u[:, :600], state=state)] + [m(u[:, t : t + 1], state=state) for t in range(600, 660)]
+        return m(u), torch.cat(stepped, dim=1), state.ssm_state
+
     with torch.no_grad():
-        fast = m(u)
+        fast = full_and_stepped()
         m.config.use_kernels = "never"
-        slow = m(u)
-    torch.testing.assert_close(fast, slow, rtol=1e-3, atol=1e-3)
+        slow = full_and_stepped()
+    for got, expected in zip(fast, slow):
+        torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-3)

@@ -297,9 +297,10 @@ def test_bad_taxonomy_options_are_one_clear_line(pretrained, tmp_path, capsys, f
 
 
 def test_demo_taxonomy_step_saves_a_classify_ready_model(tmp_path, capsys):
+    from barcodefm.commands.demo import print_report
     from barcodefm.trainers.demo import QUICK, run_taxonomy_step
 
-    summary = run_taxonomy_step(tmp_path, QUICK)
+    summary = run_taxonomy_step(tmp_path, QUICK, report=print_report)
     printed = capsys.readouterr().out
     assert summary["ranks"] == ["phylum", "class", "order", "family", "genus", "species"]
     model_dir = tmp_path / "taxonomy-model"

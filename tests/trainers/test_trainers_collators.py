@@ -121,6 +121,14 @@ def test_classification_collator_passes_labels(sequences):
         [{"sequence": sequences[0], "index": 0, "labels": 3}, {"sequence": sequences[1], "index": 1, "labels": -100}]
     )
     assert batch["labels"].tolist() == [3, -100]
+    # One label per rank (taxonomic classification): a (batch, n_ranks) matrix.
+    batch = ClassificationCollator(tok)(
+        [
+            {"sequence": sequences[0], "index": 0, "labels": [1, 2]},
+            {"sequence": sequences[1], "index": 1, "labels": [0, -100]},
+        ]
+    )
+    assert batch["labels"].tolist() == [[1, 2], [0, -100]]
 
 
 def test_epoch_callback_keys_streams_by_the_epoch_about_to_run():

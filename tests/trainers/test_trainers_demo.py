@@ -9,13 +9,14 @@ import json
 import pytest
 from transformers import AutoModelForSequenceClassification
 
+from barcodefm.commands.demo import print_report
 from barcodefm.data import iter_barcodes, load_barcodes, sample_path
 from barcodefm.trainers.demo import QUICK, run_demo
 
 
 def test_quick_demo_runs_the_whole_workflow(tmp_path, capsys):
     out = tmp_path / "demo"
-    summary = run_demo(out, quick=True)
+    summary = run_demo(out, quick=True, report=print_report)  # printed as `barcodefm demo` prints it
     printed = capsys.readouterr().out
 
     records = load_barcodes(sample_path("coi"))

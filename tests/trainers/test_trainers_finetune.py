@@ -241,3 +241,11 @@ def test_data_without_splits_and_missing_model_are_explained(tmp_path, capsys, r
     assert "has no split column: run `barcodefm split` on it first" in capsys.readouterr().err
     assert main(["finetune", "--data", SAMPLE, "--output", str(tmp_path / "b")]) == 1
     assert "give a pretrained model folder, or --from-scratch" in capsys.readouterr().err
+
+
+def test_pooling_choices_are_the_models_poolings():
+    """The command line lists --pooling choices without importing torch, from its own copy."""
+    from barcodefm.models.pooling import POOLINGS
+    from barcodefm.trainers.options import POOLINGS as CLI_POOLINGS
+
+    assert CLI_POOLINGS == POOLINGS

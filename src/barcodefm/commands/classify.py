@@ -10,6 +10,8 @@ HELP = (
 
 
 def add_arguments(p):
+    from .common import add_trust_remote_code
+
     # The positional takes one path, or two in the older `classify MODEL INPUT` form: say so plainly.
     p.usage = "barcodefm classify INPUT --model MODEL -o OUTPUT [options]"
     p.add_argument(
@@ -60,11 +62,13 @@ def add_arguments(p):
         "MODEL_DIR/run_options.json; no cut for a folder without it)",
     )
     p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-        "only for folders you trust (barcodefm's own always load with the installed code)",
+        "--index",
+        default=None,
+        help="a reference index built with this model (barcodefm index build): adds the nearest references, "
+        "their per-rank vote and a call combining it with the model's (--min-prob then cuts the combined call)",
     )
+    p.add_argument("--index-k", type=int, default=10, help="nearest references per query from --index (default 10)")
+    add_trust_remote_code(p)
 
 
 def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
@@ -91,25 +95,18 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
 
 def run(args) -> int:
     from ..inference.classify import classify_file
+    from .common import file_run_options, skipped_records_note
 
     model_dir, input_path = model_and_input(args)
     summary = classify_file(
         model_dir,
         input_path,
         args.output,
-        batch_size=args.batch_size,
         min_prob=args.min_prob,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        device=args.device,
-        format=args.format,
-        marker=None if args.marker == "all" else args.marker,
-        rejects_path=args.rejects,
         max_length=args.max_length,
-        trust_remote_code=args.trust_remote_code,
+        index=args.index,
+        index_k=args.index_k,
+        **file_run_options(args),
     )
-    print(
-        f"classified {summary['classified']} barcodes -> {args.output}"
-        + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else "")
-    )
+    print(f"classified {summary['classified']} barcodes -> {args.output}" + skipped_records_note(summary))
     return 0

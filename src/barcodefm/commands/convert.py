@@ -49,28 +49,19 @@ def add_arguments(p):
         )
 
 
+# family -> the keywords of its converter, given by the flags of the same names
+CONVERTER_OPTIONS = {
+    "barcodemamba": ("trust_checkpoint", "head", "config", "checkpoint"),
+    "barcodemae": ("trust_checkpoint", "bert_config", "k", "vocab_layout"),
+}
+
+
 def run(args) -> int:
     from ..release.convert_barcodemae import convert_barcodemae
     from ..release.convert_barcodemamba import convert_barcodemamba
 
-    if args.family == "barcodemamba":
-        report = convert_barcodemamba(
-            args.source,
-            args.output,
-            trust_checkpoint=args.trust_checkpoint,
-            head=args.head,
-            config=args.config,
-            checkpoint=args.checkpoint,
-        )
-    else:
-        report = convert_barcodemae(
-            args.source,
-            args.output,
-            trust_checkpoint=args.trust_checkpoint,
-            bert_config=args.bert_config,
-            k=args.k,
-            vocab_layout=args.vocab_layout,
-        )
+    convert = convert_barcodemamba if args.family == "barcodemamba" else convert_barcodemae
+    report = convert(args.source, args.output, **{name: getattr(args, name) for name in CONVERTER_OPTIONS[args.family]})
     print(report.summary())
     print(f"next: barcodefm release {args.output} --repo-id ORG/NAME --output HUB_DIR [--push]")
     return 0

@@ -7,6 +7,9 @@ HELP = "embed the barcodes of a FASTA/TSV/CSV file with a saved model (ids + vec
 
 
 def add_arguments(p):
+    from ..trainers.options import POOLINGS
+    from .common import add_trust_remote_code
+
     p.add_argument(
         "model_dir",
         help="a bundled model (coi-insect, its-fungi), a saved barcodefm model folder "
@@ -14,7 +17,7 @@ def add_arguments(p):
     )
     p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
     p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.ids.txt) or OUT.parquet")
-    p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None, help="default: the model's")
+    p.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the model's")
     p.add_argument(
         "--batch-size", type=int, default=64, help="barcodes per forward pass (default 64; results do not depend on it)"
     )
@@ -28,34 +31,35 @@ def add_arguments(p):
     p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
     p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
     p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-        "only for folders you trust (barcodefm's own always load with the installed code)",
+        "--shard-size",
+        type=int,
+        default=None,
+        help="under torchrun / accelerate launch: records per finished shard, each process embedding its own "
+        "(default 4096; a killed run continues with --resume)",
     )
+    add_trust_remote_code(p)
 
 
 def run(args) -> int:
+    import os
+
     from ..inference import embed_file
     from ..registry import resolve_model
+    from .common import file_run_options, skipped_records_note
 
     summary = embed_file(
         resolve_model(args.model_dir),
         args.input,
         args.output,
         pooling=args.pooling,
-        batch_size=args.batch_size,
         max_length=args.max_length,
-        device=args.device,
-        resume=args.resume,
-        overwrite=args.overwrite,
-        format=args.format,
-        marker=None if args.marker == "all" else args.marker,
-        rejects_path=args.rejects,
-        trust_remote_code=args.trust_remote_code,
+        shard_size=args.shard_size,
+        **file_run_options(args),
     )
+    if summary.get("processes", 1) > 1 and os.environ.get("RANK", "0") != "0":
+        return 0  # one line for the run, from its first process
     print(
         f"embedded {summary['embedded']} barcodes ({summary['dim']} dims) -> {args.output}"
-        + (f"; skipped {summary['skipped_records']} bad records" if summary["skipped_records"] else "")
+        + skipped_records_note(summary)
     )
     return 0

@@ -11,8 +11,8 @@ HELP = "fine-tune a pretrained barcode model to classify species or every taxono
 def add_arguments(parser) -> None:
     import argparse
 
-    from ..trainers.cli_options import add_training_flags, comma_floats, comma_list
-    from ..trainers.options import TASK_NAMES, FinetuneOptions
+    from ..trainers.cli_options import add_field_flag, add_list_flag, add_training_flags, comma_floats
+    from ..trainers.options import POOLINGS, TASK_NAMES, FinetuneOptions
 
     d = FinetuneOptions()
     parser.add_argument(
@@ -24,40 +24,31 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--from-scratch", action="store_true", help="no pretrained model: a new one of the size flags' size"
     )
-    parser.add_argument("--task", default=d.task, choices=TASK_NAMES, help=f"what to predict (default {d.task})")
-    parser.add_argument(
-        "--label-column", default=d.label_column, help=f"label column of the data (default {d.label_column})"
-    )
+    add_field_flag(parser, "--task", d, "what to predict", choices=TASK_NAMES)
+    add_field_flag(parser, "--label-column", d, "label column of the data")
     parser.add_argument(
         "--pooling",
-        choices=("mean", "last", "mean_all"),
+        choices=POOLINGS,
         default=d.pooling,
         help="how token states become the classifier's input (default: the model's, mean); "
         "'last' (the causal model's final state) learned species faster from char tokens here",
     )
-    parser.add_argument(
+    add_list_flag(
+        parser,
         "--train-split",
+        d,
+        "splits trained on; the label map comes from these only (default train)",
         dest="train_splits",
-        type=comma_list,
-        default=d.train_splits,
-        metavar="S1,S2",
-        help="splits trained on; the label map comes from these only (default train)",
     )
-    parser.add_argument(
+    add_list_flag(
+        parser,
         "--eval-split",
+        d,
+        "splits evaluated during and after training (default val; 'none')",
         dest="eval_splits",
-        type=comma_list,
-        default=d.eval_splits,
-        metavar="S1,S2",
-        help="splits evaluated during and after training (default val; 'none')",
     )
-    parser.add_argument(
-        "--test-split",
-        dest="test_splits",
-        type=comma_list,
-        default=d.test_splits,
-        metavar="S1,S2",
-        help="splits evaluated after training (default test; 'none')",
+    add_list_flag(
+        parser, "--test-split", d, "splits evaluated after training (default test; 'none')", dest="test_splits"
     )
     parser.add_argument(
         "--no-predictions", dest="save_predictions", action="store_false", help="do not write predictions_<split>.tsv"
@@ -66,13 +57,13 @@ def add_arguments(parser) -> None:
         "taxonomy (--task taxonomy: BarcodeMamba+, one head per rank; tip: train on "
         "--train-split train,train_singleton,train_no_species, singletons help the higher ranks)"
     )
-    taxonomy.add_argument(
+    add_list_flag(
+        taxonomy,
         "--ranks",
-        type=comma_list,
-        default=d.ranks,
-        metavar="R1,R2",
-        help="rank columns to predict, e.g. phylum,class,order,family,genus,species "
+        d,
+        "rank columns to predict, e.g. phylum,class,order,family,genus,species "
         "(default: every rank with at least 2 labels in the training split)",
+        metavar="R1,R2",
     )
     taxonomy.add_argument(
         "--hls",
@@ -80,19 +71,16 @@ def add_arguments(parser) -> None:
         default=d.hls,
         help="hierarchical label smoothing, 0.02 per rank above the last (default on)",
     )
-    taxonomy.add_argument(
-        "--class-weight-strength",
-        type=float,
-        default=d.class_weight_strength,
-        metavar="A",
-        help=f"class weights n_c^-A in the loss; 0 = unweighted (default {d.class_weight_strength:g})",
+    add_field_flag(
+        taxonomy, "--class-weight-strength", d, "class weights n_c^-A in the loss; 0 = unweighted", metavar="A"
     )
-    taxonomy.add_argument(
+    add_list_flag(
+        taxonomy,
         "--rank-weights",
-        type=comma_floats,
-        default=d.rank_weights,
+        d,
+        "one factor per rank in the total loss (default 1 each)",
         metavar="W1,W2",
-        help="one factor per rank in the total loss (default 1 each)",
+        parse=comma_floats,
     )
     lora = parser.add_argument_group("LoRA (PEFT)")
     lora.add_argument(
@@ -100,32 +88,23 @@ def add_arguments(parser) -> None:
         action="store_true",
         help="train LoRA adapters + the classifier head only; the saved model has them merged",
     )
-    lora.add_argument("--lora-r", type=int, default=d.lora_r, help=f"adapter rank (default {d.lora_r})")
-    lora.add_argument("--lora-alpha", type=int, default=d.lora_alpha, help=f"(default {d.lora_alpha})")
-    lora.add_argument("--lora-dropout", type=float, default=d.lora_dropout, help=f"(default {d.lora_dropout:g})")
-    lora.add_argument(
+    add_field_flag(lora, "--lora-r", d, "adapter rank")
+    add_field_flag(lora, "--lora-alpha", d, "")
+    add_field_flag(lora, "--lora-dropout", d, "")
+    add_list_flag(
+        lora,
         "--lora-targets",
-        type=comma_list,
-        default=d.lora_targets,
+        d,
+        "layer names to adapt (default: in_proj and the MLP's fc1,fc2); out_proj/conv1d are refused",
         metavar="M1,M2",
-        help="layer names to adapt (default: in_proj and the MLP's fc1,fc2); out_proj/conv1d are refused",
     )
     add_training_flags(parser, d)
 
 
 def run(args) -> int:
-    from ..trainers.cli_options import options_from_args
-    from ..trainers.distributed import finish_distributed, is_main_process
     from ..trainers.finetuning import run_finetuning
     from ..trainers.options import FinetuneOptions
     from ..trainers.summary import finetune_summary
+    from .common import run_training
 
-    options = options_from_args(args, FinetuneOptions)
-    try:  # bad options/data raise ValueError: the CLI prints them as one line
-        results = run_finetuning(options)
-        main = is_main_process()
-    finally:
-        finish_distributed()
-    if main:  # a few lines; every metric is in the run folder's eval_results.json
-        print(finetune_summary(results, options.output))
-    return 0
+    return run_training(args, FinetuneOptions, run_finetuning, finetune_summary)

@@ -11,7 +11,7 @@ HELP = "pretrain a barcode model (next-token or masked prediction) on unlabelled
 
 
 def add_arguments(parser) -> None:
-    from ..trainers.cli_options import add_training_flags, comma_list
+    from ..trainers.cli_options import add_field_flag, add_list_flag, add_training_flags
     from ..trainers.options import PretrainOptions
 
     d = PretrainOptions()
@@ -21,43 +21,24 @@ def add_arguments(parser) -> None:
         help="BarcodeMamba: ntp (next-token, published) or mlm (published 50%% masking); "
         "default: the family's first (ntp)",
     )
-    parser.add_argument(
-        "--mlm-probability",
-        type=float,
-        default=d.mlm_probability,
-        help=f"share of positions masked by --objective mlm (default {d.mlm_probability:g})",
+    add_field_flag(parser, "--mlm-probability", d, "share of positions masked by --objective mlm")
+    add_list_flag(
+        parser, "--splits", d, "splits to pretrain on when the data has a split column (default train,pretrain_only)"
     )
-    parser.add_argument(
-        "--splits",
-        type=comma_list,
-        default=d.splits,
-        metavar="S1,S2",
-        help="splits to pretrain on when the data has a split column (default train,pretrain_only)",
-    )
-    parser.add_argument(
+    add_list_flag(
+        parser,
         "--eval-split",
+        d,
+        "splits evaluated (loss; perplexity for ntp); 'none' for no evaluation (default val)",
         dest="eval_splits",
-        type=comma_list,
-        default=d.eval_splits,
-        metavar="S1,S2",
-        help="splits evaluated (loss; perplexity for ntp); 'none' for no evaluation (default val)",
     )
     add_training_flags(parser, d)
 
 
 def run(args) -> int:
-    from ..trainers.cli_options import options_from_args
-    from ..trainers.distributed import finish_distributed, is_main_process
     from ..trainers.options import PretrainOptions
     from ..trainers.pretraining import run_pretraining
     from ..trainers.summary import pretrain_summary
+    from .common import run_training
 
-    options = options_from_args(args, PretrainOptions)
-    try:  # bad options/data raise ValueError: the CLI prints them as one line
-        results = run_pretraining(options)
-        main = is_main_process()
-    finally:
-        finish_distributed()
-    if main:  # a few lines; every metric is in the run folder's eval_results.json
-        print(pretrain_summary(results, options.output))
-    return 0
+    return run_training(args, PretrainOptions, run_pretraining, pretrain_summary)

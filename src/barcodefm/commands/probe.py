@@ -7,6 +7,9 @@ HELP = "evaluate a saved model with the published probes (linear, 1-NN genus, ze
 
 
 def add_arguments(p):
+    from ..trainers.options import POOLINGS
+    from .common import add_trust_remote_code
+
     p.add_argument("model_dir")
     p.add_argument("--data", required=True, help="labelled barcodes with a split column (see `barcodefm split`)")
     p.add_argument("--probe", default="all", help="comma-separated: linear,knn,zsc,perplexity or 'all'")
@@ -16,7 +19,7 @@ def add_arguments(p):
     p.add_argument("--species-column", default="species")
     p.add_argument("--genus-column", default="genus")
     p.add_argument("--cluster-column", default=None, help="labels for ZSC (default species; 'bin' for BINs)")
-    p.add_argument("--pooling", choices=["mean", "mean_all", "last"], default=None)
+    p.add_argument("--pooling", choices=POOLINGS, default=None)
     p.add_argument(
         "--linear-method",
         choices=["sgd", "sklearn"],
@@ -29,12 +32,7 @@ def add_arguments(p):
     p.add_argument("--device", default=None)
     p.add_argument("-o", "--output", default=None, help="write the results as JSON here")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --output")
-    p.add_argument(
-        "--trust-remote-code",
-        action="store_true",
-        help="let a model folder (or Hub id) that is not a barcodefm model run the Python code it carries: "
-        "only for folders you trust (barcodefm's own always load with the installed code)",
-    )
+    add_trust_remote_code(p)
 
 
 def run(args) -> int:

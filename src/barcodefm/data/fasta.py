@@ -70,6 +70,16 @@ def split_bold_taxon(name: str) -> tuple[str | None, str | None]:
     return None, None
 
 
+def _add_rank_labels(parts, separator: str, record: dict) -> None:
+    """Labels from ``prefix<separator>name`` parts (``g__Aspergillus``, ``g:Aspergillus``) into
+    ``record["labels"]``; parts whose prefix is not a rank letter are ignored."""
+    for part in parts:
+        prefix, _, name = part.strip().partition(separator)
+        rank = _PREFIX_RANK.get(prefix)
+        if rank:
+            record["labels"][rank] = name
+
+
 class FastaSource:
     """Raw records of a FASTA file: dicts with ``number``, ``id``, ``sequence``, ``labels`` and
     the extra fields the header flavour provides (``marker``, ``bin`` for BOLD)."""
@@ -131,21 +141,13 @@ class FastaSource:
         if len(others) > 1 and _UNITE_NAME_FIELD.match(others[0]):
             others = others[1:]
         record["id"] = others[0] if others else ""
-        for part in taxonomy.split(";"):
-            prefix, _, name = part.strip().partition("__")
-            rank = _PREFIX_RANK.get(prefix)
-            if rank:
-                record["labels"][rank] = name
+        _add_rank_labels(taxonomy.split(";"), "__", record)
 
     @staticmethod
     def _parse_sintax(header: str, record: dict) -> None:
         record_id, _, rest = header.partition(";tax=")
         record["id"] = record_id.split(maxsplit=1)[0] if record_id.strip() else ""
-        for part in rest.rstrip(";").split(","):
-            prefix, _, name = part.strip().partition(":")
-            rank = _PREFIX_RANK.get(prefix)
-            if rank:
-                record["labels"][rank] = name
+        _add_rank_labels(rest.rstrip(";").split(","), ":", record)
 
     @staticmethod
     def _parse_bold(header: str, record: dict) -> None:

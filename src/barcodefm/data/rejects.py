@@ -145,20 +145,5 @@ class Rejects:
             )
         return text
 
-    def as_dict(self) -> dict:
-        """Plain counters for reports and JSON output."""
-        return {
-            "source": self.source,
-            "read": self.n_read,
-            "kept": self.n_kept,
-            "skipped": self.total,
-            "reasons": dict(self.counts),
-            "examples": {k: list(v) for k, v in self.examples.items()},
-            "other_markers": dict(self.other_markers),
-            "ambiguous_bases": self.n_ambiguous_bases,
-            "ambiguous_records": self.n_ambiguous_records,
-            "duplicate_ids": self.n_duplicate_ids,
-        }
-
     def __repr__(self) -> str:
         return f"Rejects({self.summary()!r})"

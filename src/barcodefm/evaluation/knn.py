@@ -19,7 +19,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .labels import LabelMap, is_known_label
-from .metrics import classification_metrics
+from .metrics import percent_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -235,10 +235,4 @@ def knn_probe(
                 collinear,
             )
     predictions = knn_predict(reference_embeddings, reference_labels, query_embeddings, k=k, **neighbor_kwargs)
-    scores = classification_metrics(query_labels, predictions)
-    return {
-        "accuracy": 100.0 * scores["accuracy"],
-        "balanced_accuracy": 100.0 * scores["balanced_accuracy"],
-        "macro_f1": 100.0 * scores["macro_f1"],
-        "n": scores["n"],
-    }
+    return percent_metrics(query_labels, predictions)

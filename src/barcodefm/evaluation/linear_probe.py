@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from tqdm.auto import trange
 
 from .labels import LabelMap, is_known_label
-from .metrics import classification_metrics
+from .metrics import percent_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -207,11 +207,4 @@ def linear_probe(
     predictions = probe.predict(test_embeddings)
     if len(predictions) != len(test_labels):
         raise ValueError(f"{len(predictions)} test embeddings but {len(test_labels)} test labels")
-    scores = classification_metrics(test_labels, predictions)
-    return {
-        "accuracy": 100.0 * scores["accuracy"],
-        "balanced_accuracy": 100.0 * scores["balanced_accuracy"],
-        "macro_f1": 100.0 * scores["macro_f1"],
-        "n": scores["n"],
-        "n_classes": len(probe.label_map),
-    }
+    return {**percent_metrics(test_labels, predictions), "n_classes": len(probe.label_map)}

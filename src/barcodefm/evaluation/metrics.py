@@ -14,9 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score, matthews_corrcoef
 
+from ..models.taxonomy import IGNORE_INDEX  # Hugging Face's label for "no target here"
 from .labels import LabelMap, is_known_label
-
-IGNORE_INDEX = -100  # Hugging Face's label for "no target here" (as barcodefm.models.taxonomy.IGNORE_INDEX)
 
 METRIC_NAMES = ("accuracy", "balanced_accuracy", "macro_f1", "mcc")
 
@@ -59,6 +58,18 @@ def classification_metrics(y_true: Sequence, y_pred: Sequence) -> dict[str, floa
             "mcc": float(matthews_corrcoef(true_codes, pred_codes)),
             "n": len(pairs),
         }
+
+
+def percent_metrics(y_true: Sequence, y_pred: Sequence) -> dict[str, float]:
+    """Accuracy, balanced accuracy and macro F1 in percent (as the probes report them) and ``n``,
+    scored as :func:`classification_metrics` scores them."""
+    scores = classification_metrics(y_true, y_pred)
+    return {
+        "accuracy": 100.0 * scores["accuracy"],
+        "balanced_accuracy": 100.0 * scores["balanced_accuracy"],
+        "macro_f1": 100.0 * scores["macro_f1"],
+        "n": scores["n"],
+    }
 
 
 def per_rank_metrics(predictions_by_rank: Mapping[str, tuple[Sequence, Sequence]]) -> dict[str, dict[str, float]]:

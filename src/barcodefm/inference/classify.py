@@ -118,8 +118,15 @@ def classify_file(
     max_length: int | None = None,
     overwrite: bool = False,
     trust_remote_code: bool = False,
+    index: str | Path | None = None,
+    index_k: int = 10,
 ) -> dict:
     """Classify every barcode of ``input_path`` into ``output`` (TSV, flushed per batch).
+
+    With ``index`` (a folder of ``barcodefm index build``, made with this model) each row also gets
+    the ``index_k`` nearest references, their per-rank vote and the call combining it with the
+    model's (:mod:`barcodefm.index.nearest_calls`); ``min_prob`` then cuts the combined call and
+    novelty is the distance to the nearest reference of the model's and the index's.
 
     Barcodes are cut to ``max_length`` bases; by default to the run's ``--max-length`` (from
     ``run_options.json`` in ``model_dir``), as in fine-tuning and in the novelty reference.
@@ -180,6 +187,13 @@ def classify_file(
     columns = ["id"] + [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
     if novelty is not None:
         columns += ["novelty", "likely_novel"]
+    index_calls = None
+    if index is not None:  # the model's own call stays whole: min_prob cuts the combined call
+        from ..index import IndexCalls
+
+        index_calls = IndexCalls(index, model_dir, ranks, k=index_k, min_prob=min_prob)
+        columns += index_calls.columns
+        min_prob = None
     done: list[str] = []
     if output.exists() and resume:
         header, done = _done_rows(output)
@@ -219,6 +233,9 @@ def classify_file(
                 if novelty is not None and reference is None:  # a novelty-only folder: its own embedding pass
                     emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
                     dist = nearest_distance(emb.float().cpu(), novelty[0])
+                if index_calls is not None:
+                    query = emb if reference is not None else model.embed(enc["input_ids"], enc["attention_mask"])
+                    extra, dist = index_calls.rows(query.float().cpu(), preds, dist if novelty is not None else None)
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
                 for rank in ranks:
@@ -228,6 +245,8 @@ def classify_file(
                     row.append(str(pred["consistent"]).lower())
                 if novelty is not None:
                     row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
+                if index_calls is not None:
+                    row += extra[i]
                 writer.writerow(row)
             writer.flush()  # an interrupted run keeps every finished batch
             n_new += len(batch)

@@ -9,6 +9,10 @@ already there (by record position, checking their ids: a repeated id gets a row 
 cutting off a write the kill tore; the final file appears when the input is exhausted. An existing
 output is refused unless ``resume`` or ``overwrite``; a run that fails before embedding anything
 leaves no ``OUT.partial/`` behind.
+
+Under ``torchrun`` / ``accelerate launch`` each process embeds its own shards of the records
+(:mod:`barcodefm.index.sharded_embed`): finished shards survive a crash, ``resume`` skips them, and
+the merged output is the one a single process writes.
 """
 
 from __future__ import annotations
@@ -122,17 +126,21 @@ class EmbeddingWriter:
         dim = self.dim or dim
         raw = np.fromfile(self.vec_path, dtype=np.float32) if self.vec_path.exists() else np.zeros(0, np.float32)
         matrix = raw.reshape(len(ids), dim) if ids else np.zeros((0, dim), np.float32)
-        if self.output.suffix == ".npy":
-            np.save(self.output, matrix)
-            _write_ids(self.output.with_suffix(".ids.txt"), ids, mode="w")
-        else:
-            import pyarrow as pa
-            import pyarrow.parquet as pq
-
-            table = pa.table({"id": ids, "embedding": list(matrix)})
-            pq.write_table(table, self.output)
+        write_embeddings(self.output, ids, matrix)
         shutil.rmtree(self.partial)
         return len(ids)
+
+
+def write_embeddings(output: Path, ids: list[str], matrix: np.ndarray) -> None:
+    """The finished result: ``OUT.npy`` + ``OUT.ids.txt``, or ``OUT.parquet``."""
+    if output.suffix == ".npy":
+        np.save(output, matrix)
+        _write_ids(output.with_suffix(".ids.txt"), ids, mode="w")
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.table({"id": ids, "embedding": list(matrix)}), output)
 
 
 def embed_file(
@@ -149,8 +157,11 @@ def embed_file(
     rejects_path: str | Path | None = None,
     trust_remote_code: bool = False,
     overwrite: bool = False,
+    shard_size: int | None = None,
 ) -> dict:
     """Embed every clean record of ``input_path`` with the model saved in ``model_dir``.
+
+    ``shard_size``: records per shard of a run on several processes (default 4096).
 
     ``trust_remote_code`` lets a folder that is not a barcodefm model run its own code
     (barcodefm's own folders always load with the installed classes)."""
@@ -168,6 +179,13 @@ def embed_file(
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     model = load_model(model_dir, "AutoModel", trust_remote_code=trust_remote_code).eval()
+    from ..index.sharded_embed import embed_file_in_shards, sharded_run
+
+    if sharded_run(partial, resume):  # under torchrun / accelerate launch, or continuing such a run
+        options = dict(
+            batch_size=batch_size, pooling=pooling, max_length=max_length, device=device, shard_size=shard_size
+        )
+        return embed_file_in_shards(model, tokenizer, model_dir, reader, output, overwrite=overwrite, **options)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     dim = getattr(model.config, "hidden_size", None)

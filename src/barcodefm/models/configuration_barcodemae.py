@@ -1,47 +1,102 @@
 """Configuration of BarcodeMAE: a BERT encoder that never sees ``[MASK]`` and a BERT
 decoder that reconstructs the masked k-mers.
 
-Hub module: travels with saved weights; imports transformers and the standard library only.
+Hub module: travels with saved weights; imports transformers and single-dot siblings only.
 """
 
 from __future__ import annotations
 
 from transformers import PretrainedConfig
 
-POOLINGS = ("mean", "mean_all", "last")
-
-
-def _check_positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"BarcodeMAEConfig.{name} must be a positive integer, got {value!r}")
-
-
-def _check_probability(name, value):
-    if not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise ValueError(f"BarcodeMAEConfig.{name} must be in [0, 1), got {value!r}")
+from .config_checks import POOLINGS, check_choice, check_positive_ints, check_probabilities, check_token_ids
 
 
 class BarcodeMAEConfig(PretrainedConfig):
-    """Hyper-parameters of BarcodeMAE.
+    r"""Hyper-parameters of BarcodeMAE.
 
-    Encoder fields keep BERT's names (``hidden_size``, ``num_hidden_layers``, ...) so generic Hugging
-    Face code (Trainer, PEFT, pipelines) finds them; the decoder has its own ``decoder_*`` sizes.
-    Defaults are the published model: encoder and decoder 6 layers, 6 heads, hidden 768,
-    intermediate 3072, GELU, dropout 0.1, 512 positions, 6-mer vocabulary (``[MASK]=0 [SEP]=1
-    [UNK]=2``, the 4096 k-mers from 3, ``[PAD]=4099``), mask ratio 0.5.
+    Encoder arguments keep BERT's names (``hidden_size``, ``num_hidden_layers``, ...) so generic
+    Hugging Face code (Trainer, PEFT, pipelines) finds them; the decoder has its own ``decoder_*``
+    sizes. The defaults are the published model: encoder and decoder of 6 layers, 6 heads, hidden
+    size 768, 512 positions, the 6-mer vocabulary (``[MASK]=0 [SEP]=1 [UNK]=2``, the 4096 k-mers
+    from 3, ``[PAD]=4099``) and a mask ratio of 0.5. :func:`barcodefm.config_from_tokenizer` (with
+    ``config_class=BarcodeMAEConfig``) sets the vocabulary, the token ids and ``k_mer`` from a
+    tokenizer.
 
-    - ``mask_in_encoder``: the "BarcodeMAE w/MASK" ablation (BarcodeBERT-style): the encoder sees
-      ``[MASK]`` in place at full length.
-    - ``pooling``: default pooling of :meth:`embed` and of the classification head; ``"mean"``
-      averages the last encoder layer over real tokens, special tokens excluded.
-    - ``n_token_id``: filler of the ``mean_all`` pooling shared with BarcodeMamba (``[UNK]`` for
-      k-mer vocabularies).
-    - ``taxonomy*``: the multi-rank heads of ``BarcodeMAEForTaxonomicClassification``,
-      as in BarcodeMamba+: the rank tree (``TaxonomySpec.to_dict()``), hierarchical label
-      smoothing, class-weight strength and per-rank loss weights.
-
-    :func:`barcodefm.config_from_tokenizer` (with ``config_class=BarcodeMAEConfig``) sets the
-    vocabulary, special ids and ``k_mer`` from a tokenizer.
+    Args:
+        vocab_size (`int`, *optional*, defaults to 4100):
+            Number of tokens of the k-mer tokenizer: the ``4 ** k_mer`` k-mers and the specials.
+        k_mer (`int`, *optional*, defaults to 6):
+            Length k of the non-overlapping k-mers the tokenizer cuts (1 to 8).
+        hidden_size (`int`, *optional*, defaults to 768):
+            Width of the encoder.
+        num_hidden_layers (`int`, *optional*, defaults to 6):
+            Number of encoder layers.
+        num_attention_heads (`int`, *optional*, defaults to 6):
+            Attention heads per encoder layer; divides ``hidden_size``.
+        intermediate_size (`int`, *optional*, defaults to 3072):
+            Hidden width of the encoder's feed-forward layers.
+        decoder_hidden_size (`int`, *optional*, defaults to 768):
+            The decoder's width; the encoder's states are projected to it.
+        decoder_num_hidden_layers (`int`, *optional*, defaults to 6):
+            How many layers the decoder stacks.
+        decoder_num_attention_heads (`int`, *optional*, defaults to 6):
+            The decoder's attention heads per layer (a divisor of ``decoder_hidden_size``).
+        decoder_intermediate_size (`int`, *optional*, defaults to 3072):
+            The decoder's feed-forward width.
+        hidden_act (`str`, *optional*, defaults to `"gelu"`):
+            Activation of the feed-forward layers: ``gelu``, ``gelu_new``, ``gelu_pytorch_tanh``,
+            ``relu``, ``silu`` or ``swish`` (transformers' spellings).
+        hidden_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on the embeddings and on the output of every sublayer, encoder and decoder.
+        attention_probs_dropout_prob (`float`, *optional*, defaults to 0.1):
+            Dropout on the attention probabilities.
+        max_position_embeddings (`int`, *optional*, defaults to 512):
+            Longest input in tokens: rows of the encoder's and the decoder's position embeddings.
+        layer_norm_eps (`float`, *optional*, defaults to 1e-12):
+            Epsilon of the LayerNorms.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of linear and embedding weights and of
+            the learned ``[MASK]`` embedding.
+        mask_ratio (`float`, *optional*, defaults to 0.5):
+            Share of each row's real k-mers hidden from the encoder in pretraining (rounded down,
+            so a non-empty row keeps at least one visible k-mer); strictly between 0 and 1.
+        mask_in_encoder (`bool`, *optional*, defaults to `False`):
+            The "BarcodeMAE w/MASK" ablation (BarcodeBERT-style): the encoder sees ``[MASK]`` in
+            place at full length, and the decoder gets its output at every position.
+        pad_token_id (`int`, *optional*, defaults to 4099):
+            Id of ``[PAD]``.
+        mask_token_id (`int`, *optional*, defaults to 0):
+            Id of ``[MASK]`` (required): marks the positions to reconstruct when the input already
+            holds it.
+        sep_token_id (`int`, *optional*, defaults to 1):
+            Id of ``[SEP]``.
+        unk_token_id (`int`, *optional*, defaults to 2):
+            Id of ``[UNK]`` (a k-mer that holds ``N``).
+        n_token_id (`int`, *optional*, defaults to 2):
+            Filler of the ``mean_all`` pooling shared with BarcodeMamba (``[UNK]`` for k-mer
+            vocabularies).
+        pooling (`str`, *optional*, defaults to `"mean"`):
+            Default pooling of :meth:`embed` and of the classification heads: ``"mean"`` averages
+            the last encoder layer over the real k-mers (special tokens excluded), ``"mean_all"``
+            and ``"last"`` as in BarcodeMamba.
+        classifier_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout on the pooled feature before the classification heads.
+        taxonomy (`dict`, *optional*):
+            Ranks, labels, parents and training counts (``TaxonomySpec.to_dict()``) of the
+            multi-rank heads of ``BarcodeMAEForTaxonomicClassification``, which requires it.
+        taxonomy_label_smoothing (`str`, `list[float]` or `None`, *optional*, defaults to `"default"`):
+            Hierarchical label smoothing of those heads, one mass per rank (``"default"``: 0.02
+            above species, none at species, as in BarcodeMamba+; ``None``: off).
+        taxonomy_class_weight_strength (`float`, *optional*, defaults to 0.5):
+            Their loss weighs class ``c`` by ``n_c ** -strength`` (``n_c``: its training examples);
+            0 weighs every class alike.
+        taxonomy_rank_weights (`list[float]`, *optional*):
+            Weight of each rank's loss in their total (default: 1 for every rank).
+        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
+            Whether the pretraining head shares the embedding's weights (not in the published
+            model).
+        kwargs:
+            Passed to :class:`~transformers.PretrainedConfig` (``num_labels``, ``id2label``, ...).
     """
 
     model_type = "barcodemae"
@@ -129,20 +184,10 @@ class BarcodeMAEConfig(PretrainedConfig):
         return sorted({i for i in ids if isinstance(i, int)})
 
     def validate_numbers(self):
-        for name in (
-            "vocab_size",
-            "k_mer",
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "decoder_hidden_size",
-            "decoder_num_hidden_layers",
-            "decoder_num_attention_heads",
-            "decoder_intermediate_size",
-            "max_position_embeddings",
-        ):
-            _check_positive_int(name, getattr(self, name))
+        """A ValueError naming the first argument out of range (``__init__`` runs this)."""
+        layer_sizes = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
+        decoder_sizes = tuple(f"decoder_{name}" for name in layer_sizes)
+        check_positive_ints(self, ("vocab_size", "k_mer", "max_position_embeddings") + layer_sizes + decoder_sizes)
         if self.k_mer > 8:
             raise ValueError(f"BarcodeMAEConfig.k_mer must be in 1..8, got {self.k_mer}")
         for prefix in ("", "decoder_"):
@@ -154,17 +199,10 @@ class BarcodeMAEConfig(PretrainedConfig):
                 )
         if not isinstance(self.mask_ratio, (int, float)) or not 0.0 < self.mask_ratio < 1.0:
             raise ValueError(f"BarcodeMAEConfig.mask_ratio must be strictly between 0 and 1, got {self.mask_ratio!r}")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"):
-            _check_probability(name, getattr(self, name))
+        check_probabilities(self, ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"))
         if self.layer_norm_eps <= 0:
             raise ValueError(f"BarcodeMAEConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps}")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"BarcodeMAEConfig.pooling must be one of {POOLINGS}, got {self.pooling!r}")
+        check_choice(self, "pooling", POOLINGS)
         if not isinstance(self.mask_token_id, int):
             raise ValueError("BarcodeMAEConfig.mask_token_id is required (the id of [MASK])")
-        for name in ("pad_token_id", "mask_token_id", "sep_token_id", "unk_token_id", "n_token_id"):
-            value = getattr(self, name)
-            if value is not None and not 0 <= value < self.vocab_size:
-                raise ValueError(
-                    f"BarcodeMAEConfig.{name} ({value}) must be a token id below vocab_size ({self.vocab_size})"
-                )
+        check_token_ids(self, ("pad_token_id", "mask_token_id", "sep_token_id", "unk_token_id", "n_token_id"))

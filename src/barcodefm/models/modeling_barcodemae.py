@@ -21,7 +21,12 @@ every position.
 Positions count real tokens only (``cumsum(attention_mask) - 1``), so left and right padding give
 the same states; the k-mer tokenizer pads left by default and either side is fine.
 
-Hub module: travels with saved weights. Imports torch, transformers and single-dot siblings only.
+What every family shares (saving, initialisation, pooling, the embedding API, the classification
+heads) lives in ``pretrained_base.py`` and ``heads.py``.
+
+Hub module: travels with saved weights. Imports torch, transformers and single-dot siblings only
+(transformers 5.0 copies only the modules a remote-code file imports directly, so this file also
+names the modules its siblings import).
 """
 
 from __future__ import annotations
@@ -29,18 +34,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from .bert_layer import BertEncoderLayer, run_bert_layers
+from .config_checks import check_positive_ints  # noqa: F401  (the config's; copied by name)
 from .configuration_barcodemae import BarcodeMAEConfig
-from .heads import SequenceClassifierMixin
-from .pooling import EmbeddingMixin, masked_mean, pool
-from .taxonomy import IGNORE_INDEX, TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
+from .heads import SequenceClassifierMixin, TaxonomyHeadsMixin
+from .pooling import masked_mean, pool
+from .pretrained_base import BarcodePreTrainedModel, check_inputs, register_for_auto_classes, token_cross_entropy
+from .taxonomy import IGNORE_INDEX
+
+# transformers 5.0 copies only the direct single-dot imports: the taxonomy classifier's pieces too.
+from .taxonomy_heads import logits_by_rank  # noqa: F401
+from .taxonomy_loss import hierarchical_targets  # noqa: F401
+from .taxonomy_prediction import predict  # noqa: F401
+from .taxonomy_spec import TaxonomySpec  # noqa: F401
 
 
 @dataclass
@@ -139,55 +150,20 @@ class BarcodeMAEDecoder(nn.Module):
         return hidden
 
 
-class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
+class BarcodeMAEPreTrainedModel(BarcodePreTrainedModel):
     config_class = BarcodeMAEConfig
     config: BarcodeMAEConfig
     base_model_prefix = "encoder"
-    main_input_name = "input_ids"
     _no_split_modules = ["BertEncoderLayer"]
     _supports_sdpa = True
-    supports_gradient_checkpointing = False
-    # Our losses are plain means over their own targets: the Trainer must not rescale them by
-    # num_items_in_batch (transformers 5 otherwise multiplies by processes / accumulation steps).
-    accepts_loss_kwargs = False
     # AutoModel on a pretraining checkpoint keeps the encoder and drops the rest silently.
     _keys_to_ignore_on_load_unexpected = [r"^decoder\.", r"^projection\.", r"^lm_head\."]
 
     @torch.no_grad()
     def _init_weights(self, module):
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, BarcodeMAEDecoderEmbeddings) and module.mask_embedding is not None:
-            init.normal_(module.mask_embedding, mean=0.0, std=std)
-        elif isinstance(module, TaxonomyHeads):
-            module.reset_buffers()  # integer HLS tables; not saved, rebuilt from config.taxonomy
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        # Every head's Auto entry, not only this class's, so one folder serves AutoModel,
-        # AutoModelForPreTraining, ... (transformers adds just the saved class by itself).
-        auto_map = dict(AUTO_MAP)
-        if isinstance(self, TaxonomicClassifierMixin):
-            # A taxonomy folder's AutoModel is the classifier itself (names per rank).
-            auto_map["AutoModel"] = "modeling_barcodemae.BarcodeMAEForTaxonomicClassification"
-        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **auto_map}
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if isinstance(self, TaxonomicClassifierMixin):
-            save_taxonomy_pipeline(self.config, save_directory)
-        return result
-
-    def _encoder(self) -> BarcodeMAEModel:
-        return getattr(self, self.base_model_prefix, self)
-
-    def _token_states(self, input_ids, attention_mask):
-        return self._encoder()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        super()._init_weights(module)
+        if isinstance(module, BarcodeMAEDecoderEmbeddings) and module.mask_embedding is not None:
+            init.normal_(module.mask_embedding, mean=0.0, std=self.config.initializer_range)
 
     def content_mask(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
         """Real k-mer positions: attended and not a special token (pad, [MASK], [SEP], [UNK], ...)."""
@@ -195,24 +171,13 @@ class BarcodeMAEPreTrainedModel(EmbeddingMixin, PreTrainedModel):
         specials = torch.tensor(self.config.special_token_ids, device=input_ids.device, dtype=input_ids.dtype)
         return real & ~torch.isin(input_ids, specials)
 
-    def _pooled_features(self, input_ids, attention_mask, inputs_embeds=None, output_hidden_states=None):
-        """(pooled encoder features with ``config.pooling``, per-layer states or None) for the
-        classification heads."""
+    def _pool_token_states(self, hidden, input_ids, attention_mask):
+        """``mean`` averages over real k-mers only; ``mean_all`` on ``inputs_embeds`` (no ids to
+        re-pad) averages over the real tokens."""
         pooling = self.config.pooling
-        if pooling == "mean_all" and input_ids is not None:
-            return self.embed(input_ids, attention_mask), None  # re-pads with the filler, as published
-        out = self._encoder()(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
         if pooling == "mean" and input_ids is not None:
-            return masked_mean(out.last_hidden_state, self.content_mask(input_ids, attention_mask)), out.hidden_states
-        return pool(
-            out.last_hidden_state, attention_mask, "mean" if pooling == "mean_all" else pooling
-        ), out.hidden_states
+            return masked_mean(hidden, self.content_mask(input_ids, attention_mask))
+        return pool(hidden, attention_mask, "mean" if pooling == "mean_all" else pooling)
 
     def embed(self, input_ids, attention_mask=None, pooling=None, **kwargs):
         """Pooled (batch, hidden) embeddings of the last encoder layer. ``"mean"`` (default)
@@ -234,12 +199,6 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         self.layers = bert_layers(config, "encoder")
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
-
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -251,8 +210,7 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         **kwargs,
     ):
         """``position_ids`` default to each token's index among the real tokens of its row."""
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        check_inputs(input_ids, inputs_embeds, self.config.vocab_size)
         output_hidden_states = (
             output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
         )
@@ -263,19 +221,13 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
             attention_mask = torch.ones(shape, dtype=torch.long, device=device)
         if position_ids is None:
             position_ids = real_token_positions(attention_mask)
-        self._check_ids(input_ids, position_ids)
+        self._check_positions(position_ids)
         hidden = self.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
         hidden, all_hidden = run_bert_layers(self.layers, hidden, attention_mask, output_hidden_states)
-        if not return_dict:
-            return tuple(v for v in (hidden, all_hidden) if v is not None)
-        return BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
+        output = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
+        return output if return_dict else output.to_tuple()
 
-    def _check_ids(self, input_ids, position_ids):
-        if input_ids is not None and input_ids.numel() and int(input_ids.max()) >= self.config.vocab_size:
-            raise ValueError(
-                f"token id {int(input_ids.max())} is outside the model's vocabulary ({self.config.vocab_size}): "
-                "was the input made with this model's tokenizer?"
-            )
+    def _check_positions(self, position_ids):
         if position_ids.numel() and int(position_ids.max()) >= self.config.max_position_embeddings:
             raise ValueError(
                 f"a sequence has {int(position_ids.max()) + 1} tokens but max_position_embeddings is "
@@ -300,15 +252,6 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         self.decoder = BarcodeMAEDecoder(config)
         self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.encoder.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.encoder.set_input_embeddings(value)
-
-    def get_output_embeddings(self):
-        return self.lm_head
 
     def save_pretrained(self, save_directory, *args, encoder_only: bool = False, **kwargs):
         if encoder_only:
@@ -386,49 +329,24 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         if return_loss and targets is not None:
             targets = targets.to(logits.device).masked_fill(~masked_positions, IGNORE_INDEX)
             if bool((targets != IGNORE_INDEX).any()):
-                loss = F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=IGNORE_INDEX
-                )
+                loss = token_cross_entropy(logits, targets)
             else:  # nothing masked in this batch (rows of one k-mer): a zero that still has a graph
                 loss = logits.sum() * 0.0
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits, masked_positions)
-        return BarcodeMAEPreTrainingOutput(
+        output = BarcodeMAEPreTrainingOutput(
             loss=loss, logits=logits, masked_positions=masked_positions, encoder_last_hidden_state=encoder_states
         )
+        return output if return_dict else output.to_tuple()
 
 
 class BarcodeMAEForSequenceClassification(SequenceClassifierMixin, BarcodeMAEPreTrainedModel):
     """Pooled encoder features (mean over real k-mers by default) -> dropout -> Linear."""
 
-    def __init__(self, config: BarcodeMAEConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.encoder = BarcodeMAEModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.hidden_size, config.num_labels)
-        self.post_init()
 
-    def get_input_embeddings(self):
-        return self.encoder.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.encoder.set_input_embeddings(value)
-
-
-class BarcodeMAEForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMAEPreTrainedModel):
-    """Multi-rank taxonomy heads (as in BarcodeMamba+) on the MAE encoder: one Linear head per taxonomic rank on the pooled encoder
-    feature, hierarchical label smoothing and a class-weighted loss (see ``taxonomy.py``).
-    ``labels`` is (batch, n_ranks) with -100 where a rank's label is unknown."""
-
-    def __init__(self, config: BarcodeMAEConfig):
-        super().__init__(config)
-        self.encoder = BarcodeMAEModel(config)
-        self._init_taxonomy(config, config.hidden_size)
-        self.post_init()
-
-    def get_input_embeddings(self):
-        return self.encoder.get_input_embeddings()
+class BarcodeMAEForTaxonomicClassification(TaxonomyHeadsMixin, BarcodeMAEPreTrainedModel):
+    """Multi-rank taxonomy heads (as in BarcodeMamba+) on the MAE encoder: one Linear head per
+    taxonomic rank on the pooled encoder feature, hierarchical label smoothing and a class-weighted
+    loss (see ``taxonomy.py``). ``labels`` is (batch, n_ranks) with -100 where a rank's label is
+    unknown."""
 
 
 __all__ = [
@@ -439,19 +357,13 @@ __all__ = [
     "BarcodeMAEForTaxonomicClassification",
 ]
 
-# Remote code: save_pretrained copies this module (and its single-dot imports) next to the
-# weights and writes these entries into config.json's auto_map, so that every Auto class loads
-# the folder with trust_remote_code=True on a machine without barcodefm.
-AUTO_MAP = {
-    "AutoConfig": "configuration_barcodemae.BarcodeMAEConfig",
-    "AutoModel": "modeling_barcodemae.BarcodeMAEModel",
-    "AutoModelForPreTraining": "modeling_barcodemae.BarcodeMAEForPreTraining",
-    "AutoModelForMaskedLM": "modeling_barcodemae.BarcodeMAEForPreTraining",
-    "AutoModelForSequenceClassification": "modeling_barcodemae.BarcodeMAEForSequenceClassification",
-}
-BarcodeMAEConfig.register_for_auto_class()
-BarcodeMAEModel.register_for_auto_class("AutoModel")
-BarcodeMAEForPreTraining.register_for_auto_class("AutoModelForPreTraining")
-BarcodeMAEForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
-# Multi-rank heads have no Auto class of their own: a taxonomy folder's AutoModel is the classifier.
-BarcodeMAEForTaxonomicClassification.register_for_auto_class("AutoModel")
+AUTO_MAP = register_for_auto_classes(
+    BarcodeMAEPreTrainedModel,
+    {
+        "AutoModel": BarcodeMAEModel,
+        "AutoModelForPreTraining": BarcodeMAEForPreTraining,
+        "AutoModelForMaskedLM": BarcodeMAEForPreTraining,
+        "AutoModelForSequenceClassification": BarcodeMAEForSequenceClassification,
+    },
+    taxonomic_classifier=BarcodeMAEForTaxonomicClassification,
+)

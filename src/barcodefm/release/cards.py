@@ -22,7 +22,6 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-FAMILIES = ("barcodemamba", "barcodemamba-plus", "barcodemae")
 # result key -> (model-index metric type, display name); other numbers (counts, steps, losses) are not metrics
 METRICS = {
     "accuracy": ("accuracy", "Accuracy"),
@@ -237,39 +236,35 @@ def example_barcodes(sample: str, n: int = 2) -> list[str]:
 def usage_snippet(model, repo_id: str, barcodes: list[str]) -> str:
     """Python that loads the released model from the Hub without barcodefm and uses it."""
     architecture = type(model).__name__
-    listing = "barcodes = [\n" + "".join(f'    "{seq}",\n' for seq in barcodes) + "]"
-    head = f'repo_id = "{repo_id}"\ntokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=True)\n'
     if architecture.endswith("ForTaxonomicClassification"):
-        return (
-            "from transformers import AutoModel, AutoTokenizer\n\n"
-            + head
-            + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
-            + listing
-            + "\n"
-            + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
-            + 'for prediction in model.predict_taxonomy(batch["input_ids"], batch["attention_mask"]):\n'
-            + "    print(prediction)  # per rank: label, probability, consistency with the parent rank\n"
+        imports, auto_class = "from transformers import AutoModel, AutoTokenizer", "AutoModel"
+        use = (
+            'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
+            'for prediction in model.predict_taxonomy(batch["input_ids"], batch["attention_mask"]):\n'
+            "    print(prediction)  # per rank: label, probability, consistency with the parent rank\n"
         )
-    if architecture.endswith("ForSequenceClassification"):
-        return (
-            "import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer\n\n"
-            + head
-            + "model = AutoModelForSequenceClassification.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
-            + listing
-            + "\n"
-            + 'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
-            + "with torch.no_grad():\n    probabilities = model(**batch).logits.softmax(-1)\n"
-            + "for p in probabilities:\n    print(model.config.id2label[int(p.argmax())], float(p.max()))\n"
+    elif architecture.endswith("ForSequenceClassification"):
+        imports = "import torch\nfrom transformers import AutoModelForSequenceClassification, AutoTokenizer"
+        auto_class = "AutoModelForSequenceClassification"
+        use = (
+            'batch = tokenizer(barcodes, padding=True, return_tensors="pt")\n'
+            "with torch.no_grad():\n    probabilities = model(**batch).logits.softmax(-1)\n"
+            "for p in probabilities:\n    print(model.config.id2label[int(p.argmax())], float(p.max()))\n"
         )
+    else:
+        imports, auto_class = "from transformers import AutoModel, AutoTokenizer", "AutoModel"
+        use = (
+            "# One vector per barcode (mean over its tokens); IUPAC codes and gaps are read as N.\n"
+            "embeddings = model.embed_sequences(barcodes, tokenizer)\n"
+            "print(embeddings.shape)\n"
+        )
+    listing = "barcodes = [\n" + "".join(f'    "{seq}",\n' for seq in barcodes) + "]"
     return (
-        "from transformers import AutoModel, AutoTokenizer\n\n"
-        + head
-        + "model = AutoModel.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
-        + listing
-        + "\n"
-        + "# One vector per barcode (mean over its tokens); IUPAC codes and gaps are read as N.\n"
-        + "embeddings = model.embed_sequences(barcodes, tokenizer)\n"
-        + "print(embeddings.shape)\n"
+        f"{imports}\n\n"
+        f'repo_id = "{repo_id}"\n'
+        "tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=True)\n"
+        f"model = {auto_class}.from_pretrained(repo_id, trust_remote_code=True).eval()\n\n"
+        f"{listing}\n{use}"
     )
 
 

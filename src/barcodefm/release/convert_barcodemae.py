@@ -35,6 +35,7 @@ import logging
 import re
 from pathlib import Path
 
+from ..trainers.options import MAX_BASES
 from .checkpoint_files import find_state_dict, load_checkpoint, strip_prefixes
 from .conversion_output import ConversionReport, write_converted
 from .state_dict_match import load_strictly
@@ -44,6 +45,21 @@ logger = logging.getLogger(__name__)
 LAYOUTS = {"mask-unk": ("[MASK]", "[UNK]"), "mask-cls-unk": ("[MASK]", "[CLS]", "[UNK]")}
 _LAYER = re.compile(r"^encoder\.layer\.(\d+)\.(.+)$")
 _DROPPED = ("embeddings.position_ids", "embeddings.token_type_ids")
+# BertConfig fields that BarcodeMAEConfig holds under the same names.
+_BERT_FIELDS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "intermediate_size",
+    "hidden_act",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "max_position_embeddings",
+    "layer_norm_eps",
+    "initializer_range",
+)
+# Sizes of the pretraining decoder (BarcodeMAEConfig: ``decoder_<name>``), the encoder's when not saved.
+_DECODER_SIZES = ("hidden_size", "num_hidden_layers", "num_attention_heads", "intermediate_size")
 
 
 def _option(run_config, name: str, default=None):
@@ -167,7 +183,7 @@ def convert_barcodemae(
     weights = strip_prefixes(weights)
     bert = _bert_config(checkpoint, bert_config)
     k, specials = _vocabulary_layout(bert.vocab_size, k, vocab_layout, run_config)
-    max_bases = int(_option(run_config, "max_len", 660) or 660)
+    max_bases = int(_option(run_config, "max_len", MAX_BASES) or MAX_BASES)
     extra = {"cls_token": "[CLS]"} if "[CLS]" in specials else {}
     tokenizer = BarcodeKmerTokenizer(
         k=k, max_bases=max_bases, specials_first=specials, specials_last=("[PAD]",), **extra
@@ -177,26 +193,10 @@ def convert_barcodemae(
     ids = {"sep_token_id": tokenizer.sep_token_id}
     if "[CLS]" in specials:
         ids["cls_token_id"] = tokenizer.convert_tokens_to_ids("[CLS]")
-    config = config_from_tokenizer(
-        tokenizer,
-        config_class=BarcodeMAEConfig,
-        hidden_size=bert.hidden_size,
-        num_hidden_layers=bert.num_hidden_layers,
-        num_attention_heads=bert.num_attention_heads,
-        intermediate_size=bert.intermediate_size,
-        hidden_act=bert.hidden_act,
-        hidden_dropout_prob=bert.hidden_dropout_prob,
-        attention_probs_dropout_prob=bert.attention_probs_dropout_prob,
-        max_position_embeddings=bert.max_position_embeddings,
-        layer_norm_eps=bert.layer_norm_eps,
-        initializer_range=bert.initializer_range,
-        # the decoder is not converted; its sizes only describe the pretraining model
-        decoder_hidden_size=decoder.get("hidden_size", bert.hidden_size),
-        decoder_num_hidden_layers=decoder.get("num_hidden_layers", bert.num_hidden_layers),
-        decoder_num_attention_heads=decoder.get("num_attention_heads", bert.num_attention_heads),
-        decoder_intermediate_size=decoder.get("intermediate_size", bert.intermediate_size),
-        **ids,
-    )
+    encoder = {name: getattr(bert, name) for name in _BERT_FIELDS}
+    # the decoder is not converted; its sizes only describe the pretraining model
+    decoder_sizes = {f"decoder_{name}": decoder.get(name, encoder[name]) for name in _DECODER_SIZES}
+    config = config_from_tokenizer(tokenizer, config_class=BarcodeMAEConfig, **encoder, **decoder_sizes, **ids)
     model = BarcodeMAEModel(config)
     weights, dropped_here, notes = _rename(weights, config.vocab_size)
     dropped += dropped_here

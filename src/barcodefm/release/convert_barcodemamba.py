@@ -45,6 +45,7 @@ import logging
 import math
 from pathlib import Path
 
+from ..trainers.options import MAX_BASES
 from .checkpoint_files import find_state_dict, load_checkpoint, strip_prefixes
 from .conversion_output import ConversionReport, write_converted
 from .hydra_config import HydraConfig, HydraConfigError
@@ -175,7 +176,7 @@ def read_published_config(hydra: HydraConfig) -> tuple[dict, dict]:
             f"{hydra.source}: tokenizer.name {name!r} is not supported (char or k_mer; "
             "the BPE checkpoints ship a pickled MycoAI tokenizer that cannot be converted safely)"
         )
-    spec = {"name": name, "k": None, "max_bases": int(hydra.get("dataset.max_len", 660))}
+    spec = {"name": name, "k": None, "max_bases": int(hydra.get("dataset.max_len", MAX_BASES))}
     if name == "k_mer":
         spec["k"] = int(hydra.get("tokenizer.k_mer"))
         stride = int(hydra.get("tokenizer.stride", spec["k"]))

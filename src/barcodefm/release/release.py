@@ -14,7 +14,7 @@ import json
 import logging
 import re
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .cards import metrics_from_results, read_json, render_model_card
@@ -112,21 +112,8 @@ def write_hub_folder(
     tidy_tokenizer_config(folder)
     if results is not None:
         (folder / RESULTS_FILE).write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
-    readme = render_model_card(
-        model,
-        tokenizer,
-        repo_id,
-        results=results,
-        run_options=run_options,
-        license=card.license,
-        datasets=card.datasets,
-        dataset_name=card.dataset_name,
-        training_data=card.training_data,
-        base_model=card.base_model,
-        tags=card.tags,
-        template_dir=card.template_dir,
-        example_sample=card.example_sample,
-    )
+    # CardOptions' fields are render_model_card's keywords, one to one.
+    readme = render_model_card(model, tokenizer, repo_id, results=results, run_options=run_options, **asdict(card))
     (folder / "README.md").write_text(readme, encoding="utf-8")
 
 

@@ -38,10 +38,6 @@ class SequenceAugmentation:
         self.rc_prob = float(rc_prob)
         self.offset_k = int(offset_k)
 
-    @property
-    def active(self) -> bool:
-        return self.rc_prob > 0 or self.offset_k > 1
-
     def __call__(self, sequence: str, rng: np.random.Generator) -> str:
         # The flip is drawn even when rc_prob is 0, so later draws (masking) do not depend on it.
         flip = rng.random() < self.rc_prob

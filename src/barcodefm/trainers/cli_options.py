@@ -8,7 +8,7 @@ import dataclasses
 
 from ..registry import PRESETS, preset_options
 from .families import family_names
-from .options import TrainingOptions
+from .options import SIZE_OPTIONS, TrainingOptions
 
 
 def comma_list(text: str) -> tuple[str, ...]:
@@ -26,8 +26,24 @@ def comma_floats(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
 
 
+def add_field_flag(group, flag: str, defaults, help: str, **kwargs) -> None:
+    """``flag`` (``--min-lr-rate``) for the options field of the same name (``min_lr_rate``): its type
+    and default are that field's default in ``defaults``, which the help ends by naming."""
+    default = getattr(defaults, flag.lstrip("-").replace("-", "_"))
+    shown = f"(default {default:g})" if isinstance(default, float) else f"(default {default})"
+    help = f"{help} {shown}" if help else shown
+    group.add_argument(flag, type=type(default), default=default, help=help, **kwargs)
+
+
+def add_list_flag(group, flag: str, defaults, help: str, metavar: str = "S1,S2", dest=None, parse=comma_list) -> None:
+    """``flag`` taking a comma-separated list (``none``: an empty one) for the options field ``dest``
+    (default: the flag's name, ``--ranks`` -> ``ranks``), whose default in ``defaults`` it has."""
+    dest = dest or flag.lstrip("-").replace("-", "_")
+    group.add_argument(flag, dest=dest, type=parse, default=getattr(defaults, dest), metavar=metavar, help=help)
+
+
 # Size flags: None unless given, so a --preset fills only the ones left out.
-SIZE_FLAGS = ("d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout")
+SIZE_FLAGS = SIZE_OPTIONS
 
 
 def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOptions) -> None:
@@ -46,13 +62,7 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
         metavar="DIR",
         help="run folder: the Hub-ready model, train_log.jsonl, eval_results.json, checkpoints/",
     )
-    data.add_argument(
-        "--max-length",
-        type=int,
-        default=d.max_length,
-        metavar="BASES",
-        help=f"bases per barcode; longer ones are cut (default {d.max_length})",
-    )
+    add_field_flag(data, "--max-length", d, "bases per barcode; longer ones are cut", metavar="BASES")
 
     tokens = parser.add_argument_group("tokenizer")
     tokens.add_argument(
@@ -61,13 +71,8 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
         metavar="char|kmer|bpe|PATH",
         help="tokenizer of a new model (default: the family's, char for BarcodeMamba)",
     )
-    tokens.add_argument("--k", type=int, default=d.k, help=f"k of --tokenizer kmer (default {d.k})")
-    tokens.add_argument(
-        "--bpe-vocab-size",
-        type=int,
-        default=d.bpe_vocab_size,
-        help=f"vocabulary of --tokenizer bpe, trained on the training barcodes (default {d.bpe_vocab_size})",
-    )
+    add_field_flag(tokens, "--k", d, "k of --tokenizer kmer")
+    add_field_flag(tokens, "--bpe-vocab-size", d, "vocabulary of --tokenizer bpe, trained on the training barcodes")
     tokens.add_argument(
         "--trust-remote-code",
         action="store_true",
@@ -102,7 +107,7 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
     size.add_argument("--dropout", type=float, help="embedding dropout (default 0.1)")
 
     train = parser.add_argument_group("optimisation")
-    train.add_argument("--epochs", type=float, default=d.epochs, help=f"passes over the data (default {d.epochs:g})")
+    add_field_flag(train, "--epochs", d, "passes over the data")
     train.add_argument("--max-steps", type=int, default=d.max_steps, help="optimiser steps; overrides --epochs")
     train.add_argument(
         "--batch-size",
@@ -111,28 +116,13 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
         help=f"barcodes per process and step (default {d.batch_size}); global = x processes x --grad-accum",
     )
     train.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size, help="default: --batch-size")
-    train.add_argument("--grad-accum", type=int, default=d.grad_accum, help="gradient accumulation steps (default 1)")
-    train.add_argument("--lr", type=float, default=d.lr, help=f"peak learning rate of AdamW (default {d.lr:g})")
-    train.add_argument("--weight-decay", type=float, default=d.weight_decay, help=f"(default {d.weight_decay:g})")
-    train.add_argument(
-        "--warmup",
-        type=float,
-        default=d.warmup,
-        help=f"linear warm-up: a fraction of the steps (< 1) or a step count (default {d.warmup:g})",
-    )
-    train.add_argument(
-        "--min-lr-rate",
-        type=float,
-        default=d.min_lr_rate,
-        help=f"the cosine decays to this fraction of the peak (default {d.min_lr_rate:g})",
-    )
-    train.add_argument("--seed", type=int, default=d.seed, help=f"(default {d.seed})")
-    train.add_argument(
-        "--rc-prob",
-        type=float,
-        default=d.rc_prob,
-        help=f"reverse-complement augmentation probability in training (default {d.rc_prob:g})",
-    )
+    add_field_flag(train, "--grad-accum", d, "gradient accumulation steps")
+    add_field_flag(train, "--lr", d, "peak learning rate of AdamW")
+    add_field_flag(train, "--weight-decay", d, "")
+    add_field_flag(train, "--warmup", d, "linear warm-up: a fraction of the steps (< 1) or a step count")
+    add_field_flag(train, "--min-lr-rate", d, "the cosine decays to this fraction of the peak")
+    add_field_flag(train, "--seed", d, "")
+    add_field_flag(train, "--rc-prob", d, "reverse-complement augmentation probability in training")
     if d.random_offset:
         train.add_argument(
             "--no-random-offset",
@@ -150,28 +140,13 @@ def add_training_flags(parser: argparse.ArgumentParser, defaults: TrainingOption
     train.add_argument("--bf16", action="store_true", help="bfloat16 mixed precision (GPU)")
 
     run = parser.add_argument_group("checkpoints, logging, resuming")
-    run.add_argument(
-        "--save-steps",
-        type=int,
-        default=d.save_steps,
-        help=f"checkpoint every N steps, 0 = never (default {d.save_steps})",
-    )
-    run.add_argument(
-        "--save-total-limit",
-        type=int,
-        default=d.save_total_limit,
-        help=f"checkpoints kept (default {d.save_total_limit})",
-    )
+    add_field_flag(run, "--save-steps", d, "checkpoint every N steps, 0 = never")
+    add_field_flag(run, "--save-total-limit", d, "checkpoints kept")
     run.add_argument("--keep-checkpoints", action="store_true", help="keep DIR/checkpoints after a finished run")
     run.add_argument(
         "--resume", action="store_true", help="continue the run in --output from its last checkpoint (same options)"
     )
-    run.add_argument(
-        "--logging-steps",
-        type=int,
-        default=d.logging_steps,
-        help=f"a train_log.jsonl line every N steps (default {d.logging_steps})",
-    )
+    add_field_flag(run, "--logging-steps", d, "a train_log.jsonl line every N steps")
     run.add_argument(
         "--eval-steps", type=int, default=d.eval_steps, help="evaluate every N steps (default: at the end only)"
     )

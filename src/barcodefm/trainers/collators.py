@@ -112,11 +112,12 @@ class MaskedLMCollator(BarcodeCollator):
 
 
 class ClassificationCollator(BarcodeCollator):
-    """Sequence classification: the example's integer ``labels`` (-100 = not scored)."""
+    """Classification: each example's ``labels``, one class id (sequence classification) or one per
+    rank (taxonomic classification, ``(batch, n_ranks)``); -100 = not scored."""
 
     label_names = ("labels",)
 
     def __call__(self, examples) -> dict:
         batch = super().__call__(examples)
-        batch["labels"] = torch.tensor([int(example["labels"]) for example in examples], dtype=torch.long)
+        batch["labels"] = torch.tensor([example["labels"] for example in examples], dtype=torch.long)
         return batch

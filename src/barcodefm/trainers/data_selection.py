@@ -44,6 +44,19 @@ def select_splits(dataset: datasets.Dataset, splits: Sequence[str], source="the 
     return selected
 
 
+def held_out_splits(dataset: datasets.Dataset, names: Sequence[str], source="the data") -> dict:
+    """``{name: rows of split name}`` for each of ``names`` that has rows; the others are left out
+    with a warning (a run evaluates the held-out splits its data has)."""
+    selected = {}
+    for name in names:
+        rows = select_splits(dataset, [name], source=source, required=False)
+        if rows is None:
+            logger.warning("%s has no %r records: not evaluated", source, name)
+        else:
+            selected[name] = rows
+    return selected
+
+
 def drop_short(dataset: datasets.Dataset, min_bases: int, source="the data") -> datasets.Dataset:
     """Drop sequences too short to give a training target (fewer than ``min_bases`` bases)."""
     kept = dataset.filter(lambda s: len(s) >= min_bases, input_columns="sequence", desc="dropping short sequences")

@@ -17,7 +17,10 @@
 The output folder must be new or empty, or one a demo run left unfinished (it holds
 :data:`INCOMPLETE` until the run ends): that one is started again in place. Library chatter
 (``datasets`` progress bars, transformers' load reports, the Trainer's raw log dicts) is silenced
-while the demo runs; its numbered step lines, the training step bars and the tables stay.
+while the demo runs; the training step bars stay. This module prints nothing itself: it hands
+each numbered step line and each step's numbers to a ``report(event, value)`` callback as the run
+goes (:data:`STEP`, :data:`SPECIES_RESULTS`, :data:`TAXONOMY_RESULTS`), and the ``barcodefm demo``
+command (:mod:`barcodefm.commands.demo`) prints them.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import csv
 import logging
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .options import MAX_BASES
@@ -61,6 +65,11 @@ class DemoSizes:
     taxonomy_lr: float = 4e-3
     n_taxonomy_queries: int = 5  # half (rounded up) from test, the rest from unseen_query
 
+    def model_options(self) -> dict:
+        """The tokenizer and model-size options of a new model of this variant."""
+        names = ("tokenizer", "k", "d_model", "n_layer", "headdim", "d_state", "d_intermediate")
+        return {name: getattr(self, name) for name in names}
+
 
 # 6-mers make a 660-base barcode 110 tokens: 6x less work per barcode than characters, and
 # the tokens are already discriminative. Measured on the project's 2-core machine while other
@@ -85,9 +94,8 @@ FULL = DemoSizes(
     n_taxonomy_queries=5,
 )
 # Seconds: exercises every step on tiny sizes (the test suite runs this one).
-QUICK = DemoSizes(
-    tokenizer="kmer",
-    k=6,
+QUICK = replace(
+    FULL,
     d_model=32,
     n_layer=1,
     headdim=16,
@@ -97,12 +105,25 @@ QUICK = DemoSizes(
     batch_size=16,
     pretrain_steps=4,
     finetune_steps=6,
-    pretrain_lr=4e-3,
-    finetune_lr=4e-3,
     n_queries=4,
     taxonomy_steps=6,
     n_taxonomy_queries=2,
 )
+
+
+# The events ``report(event, value)`` receives, in this order: STEP (value: the numbered line of a
+# step about to start) before each step, SPECIES_RESULTS (the species summary) after step 4, and
+# TAXONOMY_RESULTS (step 5's numbers) at the end.
+STEP = "step"
+SPECIES_RESULTS = "species_results"
+TAXONOMY_RESULTS = "taxonomy_results"
+Report = Callable[[str, object], None]
+
+
+def log_steps(event: str, value) -> None:
+    """The default ``report``: step lines to the log, numbers only in the returned summary."""
+    if event == STEP:
+        logger.info("%s", value)
 
 
 # Written first into the output folder and removed when the demo finishes: a folder holding it is an
@@ -206,26 +227,19 @@ def _query_records(test, n: int) -> list[dict]:
     return chosen
 
 
-def _table(headers, rows) -> str:
-    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0) -> dict:
-    """Run the demo into ``output_dir`` (new, empty, or an unfinished demo's); returns the numbers
-    it prints."""
+def run_demo(output_dir="barcodefm-demo", quick: bool = False, seed: int = 0, report: Report = log_steps) -> dict:
+    """Run the demo into ``output_dir`` (new, empty, or an unfinished demo's); returns its numbers
+    (those of step 5 under ``"taxonomy"``). ``report`` receives the step lines and the numbers as
+    the run goes (see :data:`STEP`)."""
     out = Path(output_dir)
     marker = _claim_output(out)
     with _quiet_libraries():
-        summary = _run_steps(out, QUICK if quick else FULL, seed)
+        summary = _run_steps(out, QUICK if quick else FULL, seed, report)
     marker.unlink()
     return summary
 
 
-def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
+def _run_steps(out: Path, sizes: DemoSizes, seed: int, report: Report) -> dict:
     from transformers import AutoModelForSequenceClassification
 
     from ..data import iter_barcodes, load_barcodes, sample_path
@@ -247,7 +261,7 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
         logging_steps=max(1, min(10, sizes.pretrain_steps // 5)),
     )
 
-    print(f"[1/5] pretraining a small BarcodeMamba-2 ({sizes.k}-mer tokens) on the bundled COI sample")
+    report(STEP, f"[1/5] pretraining a small BarcodeMamba-2 ({sizes.k}-mer tokens) on the bundled COI sample")
     start = time.perf_counter()
     pretrained = _train(
         build_pretraining(
@@ -256,22 +270,16 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
                 objective="ntp",
                 splits=("train", "pretrain_only"),
                 eval_splits=("val",),
-                tokenizer=sizes.tokenizer,
-                k=sizes.k,
-                d_model=sizes.d_model,
-                n_layer=sizes.n_layer,
-                headdim=sizes.headdim,
-                d_state=sizes.d_state,
-                d_intermediate=sizes.d_intermediate,
                 max_steps=sizes.pretrain_steps,
                 lr=sizes.pretrain_lr,
+                **sizes.model_options(),
                 **common,
             )
         )
     )
     timings["pretrain_s"] = time.perf_counter() - start
 
-    print("[2/5] fine-tuning it to classify species (label map from the train split)")
+    report(STEP, "[2/5] fine-tuning it to classify species (label map from the train split)")
     start = time.perf_counter()
     finetuned = _train(
         build_finetuning(
@@ -288,7 +296,7 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
     )
     timings["finetune_s"] = time.perf_counter() - start
 
-    print("[3/5] 6-mer frequency 1-NN baseline on the same split")
+    report(STEP, "[3/5] 6-mer frequency 1-NN baseline on the same split")
     records = load_barcodes(sample)
     train = records.filter(lambda s: s == "train", input_columns="split")
     test = records.filter(lambda s: s == "test", input_columns="split")
@@ -311,8 +319,9 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
         "dedup": _accuracy([truth[i] for i in novel], [hits.predicted_labels[i] for i in novel]),
     }
 
-    print(
-        f"[4/5] reloading {out / 'model'} with AutoModelForSequenceClassification and classifying {out / 'query.fasta'}"
+    report(
+        STEP,
+        f"[4/5] reloading {out / 'model'} with AutoModelForSequenceClassification and classifying {out / 'query.fasta'}",
     )
     queries = _query_records(test, sizes.n_queries)
     _write_fasta(out / "query.fasta", queries)
@@ -345,46 +354,9 @@ def _run_steps(out: Path, sizes: DemoSizes, seed: int) -> dict:
         "timings": timings,
         "output": str(out),
     }
-    print()
-    print(
-        _table(
-            ["query", "predicted species", "p", "true species"],
-            [[r["id"], r["predicted_species"], f"{r['probability']:.3f}", r["true_species"]] for r in rows],
-        )
-    )
-    print()
-    print(
-        f"species accuracy on the held-out test split ({summary['n_test']} barcodes, {summary['n_species']} species "
-        f"in train; dedup = {summary['n_test_dedup']} whose sequence is not in train):"
-    )
-    print(
-        _table(
-            ["method", "test", "test dedup"],
-            [
-                [
-                    "BarcodeMamba-2 (pretrained + fine-tuned here)",
-                    f"{100 * summary['barcodemamba']['all']:.1f}%",
-                    f"{100 * summary['barcodemamba']['dedup']:.1f}%",
-                ],
-                ["6-mer frequency 1-NN", f"{100 * kmer['all']:.1f}%", f"{100 * kmer['dedup']:.1f}%"],
-            ],
-        )
-    )
-    ppl = summary["pretrain_val_perplexity"]
-    print(f"pretraining: next-token perplexity on val {ppl:.1f} per token" if ppl else "")
-    print()
-    summary["taxonomy"] = run_taxonomy_step(out, sizes, seed=seed)
+    report(SPECIES_RESULTS, summary)
+    summary["taxonomy"] = run_taxonomy_step(out, sizes, seed=seed, report=report)
     timings["taxonomy_s"] = summary["taxonomy"]["seconds"]
-    print()
-    print(
-        f"time: pretrain {timings['pretrain_s']:.0f} s, fine-tune {timings['finetune_s']:.0f} s, "
-        f"taxonomy {timings['taxonomy_s']:.0f} s; model folders {out / 'model'} and {out / 'taxonomy-model'}, "
-        f"calls in {out / 'predictions.tsv'} and {out / 'taxonomy_predictions.tsv'}"
-    )
-    print(
-        f"classify your own barcodes: barcodefm classify {out / 'model'} YOUR.fasta -o species.tsv "
-        f"(species), barcodefm classify {out / 'taxonomy-model'} YOUR.fasta -o taxonomy.tsv (every rank)"
-    )
     return summary
 
 
@@ -402,20 +374,21 @@ def _taxonomy_queries(records, n: int) -> list[dict]:
     return chosen
 
 
-def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
+def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0, report: Report = log_steps) -> dict:
     """Step 5: BarcodeMamba+ on the bundled ITS sample, saved as ``out/taxonomy-model`` and used
-    like ``barcodefm classify`` on a few held-out barcodes. Returns the numbers it prints."""
+    like ``barcodefm classify`` on a few held-out barcodes. Returns its numbers, also given to
+    ``report`` as :data:`TAXONOMY_RESULTS`."""
     from ..data import load_barcodes, sample_path
-    from ..data.labels import normalize_label
     from ..inference.classify import classify_file
     from .finetuning import build_finetuning
     from .options import FinetuneOptions
 
     sample = str(sample_path("its"))
     model_dir = out / "taxonomy-model"
-    print(
+    report(
+        STEP,
         "[5/5] BarcodeMamba+ on the bundled fungal ITS sample: one head per rank (phylum .. species), "
-        "hierarchical label smoothing + class-weighted loss, novelty reference"
+        "hierarchical label smoothing + class-weighted loss, novelty reference",
     )
     start = time.perf_counter()
     finetuned = _train(
@@ -429,13 +402,6 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
                 train_splits=("train", "train_singleton"),
                 eval_splits=("val",),
                 test_splits=("test", "unseen_query"),
-                tokenizer=sizes.tokenizer,
-                k=sizes.k,
-                d_model=sizes.d_model,
-                n_layer=sizes.n_layer,
-                headdim=sizes.headdim,
-                d_state=sizes.d_state,
-                d_intermediate=sizes.d_intermediate,
                 max_length=sizes.max_length,
                 batch_size=sizes.batch_size,
                 max_steps=sizes.taxonomy_steps,
@@ -443,6 +409,7 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
                 seed=seed,
                 save_steps=0,
                 logging_steps=max(1, min(20, sizes.taxonomy_steps // 5)),
+                **sizes.model_options(),
             )
         )
     )
@@ -455,68 +422,19 @@ def run_taxonomy_step(out: Path, sizes: DemoSizes, seed: int = 0) -> dict:
         calls = list(csv.DictReader(f, delimiter="\t"))
 
     ranks = finetuned["ranks"]
-    truth = {q["id"]: q for q in queries}
-
-    def cell(call, rank):
-        # "*" marks a call that differs from the true label.
-        wrong = "*" if call[rank] != (normalize_label(rank, truth[call["id"]][rank]) or "") else ""
-        probability = call[rank + "_prob"]
-        return f"{call[rank] or '-'}{wrong} {float(probability):.2f}" if probability else "-"
-
-    print(
-        _table(
-            ["query", "split", *ranks, "novelty", "likely novel", "true species"],
-            [
-                [
-                    c["id"],
-                    truth[c["id"]]["split"],
-                    *(cell(c, r) for r in ranks),
-                    c.get("novelty", ""),
-                    c.get("likely_novel", ""),
-                    truth[c["id"]]["species"],
-                ]
-                for c in calls
-            ],
-        )
-    )
-    print("(* = differs from the true label; test species were seen in training, unseen_query species were not)")
-    print()
     test, unseen = finetuned["test"], finetuned["unseen_query"]
-    print(
-        f"per-rank accuracy on the held-out ITS test split ({test['all'][ranks[-1]]['n']} barcodes; "
-        f"dedup = sequence not in train) and on species absent from training (unseen_query):"
-    )
-    print(
-        _table(
-            ["rank", "classes", "test", "test dedup", "unseen species"],
-            [
-                [
-                    r,
-                    finetuned["n_labels"][r],
-                    f"{100 * test['all'][r]['accuracy']:.1f}%",
-                    f"{100 * test['dedup'][r]['accuracy']:.1f}%",
-                    f"{100 * unseen['all'][r]['accuracy']:.1f}%",
-                ]
-                for r in ranks
-            ],
-        )
-    )
-    novelty = finetuned.get("novelty", {})
-    if novelty.get("saved"):
-        print(
-            f"novelty threshold {novelty['threshold']:.4f} (cosine distance to the nearest training barcode): "
-            f"flags {100 * novelty.get('detection_rate', float('nan')):.0f}% of unseen_key barcodes, "
-            f"{100 * novelty['false_alarm_rate']:.0f}% of seen-species val barcodes"
-        )
-    print(f"model folder {model_dir} (try: barcodefm classify {model_dir} YOUR.fasta -o calls.tsv)")
-    return {
+    results = {
         "ranks": ranks,
         "n_labels": finetuned["n_labels"],
+        "n_test": test["all"][ranks[-1]]["n"],
         "test": {r: test["all"][r]["accuracy"] for r in ranks},
         "test_dedup": {r: test["dedup"][r]["accuracy"] for r in ranks},
         "unseen_query": {r: unseen["all"][r]["accuracy"] for r in ranks},
-        "novelty": novelty,
+        "novelty": finetuned.get("novelty", {}),
         "queries": calls,
+        "true_records": {q["id"]: q for q in queries},  # the queries' true split and labels
         "seconds": seconds,
         "output": str(model_dir),
     }
+    report(TAXONOMY_RESULTS, results)
+    return results

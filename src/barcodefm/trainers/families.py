@@ -12,6 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .options import SIZE_OPTIONS
+
 if TYPE_CHECKING:  # the collators import torch: the families import them when built
     from .collators import BarcodeCollator
 
@@ -79,9 +81,7 @@ def _barcodemamba() -> ModelFamily:
             "mlm": Objective(BarcodeMambaForMaskedLM, MaskedLMCollator, "published 50% masked-token variant"),
         },
         classification_class=BarcodeMambaForSequenceClassification,
-        size_options=frozenset(
-            {"d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout"}
-        ),
+        size_options=frozenset(SIZE_OPTIONS),  # every size option the trainers have
     )
 
 

@@ -20,8 +20,8 @@ import datasets
 from transformers import set_seed
 
 from .arguments import make_training_arguments
-from .callbacks import EpochCallback, TrainLogCallback
-from .data_selection import read_barcodes, select_splits
+from .callbacks import EpochCallback
+from .data_selection import held_out_splits, read_barcodes, select_splits
 from .distributed import barrier, is_main_process
 from .export import export_model
 from .families import get_family
@@ -31,12 +31,13 @@ from .run_setup import (
     RunStart,
     as_examples,
     claim_run_directory,
+    new_model_tokenizer,
     open_run_directory,
     run_tokenizer,
+    train_log,
     training_augmentation,
 )
 from .tasks import make_task
-from .tokenizer_choice import build_tokenizer
 from .trainer import BarcodeTrainer
 
 logger = logging.getLogger(__name__)
@@ -135,13 +136,7 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
     train_records = select_splits(records, options.train_splits, source=options.data)
     train_records = task.drop_unlabelled(train_records, f"{options.data} [{','.join(options.train_splits)}]")
     task.fit(train_records)
-    held_out = {}
-    for name in (*options.eval_splits, *options.test_splits):
-        selected = select_splits(records, [name], source=options.data, required=False)
-        if selected is None:
-            logger.warning("%s has no %r records: not evaluated", options.data, name)
-        else:
-            held_out[name] = selected
+    held_out = held_out_splits(records, (*options.eval_splits, *options.test_splits), source=options.data)
 
     has_eval = any(name in held_out for name in options.eval_splits)
     args = make_training_arguments(options, start.directory.checkpoints, has_eval=has_eval)
@@ -156,18 +151,7 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
             start, lambda: load_tokenizer(options.model, trust_remote_code=trust), trust_remote_code=trust
         )
     else:
-        tokenizer = run_tokenizer(
-            start,
-            lambda: build_tokenizer(
-                options.tokenizer or family.default_tokenizer,
-                max_bases=options.max_length,
-                k=options.k,
-                bpe_vocab_size=options.bpe_vocab_size,
-                bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
-                trust_remote_code=trust,
-            ),
-            trust_remote_code=trust,
-        )
+        tokenizer = new_model_tokenizer(start, options, family, train_records)
 
     set_seed(options.seed)  # the same classifier initialisation on every process and every resume
     overrides = {"pooling": options.pooling} if options.pooling else {}
@@ -194,14 +178,6 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
     )
     eval_collator = collator(tokenizer, options.max_length, augmentation=None, seed=options.seed)
     periodic = next((n for n in options.eval_splits if n in evaluations), None)
-    log = TrainLogCallback(
-        start.directory.log_path,
-        session=start.session,
-        info={
-            "world_size": args.world_size,
-            "global_batch_size": options.batch_size * args.world_size * options.grad_accum,
-        },
-    )
     trainer = BarcodeTrainer(
         model=model,
         args=args,
@@ -211,7 +187,7 @@ def build_finetuning(options: FinetuneOptions, callbacks=()) -> FinetuningRun:
         eval_data_collator=eval_collator,
         processing_class=tokenizer,
         compute_metrics=task.compute_metrics_for(evaluations[periodic][1]) if periodic else None,
-        callbacks=[log, EpochCallback(train_collator), *callbacks],
+        callbacks=[train_log(start, options, args), EpochCallback(train_collator), *callbacks],
     )
     return FinetuningRun(options, trainer, tokenizer, task, start, evaluations, records)
 

@@ -13,6 +13,10 @@ from pathlib import Path
 # tokenising. Every tooling default that means "bases per sequence" is this one.
 MAX_BASES = 660
 
+# The architecture options (--d-model ...): None unless given, so the family's default (or a
+# --preset) fills the ones left out.
+SIZE_OPTIONS = ("d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout")
+
 # Options that may change between a run and its --resume (they do not change what is computed).
 RESUMABLE_CHANGES = frozenset(
     {
@@ -77,8 +81,7 @@ class TrainingOptions:
 
     def size_options(self) -> dict:
         """The architecture options given (not None): what the model family builds from."""
-        names = ("d_model", "n_layer", "headdim", "d_state", "mamba_version", "d_intermediate", "dropout")
-        return {n: getattr(self, n) for n in names if getattr(self, n) is not None}
+        return {n: getattr(self, n) for n in SIZE_OPTIONS if getattr(self, n) is not None}
 
     def validate(self) -> None:
         if not self.data:
@@ -119,6 +122,9 @@ class PretrainOptions(TrainingOptions):
 # --task choices (tasks.TASKS implements each; kept here so the command line lists them without
 # importing torch)
 TASK_NAMES = ("species", "taxonomy")
+# --pooling choices: barcodefm.models.pooling.POOLINGS, repeated here because that module imports
+# torch and the command line lists them without it (tests/trainers check that the two agree).
+POOLINGS = ("mean", "mean_all", "last")
 
 
 @dataclass
@@ -127,7 +133,7 @@ class FinetuneOptions(TrainingOptions):
     from_scratch: bool = False
     task: str = "species"
     label_column: str = "species"
-    pooling: str | None = None  # "mean" | "last" | "mean_all"; None = the model's config
+    pooling: str | None = None  # one of POOLINGS; None = the model's config
     train_splits: tuple[str, ...] = ("train",)
     test_splits: tuple[str, ...] = ("test",)
     epochs: float = 5.0
@@ -157,7 +163,7 @@ class FinetuneOptions(TrainingOptions):
         if self.lora and self.from_scratch:
             raise ValueError("--lora adapts a pretrained model: it cannot be combined with --from-scratch")
         self._validate_taxonomy()
-        if self.pooling not in (None, "mean", "last", "mean_all"):
+        if self.pooling not in (None, *POOLINGS):
             raise ValueError(f"--pooling must be mean, last or mean_all, got {self.pooling!r}")
         if self.model and (self.size_options() or self.tokenizer):
             given = [*self.size_options(), *(["tokenizer"] if self.tokenizer else [])]

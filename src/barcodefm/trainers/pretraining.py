@@ -15,9 +15,9 @@ import datasets
 from transformers import set_seed
 
 from .arguments import make_training_arguments
-from .callbacks import EpochCallback, TrainLogCallback
+from .callbacks import EpochCallback
 from .collators import MaskedLMCollator
-from .data_selection import has_splits, read_barcodes, select_splits
+from .data_selection import has_splits, held_out_splits, read_barcodes, select_splits
 from .distributed import barrier, is_main_process
 from .export import export_model
 from .families import get_family
@@ -27,11 +27,11 @@ from .run_setup import (
     RunStart,
     as_examples,
     claim_run_directory,
+    new_model_tokenizer,
     open_run_directory,
-    run_tokenizer,
+    train_log,
     training_augmentation,
 )
-from .tokenizer_choice import build_tokenizer
 from .trainer import BarcodeTrainer
 
 logger = logging.getLogger(__name__)
@@ -91,14 +91,7 @@ def _pretraining_records(options: PretrainOptions):
         )
         return records, {}
     train = select_splits(records, options.splits, source=options.data)
-    evals = {}
-    for name in options.eval_splits:
-        selected = select_splits(records, [name], source=options.data, required=False)
-        if selected is None:
-            logger.warning("%s has no %r records: no evaluation on it", options.data, name)
-        else:
-            evals[name] = selected
-    return train, evals
+    return train, held_out_splits(records, options.eval_splits, source=options.data)
 
 
 def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
@@ -120,18 +113,7 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
     _ = args.device  # sets up the process group of a torchrun / accelerate launch
     open_run_directory(start, options)
 
-    tokenizer = run_tokenizer(
-        start,
-        lambda: build_tokenizer(
-            options.tokenizer or family.default_tokenizer,
-            max_bases=options.max_length,
-            k=options.k,
-            bpe_vocab_size=options.bpe_vocab_size,
-            bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
-            trust_remote_code=options.trust_remote_code,
-        ),
-        trust_remote_code=options.trust_remote_code,
-    )
+    tokenizer = new_model_tokenizer(start, options, family, train_records)
     train = as_examples(train_records, tokenizer, f"{options.data} [{','.join(options.splits)}]")
     evals = {name: as_examples(ds, tokenizer, f"{options.data} [{name}]") for name, ds in eval_records.items()}
 
@@ -158,14 +140,6 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
     eval_collator = objective.collator_class(
         tokenizer, options.max_length, augmentation=None, seed=options.seed, **extra
     )
-    log = TrainLogCallback(
-        start.directory.log_path,
-        session=start.session,
-        info={
-            "world_size": args.world_size,
-            "global_batch_size": options.batch_size * args.world_size * options.grad_accum,
-        },
-    )
     trainer = BarcodeTrainer(
         model=model,
         args=args,
@@ -174,7 +148,7 @@ def build_pretraining(options: PretrainOptions, callbacks=()) -> PretrainingRun:
         data_collator=train_collator,
         eval_data_collator=eval_collator,
         processing_class=tokenizer,
-        callbacks=[log, EpochCallback(train_collator), *callbacks],
+        callbacks=[train_log(start, options, args), EpochCallback(train_collator), *callbacks],
     )
     return PretrainingRun(options, trainer, tokenizer, start, evals, objective_name)
 

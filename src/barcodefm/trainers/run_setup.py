@@ -14,10 +14,12 @@ from pathlib import Path
 import datasets
 
 from .augmentation import SequenceAugmentation
+from .callbacks import TrainLogCallback
 from .data_selection import drop_short, with_index
 from .distributed import barrier, is_main_process
 from .options import TrainingOptions
 from .run_directory import RunDirectory
+from .tokenizer_choice import build_tokenizer
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +76,36 @@ def run_tokenizer(start: RunStart, make_tokenizer, trust_remote_code: bool = Fal
         tokenizer.save_pretrained(str(folder))
     barrier()
     return tokenizer if tokenizer is not None else load_tokenizer(folder, trust_remote_code=trust_remote_code)
+
+
+def new_model_tokenizer(start: RunStart, options: TrainingOptions, family, train_records: datasets.Dataset):
+    """The run's tokenizer for a new model: ``--tokenizer`` (default: the family's); a BPE vocabulary
+    is trained on the first ``--max-length`` bases of ``train_records``."""
+    return run_tokenizer(
+        start,
+        lambda: build_tokenizer(
+            options.tokenizer or family.default_tokenizer,
+            max_bases=options.max_length,
+            k=options.k,
+            bpe_vocab_size=options.bpe_vocab_size,
+            bpe_corpus=lambda: (s[: options.max_length] for s in train_records["sequence"]),
+            trust_remote_code=options.trust_remote_code,
+        ),
+        trust_remote_code=options.trust_remote_code,
+    )
+
+
+def train_log(start: RunStart, options: TrainingOptions, args) -> TrainLogCallback:
+    """The callback writing the run's ``train_log.jsonl``, its start lines naming the process count
+    and the global batch size (``args``: the run's TrainingArguments)."""
+    return TrainLogCallback(
+        start.directory.log_path,
+        session=start.session,
+        info={
+            "world_size": args.world_size,
+            "global_batch_size": options.batch_size * args.world_size * options.grad_accum,
+        },
+    )
 
 
 def kmer_size(tokenizer) -> int | None:

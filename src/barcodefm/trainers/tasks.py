@@ -16,7 +16,8 @@ import numpy as np
 
 from ..evaluation.labels import LabelMap, is_known_label
 from ..evaluation.metrics import classification_metrics
-from .collators import IGNORE_INDEX, ClassificationCollator
+from ..models.taxonomy import IGNORE_INDEX
+from .collators import ClassificationCollator
 from .options import TASK_NAMES
 from .taxonomy_task import TaxonomyTask
 

@@ -1,4 +1,5 @@
-"""``--tokenizer char|kmer|bpe|PATH``: the tokenizer a new run trains with."""
+"""``--tokenizer KIND|PATH``: the tokenizer a new run trains with (the kinds and their classes:
+:data:`barcodefm.registry.TOKENIZERS`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from ..registry import TOKENIZERS, tokenizer_class, tokenizer_kind
 from .options import MAX_BASES
 
 logger = logging.getLogger(__name__)
 
-TOKENIZER_KINDS = ("char", "kmer", "bpe")
+TOKENIZER_KINDS = tuple(TOKENIZERS)
 
 
 def build_tokenizer(
@@ -28,18 +30,18 @@ def build_tokenizer(
     it with per-example random streams (see :mod:`.augmentation`). ``trust_remote_code``: a saved
     tokenizer that is not barcodefm's may run its own code (see :func:`barcodefm.factory.load_tokenizer`).
     """
-    from .. import BarcodeBPETokenizer, BarcodeCharTokenizer, BarcodeKmerTokenizer
-
-    kind = str(choice).lower()
-    if kind == "char":
-        return BarcodeCharTokenizer(model_max_length=max_bases)
-    if kind in ("kmer", "k-mer", "k_mer"):
-        return BarcodeKmerTokenizer(k=k, max_bases=max_bases)
-    if kind == "bpe":
-        if bpe_corpus is None:
-            raise ValueError("a BPE tokenizer needs sequences to train on")
-        logger.info("training a BPE vocabulary of %d tokens on the training sequences", bpe_vocab_size)
-        return BarcodeBPETokenizer.train(bpe_corpus(), vocab_size=bpe_vocab_size)
+    kind = tokenizer_kind(choice)
+    if kind is not None:
+        cls = tokenizer_class(kind)
+        # The run options a kind's constructor takes; any other kind needs only the length.
+        if kind == "kmer":
+            return cls(k=k, max_bases=max_bases)
+        if kind == "bpe":
+            if bpe_corpus is None:
+                raise ValueError("a BPE tokenizer needs sequences to train on")
+            logger.info("training a BPE vocabulary of %d tokens on the training sequences", bpe_vocab_size)
+            return cls.train(bpe_corpus(), vocab_size=bpe_vocab_size)
+        return cls(model_max_length=max_bases)
     path = Path(choice)
     if not path.is_dir():
         raise ValueError(

@@ -10,13 +10,10 @@ twice the cost. Queries without any hit get no prediction.
 from __future__ import annotations
 
 import re
-import tempfile
-import time
 from collections.abc import Sequence
-from pathlib import Path
 
 from .executables import require_executable, run_tool
-from .fasta import clean_sequences, default_ids, positional_ids, write_fasta
+from .fasta import QUERIES_FASTA, REFERENCES_FASTA, aligner_input
 from .results import TopHitResult, top_hit_result
 
 TASKS = ("megablast", "blastn", "dc-megablast")
@@ -51,30 +48,18 @@ def blast_top_hits(
         raise ValueError(f"unknown BLAST task {task!r}; choose one of {', '.join(TASKS)}")
     makeblastdb = require_executable("makeblastdb", DEBIAN_PACKAGE)
     blastn = require_executable("blastn", DEBIAN_PACKAGE)
-    reference_ids = default_ids(len(reference_sequences), reference_ids, "reference")
-    query_ids = default_ids(len(query_sequences), query_ids, "query")
-    references = clean_sequences(reference_sequences, reference_ids, "reference")
-    queries = clean_sequences(query_sequences, query_ids, "query")
-    ref_headers = positional_ids("r", len(references))
-    query_headers = positional_ids("q", len(queries))
-    ref_index = {h: i for i, h in enumerate(ref_headers)}
-    query_index = {h: i for i, h in enumerate(query_headers)}
+    inputs = aligner_input(reference_sequences, query_sequences, reference_ids, query_ids)
 
-    with tempfile.TemporaryDirectory(prefix="barcodefm-blast-") as tmp:
-        tmp = Path(tmp)
-        start = time.perf_counter()
-        write_fasta(tmp / "references.fasta", ref_headers, references)
-        run_tool([makeblastdb, "-in", str(tmp / "references.fasta"), "-dbtype", "nucl", "-out", str(tmp / "db")])
-        index_seconds = time.perf_counter() - start
-
-        write_fasta(tmp / "queries.fasta", query_headers, queries)
+    with inputs.written("barcodefm-blast-") as (tmp, write_seconds):
+        database = [makeblastdb, "-in", str(tmp / REFERENCES_FASTA), "-dbtype", "nucl", "-out", str(tmp / "db")]
+        index_seconds = write_seconds + run_tool(database)
         search_seconds = run_tool(
             [
                 blastn,
                 "-task",
                 task,
                 "-query",
-                str(tmp / "queries.fasta"),
+                str(tmp / QUERIES_FASTA),
                 "-db",
                 str(tmp / "db"),
                 "-outfmt",
@@ -91,13 +76,13 @@ def blast_top_hits(
         with open(tmp / "hits.tsv", encoding="utf-8") as handle:
             for line in handle:
                 qseqid, sseqid, pident, bitscore = line.rstrip("\n").split("\t")
-                q = query_index[strip_seqid_prefix(qseqid)]
-                r = ref_index[strip_seqid_prefix(sseqid)]
+                q = inputs.query_position(strip_seqid_prefix(qseqid))
+                r = inputs.reference_position(strip_seqid_prefix(sseqid))
                 candidate = (r, float(pident), float(bitscore))
                 best = hits.get(q)
                 # Highest bitscore, then identity; on a full tie BLAST's own order (first) wins.
                 if best is None or (candidate[2], candidate[1]) > (best[2], best[1]):
                     hits[q] = candidate
     return top_hit_result(
-        f"blast-{task}", query_ids, reference_ids, hits, index_seconds, search_seconds, reference_labels
+        f"blast-{task}", inputs.query_ids, inputs.reference_ids, hits, index_seconds, search_seconds, reference_labels
     )

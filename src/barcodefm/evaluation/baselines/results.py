@@ -8,8 +8,21 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+class _PerQueryTiming:
+    """Query count and search time per query, for results holding ``query_ids`` and ``search_seconds``."""
+
+    @property
+    def n_queries(self) -> int:
+        return len(self.query_ids)
+
+    @property
+    def ms_per_query(self) -> float:
+        """Search milliseconds per query."""
+        return 1000.0 * self.search_seconds / max(self.n_queries, 1)
+
+
 @dataclass
-class TopHitResult:
+class TopHitResult(_PerQueryTiming):
     """Best reference hit per query (BLAST, VSEARCH ``--usearch_global``, k-mer 1-NN).
 
     ``hit_indices`` index the reference sequences (-1: no hit); ``hit_ids`` are the reference
@@ -30,15 +43,6 @@ class TopHitResult:
     index_seconds: float
     search_seconds: float
     predicted_labels: list | None = None
-
-    @property
-    def n_queries(self) -> int:
-        return len(self.query_ids)
-
-    @property
-    def ms_per_query(self) -> float:
-        """Search milliseconds per query."""
-        return 1000.0 * self.search_seconds / max(self.n_queries, 1)
 
     def labels(self, reference_labels: Sequence) -> list:
         """The label of each query's hit (None where there is no hit)."""
@@ -79,7 +83,7 @@ def top_hit_result(
 
 
 @dataclass
-class SintaxResult:
+class SintaxResult(_PerQueryTiming):
     """SINTAX classification per query and rank.
 
     ``predictions[rank][i]``: the label at that rank when its bootstrap confidence reaches the
@@ -95,11 +99,3 @@ class SintaxResult:
     confidences: dict[str, list] = field(default_factory=dict)
     index_seconds: float = 0.0
     search_seconds: float = 0.0
-
-    @property
-    def n_queries(self) -> int:
-        return len(self.query_ids)
-
-    @property
-    def ms_per_query(self) -> float:
-        return 1000.0 * self.search_seconds / max(self.n_queries, 1)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..labels import is_known_label
 from .executables import require_executable, run_tool
-from .fasta import clean_sequences, default_ids, positional_ids, write_fasta
+from .fasta import QUERIES_FASTA, REFERENCES_FASTA, aligner_input, write_fasta
 from .results import SintaxResult, TopHitResult, top_hit_result
 
 logger = logging.getLogger(__name__)
@@ -70,28 +70,16 @@ def vsearch_top_hits(
     ``scores`` and ``identities`` are VSEARCH's percent identity.
     """
     vsearch = require_executable("vsearch", DEBIAN_PACKAGE)
-    reference_ids = default_ids(len(reference_sequences), reference_ids, "reference")
-    query_ids = default_ids(len(query_sequences), query_ids, "query")
-    references = clean_sequences(reference_sequences, reference_ids, "reference")
-    queries = clean_sequences(query_sequences, query_ids, "query")
-    ref_headers = positional_ids("r", len(references))
-    query_headers = positional_ids("q", len(queries))
-    ref_index = {h: i for i, h in enumerate(ref_headers)}
-    query_index = {h: i for i, h in enumerate(query_headers)}
+    inputs = aligner_input(reference_sequences, query_sequences, reference_ids, query_ids)
 
-    with tempfile.TemporaryDirectory(prefix="barcodefm-vsearch-") as tmp:
-        tmp = Path(tmp)
-        start = time.perf_counter()
-        write_fasta(tmp / "references.fasta", ref_headers, references)
-        index_seconds = time.perf_counter() - start
-        write_fasta(tmp / "queries.fasta", query_headers, queries)
+    with inputs.written("barcodefm-vsearch-") as (tmp, index_seconds):
         search_seconds = run_tool(
             [
                 vsearch,
                 "--usearch_global",
-                str(tmp / "queries.fasta"),
+                str(tmp / QUERIES_FASTA),
                 "--db",
-                str(tmp / "references.fasta"),
+                str(tmp / REFERENCES_FASTA),
                 "--id",
                 str(min_identity),
                 "--maxaccepts",
@@ -114,10 +102,13 @@ def vsearch_top_hits(
         with open(tmp / "hits.tsv", encoding="utf-8") as handle:
             for line in handle:
                 fields = line.rstrip("\n").split("\t")
-                q, r, identity = query_index[fields[0]], ref_index[fields[1]], float(fields[2])
+                q, r = inputs.query_position(fields[0]), inputs.reference_position(fields[1])
+                identity = float(fields[2])
                 if q not in hits:  # hits come sorted by decreasing identity
                     hits[q] = (r, identity, identity)
-    return top_hit_result("vsearch", query_ids, reference_ids, hits, index_seconds, search_seconds, reference_labels)
+    return top_hit_result(
+        "vsearch", inputs.query_ids, inputs.reference_ids, hits, index_seconds, search_seconds, reference_labels
+    )
 
 
 class _TaxonNames:
@@ -200,10 +191,8 @@ def sintax_classify(
     ``reference_sequences``; references with no known rank are left out of the database.
     """
     vsearch = require_executable("vsearch", DEBIAN_PACKAGE)
-    reference_ids = default_ids(len(reference_sequences), None, "reference")
-    query_ids = default_ids(len(query_sequences), query_ids, "query")
-    references = clean_sequences(reference_sequences, reference_ids, "reference")
-    queries = clean_sequences(query_sequences, query_ids, "query")
+    inputs = aligner_input(reference_sequences, query_sequences, query_ids=query_ids)
+    references, queries = inputs.references, inputs.queries
     ranks = list(reference_taxonomy.keys())
     letters = _rank_letters(ranks)
     rank_of_letter = {letter: rank for rank, letter in letters.items()}
@@ -216,25 +205,23 @@ def sintax_classify(
         raise ValueError("no reference has a known label at any rank: SINTAX has nothing to learn from")
     if len(kept) < len(references):
         logger.warning("SINTAX: %d reference(s) without any rank label left out", len(references) - len(kept))
-    query_headers = positional_ids("q", len(queries))
-    query_index = {h: i for i, h in enumerate(query_headers)}
 
-    result = SintaxResult(query_ids=query_ids, ranks=ranks, cutoff=cutoff)
+    result = SintaxResult(query_ids=inputs.query_ids, ranks=ranks, cutoff=cutoff)
     for table in (result.predictions, result.best, result.confidences):
         table.update({rank: [None] * len(queries) for rank in ranks})
     with tempfile.TemporaryDirectory(prefix="barcodefm-sintax-") as tmp:
         tmp = Path(tmp)
         start = time.perf_counter()
-        write_fasta(tmp / "references.fasta", [f"r{i}{suffixes[i]}" for i in kept], [references[i] for i in kept])
+        write_fasta(tmp / REFERENCES_FASTA, [f"r{i}{suffixes[i]}" for i in kept], [references[i] for i in kept])
         result.index_seconds = time.perf_counter() - start
-        write_fasta(tmp / "queries.fasta", query_headers, queries)
+        inputs.write_queries(tmp / QUERIES_FASTA)
         result.search_seconds = run_tool(
             [
                 vsearch,
                 "--sintax",
-                str(tmp / "queries.fasta"),
+                str(tmp / QUERIES_FASTA),
                 "--db",
-                str(tmp / "references.fasta"),
+                str(tmp / REFERENCES_FASTA),
                 "--tabbedout",
                 str(tmp / "sintax.tsv"),
                 "--sintax_cutoff",
@@ -251,7 +238,7 @@ def sintax_classify(
         with open(tmp / "sintax.tsv", encoding="utf-8") as handle:
             for line in handle:
                 fields = line.rstrip("\n").split("\t")
-                q = query_index[fields[0]]
+                q = inputs.query_position(fields[0])
                 # Column 2: every rank of the winning lineage with its bootstrap confidence.
                 for entry in filter(None, (fields[1] if len(fields) > 1 else "").split(",")):
                     match = _SINTAX_ENTRY.match(entry)

@@ -1,0 +1,88 @@
+"""barcodefm serve [--model coi-insect|its-fungi|FOLDER|HUB_ID] [--port 8000] [--host 127.0.0.1]"""
+
+from __future__ import annotations
+
+import logging
+
+NAME = "serve"
+HELP = (
+    "identify barcodes on a local web page: paste or upload FASTA/TSV/CSV, get the per-rank table, the "
+    "nearest training references, a map and a TSV download (needs the serve extra: pip install 'barcodefm[serve]')"
+)
+
+logger = logging.getLogger(__name__)
+
+
+def add_arguments(p):
+    from .common import add_trust_remote_code
+
+    p.add_argument(
+        "--model",
+        default="coi-insect",
+        help="a bundled model (coi-insect, the default, or its-fungi), a taxonomic classifier folder "
+        "(barcodefm finetune --task taxonomy) or a Hub id; loaded once, at start-up",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1: this machine only). Any other address lets other "
+        "machines use the page, and run the model, without a password",
+    )
+    p.add_argument(
+        "--max-upload-mb",
+        type=float,
+        default=20.0,
+        help="largest upload, in MB of sequence text (a compressed file counts at its decompressed size; "
+        "default 20, about 30,000 COI barcodes)",
+    )
+    p.add_argument(
+        "--queue-size",
+        type=int,
+        default=8,
+        help="uploads that may wait for the model while it names another (default 8); more are answered 'busy, retry'",
+    )
+    p.add_argument("--marker", default="COI-5P", help="BOLD marker kept from tables (default COI-5P; 'all' keeps all)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    add_trust_remote_code(p)
+
+
+def run(args) -> int:
+    from ..cli import UserError
+
+    try:  # the web libraries are an extra: the core install stays lean
+        import starlette  # noqa: F401
+        import uvicorn
+    except ImportError as exc:
+        raise UserError(f"serve needs the web extra ({exc.name} is missing): pip install 'barcodefm[serve]'") from None
+    from ..registry import resolve_model
+    from ..serve.app import create_app, is_loopback
+    from ..serve.identifier import Identifier
+
+    if args.max_upload_mb <= 0 or args.queue_size < 1:
+        raise UserError("--max-upload-mb must be > 0 and --queue-size >= 1")
+    try:
+        resolve_model(args.model)  # a typo fails at once, before the libraries load
+    except (ValueError, FileNotFoundError) as exc:
+        raise UserError(str(exc)) from None
+    loopback = is_loopback(args.host)
+    if not loopback:
+        logger.warning(
+            "listening on %s, not a loopback address: anyone who can reach this machine on port %d can use "
+            "the page and run the model (there is no password); use --host 127.0.0.1 to keep it local",
+            args.host,
+            args.port,
+        )
+    logger.info("loading %s ...", args.model)
+    identifier = Identifier(args.model, device=args.device, trust_remote_code=args.trust_remote_code)
+    app = create_app(
+        identifier,
+        max_upload_mb=args.max_upload_mb,
+        queue_size=args.queue_size,
+        marker=None if args.marker == "all" else args.marker,
+        loopback=loopback,
+    )
+    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    print(f"barcodefm serve: {args.model} ready on http://{shown}:{args.port}/ (Ctrl+C stops)", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

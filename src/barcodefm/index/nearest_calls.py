@@ -1,0 +1,194 @@
+"""Calls from the nearest references of an index, and their combination with the model's own call.
+
+For each query the ``k`` nearest references vote, each weighted by ``exp((s - s_best) / T)``
+(``s`` = cosine similarity, ``T`` = :data:`TEMPERATURE`, as the model's own reference vote). The
+vote runs down the ranks: once a rank is called, only the neighbours inside that taxon (or without
+a label there) vote at the ranks below, so the calls form one lineage.
+
+The combined call is the same walk over the mean of two distributions per rank: the index's vote
+and the model's call (its label with its probability). A rank the model does not know is the
+index's alone, and the other way round. ``min_prob`` (SINTAX-style) then empties the combined call
+from the first rank below it downwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .reference_index import ReferenceIndex
+
+TEMPERATURE = 0.01
+DEFAULT_K = 10
+
+
+def _vote(index: ReferenceIndex, rank: str, sims: np.ndarray, rows: np.ndarray, alive: np.ndarray) -> dict[str, float]:
+    """The similarity-weighted vote (label -> share) of the ``alive`` neighbours labelled at ``rank``."""
+    totals: dict[str, float] = {}
+    weights = np.exp((sims - sims.max(initial=-np.inf)) / TEMPERATURE) if len(sims) else sims
+    for w, row, keep in zip(weights, rows, alive):
+        label = index.label(rank, int(row)) if keep else None
+        if label is not None:
+            totals[label] = totals.get(label, 0.0) + float(w)
+    total = sum(totals.values())
+    return {label: w / total for label, w in totals.items()} if total > 0 else {}
+
+
+def lineage_call(
+    index: ReferenceIndex,
+    ranks: Sequence[str],
+    sims: np.ndarray,
+    rows: np.ndarray,
+    model_call: dict[str, tuple[str | None, float]] | None = None,
+) -> dict[str, tuple[str | None, float]]:
+    """rank -> (label or None, probability) for one query with neighbours ``(sims, rows)``: the
+    index's vote walked down ``ranks``, averaged with ``model_call`` (rank -> (label, prob)) when given."""
+    valid = rows >= 0
+    sims, rows = sims[valid], rows[valid]
+    alive = np.ones(len(rows), dtype=bool)
+    out = {}
+    for rank in ranks:
+        dist = _vote(index, rank, sims, rows, alive) if rank in index.codes else {}
+        label, prob = (model_call or {}).get(rank, (None, 0.0))
+        if label is not None and dist:  # the mean of the two distributions
+            dist = {name: share / 2 for name, share in dist.items()}
+            dist[label] = dist.get(label, 0.0) + prob / 2
+        elif label is not None:
+            dist = {label: prob}
+        if not dist:
+            out[rank] = (None, 0.0)
+            continue
+        call = max(dist, key=dist.get)
+        out[rank] = (call, dist[call])
+        if rank in index.codes:  # below, only the neighbours inside the called taxon (or unlabelled there)
+            alive &= np.array([index.label(rank, int(r)) in (None, call) for r in rows], dtype=bool)
+    return out
+
+
+def cut_at(call: dict[str, tuple[str | None, float]], min_prob: float | None) -> dict[str, tuple[str | None, float]]:
+    """SINTAX-style: from the first rank below ``min_prob`` downwards, no label."""
+    if min_prob is None:
+        return call
+    out, stopped = {}, False
+    for rank, (label, prob) in call.items():
+        stopped = stopped or label is None or prob < min_prob
+        out[rank] = (None, prob) if stopped else (label, prob)
+    return out
+
+
+class IndexCalls:
+    """What ``classify --index`` adds to each row: the index's own per-rank call, the combined
+    call, and the nearest references (ids, similarities, labels at their lowest known rank)."""
+
+    def __init__(
+        self,
+        index_dir: str | Path,
+        model_dir: str | Path,
+        model_ranks: Sequence[str],
+        k: int = DEFAULT_K,
+        min_prob: float | None = None,
+    ):
+        from ..data.labels import RANKS
+
+        self.index = ReferenceIndex.load(index_dir)
+        self.index.check_model(model_dir)
+        self.k, self.min_prob = k, min_prob
+        known = set(model_ranks) | set(self.index.ranks)
+        self.ranks = [r for r in RANKS if r in known] + [r for r in model_ranks if r not in RANKS]
+        self.columns = (
+            [c for r in self.index.ranks for c in (f"index_{r}", f"index_{r}_prob")]
+            + [c for r in self.ranks for c in (f"combined_{r}", f"combined_{r}_prob")]
+            + ["nearest_ids", "nearest_similarities", "nearest_labels"]
+        )
+
+    def rows(self, embeddings, preds: list[dict], novelty=None) -> tuple[list[list[str]], np.ndarray | None]:
+        """(the extra cells of each query, ``novelty`` lowered to the cosine distance of each query to
+        its nearest reference of the index where that is nearer; None without ``novelty``)."""
+        sims, rows = self.index.search(embeddings, self.k)
+        cells = []
+        for query_sims, query_rows, pred in zip(sims, rows, preds):
+            own = lineage_call(self.index, self.index.ranks, query_sims, query_rows)
+            model_call = {r: (pred["labels"].get(r), pred["probs"].get(r, 0.0)) for r in pred["labels"]}
+            combined = cut_at(lineage_call(self.index, self.ranks, query_sims, query_rows, model_call), self.min_prob)
+            row = []
+            for r in self.index.ranks:
+                row += _cell(own[r])
+            for r in self.ranks:
+                row += _cell(combined[r])
+            valid = query_rows >= 0
+            row.append(";".join(self.index.ids[int(i)] for i in query_rows[valid]))
+            row.append(";".join(f"{s:.4f}" for s in query_sims[valid]))
+            row.append(";".join(self._lowest_label(int(i)) for i in query_rows[valid]))
+            cells.append(row)
+        if novelty is None:
+            return cells, None
+        nearest = np.where(rows[:, 0] >= 0, 1.0 - sims[:, 0], np.inf)
+        return cells, np.minimum(np.asarray(novelty, dtype=np.float64), nearest)
+
+    def _lowest_label(self, row: int) -> str:
+        return next((label for r in reversed(self.index.ranks) if (label := self.index.label(r, row))), "")
+
+
+def _cell(call: tuple[str | None, float]) -> list[str]:
+    label, prob = call
+    return ["", ""] if label is None else [label, f"{prob:.4f}"]
+
+
+def identify(
+    sequences: Sequence[str],
+    model: str | Path,
+    index: str | Path,
+    k: int = DEFAULT_K,
+    min_prob: float | None = None,
+    batch_size: int = 64,
+) -> list[dict]:
+    """Identify barcodes against an index from Python: per sequence ``{"nearest": [{"id",
+    "similarity", "labels"}], "index_call": {rank: (label, prob)}, "model_call": ...,
+    "combined_call": ...}`` (``model_call`` from a taxonomic classifier's heads, empty for an
+    embedding-only model, whose combined call is then the index's)."""
+    import torch
+
+    from ..factory import load_model, load_tokenizer
+    from ..inference.classify import trained_max_length
+    from ..models.taxonomy import predict
+    from ..registry import resolve_model
+
+    model_dir = resolve_model(str(model))
+    tokenizer = load_tokenizer(model_dir)
+    network = load_model(model_dir, "AutoModel").eval()  # a taxonomic folder gives its classifier
+    spec = network.taxonomy.spec if hasattr(network, "taxonomy") else None
+    calls = IndexCalls(index, model_dir, list(spec.ranks) if spec else [], k=k, min_prob=min_prob)
+    max_length = trained_max_length(model_dir)
+    out = []
+    for start in range(0, len(sequences), batch_size):
+        batch = [s[:max_length] for s in sequences[start : start + batch_size]]
+        enc = tokenizer(batch, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            emb = network.embed(enc["input_ids"], enc["attention_mask"]).float()
+            preds = [{"labels": {}, "probs": {}} for _ in batch]
+            if spec is not None:
+                preds = predict(list(network.taxonomy(emb).values()), spec)
+        sims, rows = calls.index.search(emb, k)
+        for query_sims, query_rows, pred in zip(sims, rows, preds):
+            model_call = {r: (pred["labels"][r], pred["probs"][r]) for r in pred["labels"]}
+            nearest = [
+                {
+                    "id": calls.index.ids[int(i)],
+                    "similarity": float(s),
+                    "labels": {r: calls.index.label(r, int(i)) for r in calls.index.ranks},
+                }
+                for s, i in zip(query_sims, query_rows)
+                if i >= 0
+            ]
+            combined = lineage_call(calls.index, calls.ranks, query_sims, query_rows, model_call)
+            out.append(
+                {
+                    "nearest": nearest,
+                    "index_call": lineage_call(calls.index, calls.index.ranks, query_sims, query_rows),
+                    "model_call": model_call,
+                    "combined_call": cut_at(combined, min_prob),
+                }
+            )
+    return out

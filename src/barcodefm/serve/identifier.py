@@ -1,0 +1,209 @@
+"""The model behind the page: loaded once, it names the records of one upload at a time.
+
+Each record gets what ``barcodefm classify`` writes (per rank the name and probability, from the
+rule per rank stored with the model: heads, reference votes or their mean; the consistency flag;
+novelty), before any min-prob cutoff (:mod:`.results` applies it, so the page's slider needs no new
+run), plus what the page shows: the nearest training references in the model's embedding space
+(cosine similarity, and alignment identity to the query when the folder stores the reference
+sequences) and the query's place on the 2-D map.
+
+The map is a PCA (scikit-learn) fitted once, at start-up, on the model's reference embeddings
+(the L2-normalised embeddings the novelty score and the reference vote use); queries are placed
+with the same projection. A folder without a reference set is named by its heads alone: no
+novelty, no neighbours, no map.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+NEIGHBOURS = 5  # training references shown per query
+MAP_POINTS = 5000  # reference points drawn on the map (a fixed random subset of them)
+
+
+class Cancelled(Exception):
+    """The user cancelled the job: the records after the last finished batch were not named."""
+
+
+class Identifier:
+    """A taxonomic identifier (a bundled name, a folder or a Hub id) and its reference set."""
+
+    def __init__(self, model: str, device: str | None = None, trust_remote_code: bool = False):
+        import torch
+
+        from ..factory import load_model, load_tokenizer
+        from ..inference.classify import sequence_classifier_label, trained_max_length
+        from ..inference.novelty import NOVELTY_FILE
+        from ..inference.reference_vote import ReferenceSet
+        from ..registry import resolve_model
+
+        self.name = model
+        self.model_dir = resolve_model(model)
+        if sequence_classifier_label(self.model_dir) is not None:
+            raise ValueError(
+                f"{model} is a species classifier: the page needs a taxonomic identifier (a bundled model, or a "
+                "folder from `barcodefm finetune --task taxonomy`); use `barcodefm classify` for this one"
+            )
+        self.tokenizer = load_tokenizer(self.model_dir, trust_remote_code=trust_remote_code)
+        self.model = load_model(self.model_dir, "AutoModel", trust_remote_code=trust_remote_code).eval()
+        if not hasattr(self.model, "predict_taxonomy"):
+            raise ValueError(
+                f"{model} holds a {type(self.model).__name__}, not a taxonomic classifier "
+                "(train one with `barcodefm finetune --task taxonomy`)"
+            )
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        self.spec = self.model.taxonomy.spec
+        self.ranks: list[str] = list(self.spec.ranks)
+        self.max_length = trained_max_length(self.model_dir)
+        self.reference = ReferenceSet.load(self.model_dir)
+        novelty_file = Path(self.model_dir) / NOVELTY_FILE
+        self.threshold: float | None = None
+        if self.reference is not None and novelty_file.is_file():
+            self.threshold = float(json.loads(novelty_file.read_text())["threshold"])
+        if self.reference is None:
+            logger.warning("%s has no reference set: heads only (no novelty, neighbours or map)", model)
+        self.projection, self.explained = self._fit_map()
+
+    @property
+    def has_novelty(self) -> bool:
+        return self.threshold is not None
+
+    def _fit_map(self):
+        if self.reference is None:
+            return None, None
+        from sklearn.decomposition import PCA
+
+        pca = PCA(n_components=2, random_state=0).fit(self.reference.embeddings.numpy())
+        return pca, [float(v) for v in pca.explained_variance_ratio_]
+
+    def describe(self) -> dict:
+        """What the page says about the model and its map."""
+        n_refs = 0 if self.reference is None else int(self.reference.embeddings.shape[0])
+        method = None
+        if self.projection is not None:
+            method = (
+                f"PCA (scikit-learn) fitted on the model's {n_refs:,} reference embeddings; the two axes explain "
+                f"{self.explained[0]:.0%} and {self.explained[1]:.0%} of their variance"
+            )
+        return {
+            "model": self.name,
+            "ranks": self.ranks,
+            "references": n_refs,
+            "novelty_threshold": self.threshold,
+            "map_method": method,
+            "max_length": self.max_length,
+        }
+
+    def reference_map(self, max_points: int = MAP_POINTS) -> dict | None:
+        """A fixed random subset of the reference points: coordinates and label per rank."""
+        if self.projection is None:
+            return None
+        import numpy as np
+
+        embeddings = self.reference.embeddings.numpy()
+        n = embeddings.shape[0]
+        keep = np.sort(np.random.default_rng(0).choice(n, size=min(n, max_points), replace=False))
+        xy = self.projection.transform(embeddings[keep]).astype(np.float64)
+        ranks = {}
+        for rank in self.ranks:
+            codes = self.reference.labels[rank][keep].tolist()
+            used = sorted({c for c in codes if c >= 0})
+            position = {c: i for i, c in enumerate(used)}
+            ranks[rank] = {
+                "names": [self.spec.labels[rank][c] for c in used],
+                "index": [position.get(c, -1) for c in codes],
+            }
+        return {"x": np.round(xy[:, 0], 4).tolist(), "y": np.round(xy[:, 1], 4).tolist(), "ranks": ranks}
+
+    def identify(
+        self,
+        records: Sequence[dict],
+        batch_size: int = 64,
+        on_batch: Callable[[int], None] | None = None,
+        cancelled: Callable[[], bool] | None = None,
+    ) -> list[dict]:
+        """One result per record, in order (see :func:`.results.row_cells` for their use).
+
+        ``on_batch(n_done)`` is called after each batch; ``cancelled()`` is asked before each
+        and raises :class:`Cancelled` when true."""
+        results: list[dict] = []
+        for start in range(0, len(records), batch_size):
+            if cancelled is not None and cancelled():
+                raise Cancelled
+            results += self._identify_batch(records[start : start + batch_size])
+            if on_batch is not None:
+                on_batch(len(results))
+        return results
+
+    def _identify_batch(self, batch: Sequence[dict]) -> list[dict]:
+        import torch
+
+        from ..inference.reference_vote import as_logits, heads_and_embeddings
+        from ..models.taxonomy import predict
+
+        whole = [r["sequence"] for r in batch]  # the sequence-space votes read all of each barcode
+        cut = whole if self.max_length is None else [s[: self.max_length] for s in whole]
+        enc = self.tokenizer(cut, padding=True, return_tensors="pt").to(self.device)
+        neighbours = dist = xy = None
+        with torch.no_grad():
+            if self.reference is None:
+                preds = self.model.predict_from_logits(self.model(**enc).logits)
+            else:
+                probs, emb = heads_and_embeddings(self.model, enc["input_ids"], enc["attention_mask"])
+                combined, nearest = self.reference.identify(probs, emb, whole)
+                preds = predict(as_logits(combined), self.spec)
+                dist = (1.0 - nearest).numpy()  # as in classify: the novelty reference holds these embeddings
+                neighbours = self._neighbours(emb, whole)
+                xy = self.projection.transform(torch.nn.functional.normalize(emb, dim=1).numpy())
+        rows = []
+        for i, (record, pred) in enumerate(zip(batch, preds)):
+            row = {
+                "id": record["id"],
+                "labels": [pred["labels"][r] for r in self.ranks],
+                "probs": [pred["probs"][r] for r in self.ranks],  # unrounded: the cutoff compares these
+                # Ranks whose call lies outside the call above: with a cutoff, only those above it count.
+                "inconsistent": [self.ranks.index(r) for r in pred["inconsistent_ranks"]],
+            }
+            if self.has_novelty:
+                row["novelty"] = max(float(dist[i]), 0.0)
+                row["likely_novel"] = bool(dist[i] > self.threshold)
+            if neighbours is not None:
+                row["neighbours"] = neighbours[i]
+                row["xy"] = [round(float(xy[i, 0]), 4), round(float(xy[i, 1]), 4)]
+            rows.append(row)
+        return rows
+
+    def _neighbours(self, embeddings, sequences: Sequence[str]) -> list[list[dict]]:
+        """The nearest references of each query in embedding space, with their labels, cosine
+        similarity and (with stored sequences) alignment identity to the query."""
+        from ..inference.alignment import identities
+
+        sims, idx = self.reference.neighbours(embeddings, k=NEIGHBOURS)
+        kmer = self.reference.kmer
+        identity = None
+        if kmer is not None:
+            cut = self.reference.sequence_max_length
+            pairs = [(seq[:cut], kmer.sequences[j]) for seq, row in zip(sequences, idx.tolist()) for j in row]
+            identity = identities(pairs).reshape(idx.shape).tolist()
+        codes = {rank: self.reference.labels[rank][idx].tolist() for rank in self.ranks}  # (batch, k) each
+        out = []
+        for q, (row_sims, row_idx) in enumerate(zip(sims.tolist(), idx.tolist())):
+            found = []
+            for n, (sim, j) in enumerate(zip(row_sims, row_idx)):
+                labels = [codes[r][q][n] for r in self.ranks]
+                found.append(
+                    {
+                        "ref": f"ref{j}",  # its record name in the folder's reference_sequences.fasta.gz
+                        "similarity": round(sim, 4),
+                        "identity": None if identity is None else round(float(identity[q][n]), 4),
+                        "labels": [self.spec.labels[r][c] if c >= 0 else None for r, c in zip(self.ranks, labels)],
+                    }
+                )
+            out.append(found)
+        return out

@@ -1,0 +1,113 @@
+"""`barcodefm index build|add|info`, nearest-reference calls and `classify --index` (tiny model,
+real COI barcodes from the bundled sample)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+pytest.importorskip("faiss", reason='the reference index needs faiss-cpu (pip install "barcodefm[index]")')
+from index_fixtures import RANKS, built_index, more_references, references, sample_records  # noqa: F401
+
+from barcodefm.index import ReferenceIndex, add_to_index, identify, lineage_call
+from barcodefm.index.shards import shard_numbers
+
+
+def test_build_writes_a_described_index(built_index, tiny_taxonomy_dir, capsys):  # noqa: F811
+    from barcodefm.cli import main
+
+    info = json.loads((built_index / "index.json").read_text())
+    assert info["n_references"] == 160 and info["ranks"] == list(RANKS)
+    assert info["search"]["kind"] == "flat" and info["model"] == str(tiny_taxonomy_dir)
+    assert len(info["model_sha256"]) == 64 and info["shard_size"] == 64
+    assert shard_numbers(built_index / "embeddings") == [0, 1, 2]
+    card = (built_index / "README.md").read_text()
+    assert "160 labelled DNA barcodes" in card and "barcodefm index build" in card and "| species |" in card
+    assert main(["index", "info", str(built_index)]) == 0
+    out = capsys.readouterr().out
+    assert "references: 160 in 3 shards" in out and "search: flat" in out
+
+
+def test_each_reference_finds_itself(built_index, tiny_taxonomy_dir, sample_records):  # noqa: F811
+    # The index embeds as classify does: a reference as a query is its own nearest neighbour.
+    records = sample_records[:6]
+    found = identify([r["sequence"][:150] for r in records], tiny_taxonomy_dir, built_index, k=3)
+    for record, result in zip(records, found):
+        top = result["nearest"][0]
+        assert top["similarity"] == pytest.approx(1.0, abs=1e-4)
+        assert top["labels"]["species"] == record["species"]
+        # (an untrained model's neighbours are all alike: the vote's winner is one of them)
+        assert result["index_call"]["species"][0] in {n["labels"]["species"] for n in result["nearest"]}
+        assert set(result["combined_call"]) >= set(RANKS)
+
+
+def test_another_model_is_refused(built_index, tmp_path):  # noqa: F811
+    import torch
+
+    from barcodefm import BarcodeCharTokenizer, BarcodeMambaModel, config_from_tokenizer
+
+    torch.manual_seed(1)
+    tok = BarcodeCharTokenizer()
+    BarcodeMambaModel(config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16)).save_pretrained(
+        tmp_path
+    )
+    tok.save_pretrained(tmp_path)
+    with pytest.raises(ValueError, match="was built with the model"):
+        ReferenceIndex.load(built_index).check_model(tmp_path)
+
+
+def test_add_appends_and_keeps_codes(built_index, more_references, tmp_path):  # noqa: F811
+    folder = tmp_path / "idx"
+    shutil.copytree(built_index, folder)
+    before = ReferenceIndex.load(folder)
+    info = add_to_index(folder, [more_references], batch_size=32)
+    after = ReferenceIndex.load(folder)
+    assert info["n_references"] == len(after) == 240 and after.ids[:160] == before.ids
+    for rank in RANKS:  # the references already there keep their codes
+        assert np.array_equal(after.codes[rank][:160], before.codes[rank])
+    assert len(info["commands"]) == 2 and info["commands"][1].startswith("barcodefm index add")
+
+
+def test_classify_with_index(built_index, tiny_taxonomy_dir, sample_records, tmp_path):  # noqa: F811
+    from conftest import write_fasta
+
+    from barcodefm.inference.classify import classify_file
+
+    queries = write_fasta(tmp_path / "q.fasta", sample_records[:5])
+    classify_file(tiny_taxonomy_dir, queries, tmp_path / "out.tsv", index=built_index, index_k=4)
+    classify_file(tiny_taxonomy_dir, queries, tmp_path / "cut.tsv", index=built_index, min_prob=1.01)
+    with open(tmp_path / "out.tsv", newline="") as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    with open(tmp_path / "cut.tsv", newline="") as f:
+        cut = list(csv.DictReader(f, delimiter="\t"))
+    for record, row, row_cut in zip(sample_records, rows, cut):
+        assert record["id"] in row["nearest_ids"].split(";") and len(row["nearest_ids"].split(";")) == 4
+        assert float(row["nearest_similarities"].split(";")[0]) == pytest.approx(1.0, abs=1e-3)
+        assert row["index_species"] and row["combined_order"]
+        assert row_cut["combined_order"] == "" and row_cut["order"]  # min_prob cuts the combined call only
+
+
+class _Labels:
+    """Just what lineage_call reads of an index."""
+
+    def __init__(self, labels: dict[str, list]):
+        self.codes = {r: None for r in labels}
+        self.labels = labels
+
+    def label(self, rank, row):
+        return self.labels[rank][row]
+
+
+def test_vote_walks_down_one_lineage():
+    index = _Labels({"genus": ["A", "B", "B"], "species": ["A x", "B y", "B z"]})
+    sims, rows = np.array([0.99, 0.989, 0.988]), np.array([0, 1, 2])
+    call = lineage_call(index, ["genus", "species"], sims, rows)
+    assert call["genus"][0] == "B"  # two close neighbours outvote the nearest one
+    assert call["species"][0] == "B y" and call["species"][1] > 0.5  # only B's neighbours vote below it
+    model = {"genus": ("A", 0.9), "species": ("A x", 0.9)}
+    combined = lineage_call(index, ["genus", "species"], sims, rows, model)
+    assert combined["genus"][0] == "A"  # mean of the model's 0.9 and the index's ~0.37

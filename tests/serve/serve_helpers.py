@@ -1,0 +1,108 @@
+"""What the serve tests share: the page served with the bundled coi-insect model (started once per
+test process, whichever test module asks first), real barcodes to upload, and a job poller."""
+
+from __future__ import annotations
+
+import atexit
+import socket
+import threading
+import time
+from types import SimpleNamespace
+
+import pytest
+
+pytest.importorskip("starlette", reason="barcodefm serve needs the serve extra: pip install -e '.[serve]'")
+pytest.importorskip("uvicorn", reason="barcodefm serve needs the serve extra: pip install -e '.[serve]'")
+httpx = pytest.importorskip("httpx", reason="the serve tests talk to the server with httpx (dev extra)")
+
+_bundled = None
+
+
+def start_server(app) -> SimpleNamespace:
+    """Run ``app`` with uvicorn in a thread, on a free loopback port; ``.url``, ``.stop()``."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(15)
+        sock.close()
+
+    return SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app, server=server, thread=thread, stop=stop)
+
+
+def bundled_server() -> SimpleNamespace:
+    """The page with the bundled coi-insect model and the default limits (loaded once per process)."""
+    global _bundled
+    if _bundled is None:
+        from barcodefm.serve.app import create_app
+        from barcodefm.serve.identifier import Identifier
+
+        identifier = Identifier("coi-insect", device="cpu")
+        _bundled = start_server(create_app(identifier))
+        _bundled.identifier = identifier
+        atexit.register(_bundled.stop)
+    return _bundled
+
+
+def sample_records() -> list[dict]:
+    """Real COI barcodes of the bundled sample: 3 test-split records of each order and one of a species
+    never seen in training per order (they should come out as likely novel)."""
+    from barcodefm.data import iter_barcodes, sample_path
+
+    picked, counts = [], {}
+    for record in iter_barcodes(sample_path("coi")):
+        key = (record["split"], record["order"])
+        wanted = {"test": 3, "unseen_query": 1}.get(record["split"], 0)
+        if counts.get(key, 0) < wanted:
+            counts[key] = counts.get(key, 0) + 1
+            picked.append(record)
+    return picked
+
+
+def all_sample_records() -> list[dict]:
+    from barcodefm.data import iter_barcodes, sample_path
+
+    return list(iter_barcodes(sample_path("coi")))
+
+
+# Records the readers reject (with these reasons); the good ones around them are still identified.
+BAD_RECORDS = {
+    "too_short_read": ("ACGTACGTAC", "too_short"),
+    "a_protein": ("MKVLAAGIVALLLAAGCSSQEEPQRRHHLLE", "invalid_character"),
+    "all_n": ("NNNNNNNNNNNNNNNNNNNNNNNNNNNNNN", "no_bases"),
+}
+
+
+def fasta(records, bad: dict | None = None) -> str:
+    """FASTA of ``records`` (whole sequences, their ids), then the ``bad`` ones."""
+    text = "".join(f">{r['id']}\n{r['sequence']}\n" for r in records)
+    return text + "".join(f">{name}\n{seq}\n" for name, (seq, _) in (bad or {}).items())
+
+
+def wait_for_job(client, url: str, job_id: str, timeout: float = 120.0) -> dict:
+    """Poll a job until it is no longer queued or running; its last status."""
+    deadline = time.monotonic() + timeout
+    while True:
+        job = client.get(f"{url}/api/jobs/{job_id}").json()
+        if job["state"] not in ("queued", "running"):
+            return job
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"job {job_id} still {job['state']} after {timeout} s")
+        time.sleep(0.1)
+
+
+def upload(client, url: str, body: bytes | str, name: str = "queries.fasta", **params):
+    data = body.encode() if isinstance(body, str) else body
+    return client.post(f"{url}/api/jobs", params={"name": name, **params}, content=data)
