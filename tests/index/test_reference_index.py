@@ -111,3 +111,20 @@ def test_vote_walks_down_one_lineage():
     model = {"genus": ("A", 0.9), "species": ("A x", 0.9)}
     combined = lineage_call(index, ["genus", "species"], sims, rows, model)
     assert combined["genus"][0] == "A"  # mean of the model's 0.9 and the index's ~0.37
+
+
+def test_build_without_faiss_fails_at_once_in_one_line(tmp_path, monkeypatch, capsys):
+    # A missing extra must be found before any embedding, and leave no half-built folder behind.
+    from barcodefm.cli import main
+    from barcodefm.index import vector_search
+
+    def missing():
+        raise ImportError('the reference index needs FAISS: pip install "barcodefm[index]" (or pip install faiss-cpu)')
+
+    monkeypatch.setattr(vector_search, "require_faiss", missing)
+    out = tmp_path / "idx"
+    code = main(["index", "build", "--model", "coi-insect", "sample:coi", "-o", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("barcodefm index: error: the reference index needs FAISS")
+    assert not out.exists()

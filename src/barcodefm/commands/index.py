@@ -93,11 +93,17 @@ def describe(info: dict) -> str:
 def run(args) -> int:
     import json
 
+    from ..cli import UserError
     from ..index.processes import process_share
+    from ..index.vector_search import require_faiss
     from .common import file_run_options
 
     common = {}
     if args.index_command in ("build", "add"):  # the options of classify/embed, but no rejects file
+        try:  # before any embedding: a missing extra found after an hour of it would cost that hour
+            require_faiss()
+        except ImportError as exc:
+            raise UserError(str(exc)) from None
         common = {k: v for k, v in file_run_options(args).items() if k != "rejects_path"}
         common["command"] = _command_line()
     if args.index_command == "build":

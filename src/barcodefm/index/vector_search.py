@@ -11,6 +11,7 @@ The kind and its parameters are recorded in the index's ``index.json`` (``search
 
 from __future__ import annotations
 
+import logging
 import math
 
 import numpy as np
@@ -24,6 +25,8 @@ IVF_NPROBE = 32
 
 
 def require_faiss():
+    # faiss logs at INFO each instruction-set build it could not load (AVX512 and others): not an error
+    logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     try:
         import faiss
     except ImportError as exc:  # an extra: pip install "barcodefm[index]"
