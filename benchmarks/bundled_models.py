@@ -31,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from barcodefm.evaluation.metrics import expected_calibration_error
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
@@ -53,16 +55,6 @@ def dataset_query_sets(name: str, records) -> list[tuple[str, list[int]]]:
         for d in ("cbs", "mycoai")
         for s in ("val", "test", "unseen_query")
     ]
-
-
-def ece(confidence: np.ndarray, correct: np.ndarray, bins: int = ECE_BINS) -> float:
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    total, n = 0.0, len(confidence)
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        inside = (confidence > lo) & (confidence <= hi) if lo > 0 else (confidence >= lo) & (confidence <= hi)
-        if inside.any():
-            total += inside.sum() / n * abs(correct[inside].mean() - confidence[inside].mean())
-    return float(total)
 
 
 def accuracy(pred: list, truth: list) -> tuple[float, int]:
@@ -146,6 +138,33 @@ def run_baselines(name: str, records, ranks, ref_idx, sets, threads: int, blast_
     return out
 
 
+def novelty_baselines(name: str, records, ref_idx, sets, threads: int) -> dict:
+    """{set: {tool: [novelty per query]}} for the test and unseen_query sets, cached: how a user of
+    a classic tool flags a possibly new species, by how far the top hit is (1 - VSEARCH identity,
+    1 - 6-mer cosine; a query VSEARCH finds no hit for at 50% identity is as novel as it gets)."""
+    from barcodefm.evaluation.baselines.kmer import kmer_top_hits
+    from barcodefm.evaluation.baselines.vsearch import vsearch_top_hits
+
+    seqs = records["sequence"]
+    ref_seqs, ref_ids = [seqs[i] for i in ref_idx], [f"ref{i}" for i in ref_idx]
+    out = {}
+    for set_name, idx in sets:
+        if set_name.endswith(" val"):
+            continue
+        path = CACHE / f"{name}__{set_name.replace(' ', '_')}__top_similarity.json"
+        if not path.is_file():
+            q_seqs, q_ids = [seqs[i] for i in idx], [f"q{i}" for i in idx]
+            vsearch = vsearch_top_hits(ref_seqs, q_seqs, ref_ids, q_ids, threads=threads)
+            kmer = kmer_top_hits(ref_seqs, q_seqs, ref_ids, q_ids, progress=False)
+            found = {
+                "VSEARCH": [x / 100 if np.isfinite(x) else 0.0 for x in np.asarray(vsearch.identities, float)],
+                "6-mer 1-NN": [x if np.isfinite(x) else 0.0 for x in np.asarray(kmer.scores, float)],
+            }
+            path.write_text(json.dumps(found))
+        out[set_name] = {tool: [1.0 - x for x in sims] for tool, sims in json.loads(path.read_text()).items()}
+    return out
+
+
 # --------------------------------------------------------------------------------------------- model
 
 
@@ -195,10 +214,11 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
         seconds = time.perf_counter() - t0
         # The parts alone (not timed): each rank's own vote temperatures, as in the model's rule.
         num_classes = {r: p.shape[1] for r, p in heads.items()}
-        sims, nn_idx = reference.neighbours(emb)
-        kmer = reference.kmer or KmerReference.load(model_dir)
+        reference.kmer = reference.kmer or KmerReference.load(model_dir)
         voted = [s[: reference.sequence_max_length] for s in whole]
-        ksims, kidx = kmer.neighbours(voted, reference.k)
+        found = reference.find(emb, voted, sources=("kmer", "align"))
+        sims, nn_idx = found["reference"]
+        ksims, kidx = found["kmer"]
         emb_vote = {
             r: reference.distributions(sims, nn_idx, {r: num_classes[r]}, reference.temperature_of(r, "reference"))[r]
             for r in heads
@@ -207,7 +227,7 @@ def run_model(model_dir: Path, records, ranks, sets, max_bases: int) -> dict:
             r: reference.distributions(ksims, kidx, {r: num_classes[r]}, reference.temperature_of(r, "kmer"))[r]
             for r in heads
         }
-        asims, aidx = kmer.aligned_neighbours(voted, reference.k)
+        asims, aidx = found["align"]  # ranked by the model's alignment identity
         align_vote = {
             r: reference.distributions(asims, aidx, {r: num_classes[r]}, reference.temperature_of(r, "align"))[r]
             for r in heads
@@ -308,7 +328,7 @@ def evaluate(
                     correct = np.array([pred_r[n] == truth[r][picked[n]] for n in known], dtype=float)
                     assigned = conf >= MIN_PROB
                     cal[r] = {
-                        "ece": ece(conf, correct) if len(conf) else float("nan"),
+                        "ece": expected_calibration_error(conf, correct, ECE_BINS) if len(conf) else float("nan"),
                         "share_at_0.8": float(assigned.mean()) if len(conf) else float("nan"),
                         "precision_at_0.8": float(correct[assigned].mean()) if assigned.any() else float("nan"),
                     }
@@ -317,12 +337,19 @@ def evaluate(
     # Novelty: unseen_query (positives) against test (negatives).
     from sklearn.metrics import roc_auc_score
 
+    tools = novelty_baselines(name, records, ref_idx, sets, threads)
     for prefix in sorted({s.rsplit(" ", 1)[0] for s, _ in sets}):
         neg, pos = model.get(f"{prefix} test"), model.get(f"{prefix} unseen_query")
         if neg and pos:
-            scores = np.array(neg["novelty"] + pos["novelty"])
             y = np.array([0] * len(neg["novelty"]) + [1] * len(pos["novelty"]))
-            report.setdefault("novelty_auroc", {})[prefix] = float(roc_auc_score(y, scores))
+            report.setdefault("novelty_auroc", {})[prefix] = float(
+                roc_auc_score(y, np.array(neg["novelty"] + pos["novelty"]))
+            )
+            for tool, by_set in ((t, {s: v[t] for s, v in tools.items()}) for t in ("VSEARCH", "6-mer 1-NN")):
+                scores = np.array(by_set[f"{prefix} test"] + by_set[f"{prefix} unseen_query"])
+                report.setdefault("novelty_auroc_tools", {}).setdefault(prefix, {})[tool] = float(
+                    roc_auc_score(y, scores)
+                )
     return report
 
 
@@ -426,8 +453,10 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
         "at that rank is known. '(model)' is what `barcodefm classify --model NAME` reports: per rank the "
         "head, the vote of the nearest training barcodes in the network's embedding space, the vote of the "
         "nearest training barcodes in k-mer space (k = 6 or 8, chosen with the rules), the vote of the same "
-        "k-mer candidates re-ranked by alignment identity, or the mean of several, chosen on `val` + "
-        "`unseen_key`. '(network only)' is the best choice without the sequence-space votes (what the "
+        "k-mer candidates re-ranked by alignment identity, or the mean of several, chosen on the mean of the "
+        "`val` accuracy (seen species) and the `unseen_key` accuracy (novel species), its probabilities "
+        "calibrated per rank on the same records (a power 1/T that never changes the call). "
+        "'(network only)' is the best choice without the sequence-space votes (what the "
         "trained network says on its own); the last four model rows show each part alone. The k-mer vote "
         "differs from the 6-mer 1-NN baseline in its k and in weighing its 10 nearest references.",
         "",
@@ -440,7 +469,14 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
             f"## {name}",
             "",
             f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records. "
-            f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}.",
+            f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}; alignment "
+            f"identity relative to the {ident.get('align_identity', 'shorter')} sequence"
+            + (
+                "; calibration T per rank: " + ", ".join(f"{r} {t:g}" for r, t in ident["calibration"].items())
+                if ident.get("calibration")
+                else ""
+            )
+            + ".",
             "",
         ]
         prefixes = sorted({s.rsplit(" ", 1)[0] for s in rep["sets"]})
@@ -489,10 +525,21 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
                         )
         lines += [
             "",
-            "Novelty: AUROC of the model's novelty score (cosine distance to the nearest training barcode), "
-            "unseen_query records (species never seen) against test records (seen species): "
-            + ", ".join(f"{k} {v:.3f}" for k, v in rep.get("novelty_auroc", {}).items())
-            + ".",
+            "Novelty: AUROC separating unseen_query records (species never seen) from test records (seen "
+            "species), by the model's novelty score (cosine distance to the nearest training barcode in its "
+            "embedding space) and by how a classic tool's user flags a new species (1 - identity of the "
+            "VSEARCH top hit; 1 - cosine of the 6-mer top hit):",
+            "",
+            "| query sets | model | VSEARCH top-hit identity | 6-mer top-hit cosine |",
+            "|---|---|---|---|",
+        ]
+        for prefix, auroc in rep.get("novelty_auroc", {}).items():
+            tools = rep.get("novelty_auroc_tools", {}).get(prefix, {})
+            lines.append(
+                f"| {prefix} | {auroc:.3f} | {tools.get('VSEARCH', float('nan')):.3f} | "
+                f"{tools.get('6-mer 1-NN', float('nan')):.3f} |"
+            )
+        lines += [
             "",
             f"![{name} learning curve]({name}_learning_curve.png)",
             "",

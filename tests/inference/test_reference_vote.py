@@ -71,6 +71,11 @@ def test_reference_holds_distinct_training_barcodes_with_their_labels(model_dir,
     assert torch.allclose(ref.embeddings.norm(dim=1), torch.ones(ref.embeddings.shape[0]), atol=1e-5)
     saved = json.loads((out / "identification.json").read_text())
     assert saved["selection_accuracy"]["species"]["head"] >= 0
+    # Every k-mer size was tried with both alignment identities; the best sum of scores was kept.
+    assert set(saved["kmer_k_tried"]) == {f"{k}/{d}" for k in (6, 8) for d in ("shorter", "query")}
+    best = max(saved["kmer_k_tried"].values())
+    assert saved["kmer_k_tried"][f"{saved['kmer_k']}/{saved['align_identity']}"] == best
+    assert ref.align_identity == saved["align_identity"] and ref.kmer.k == saved["kmer_k"]
 
 
 def test_vote_equals_a_naive_weighted_count(model_dir, records):
@@ -193,3 +198,45 @@ def test_classify_calls_are_the_rules_applied_to_heads_and_votes(model_dir, reco
     for rank in RANKS:
         expected = [spec.labels[rank][i] for i in combined[rank].argmax(dim=1).tolist()]
         assert [c[rank] for c in calls] == expected, rank
+
+
+def test_calibration_never_changes_the_call_and_is_chosen_to_lower_the_error():
+    from barcodefm.inference.reference_vote import calibrate, choose_calibration
+
+    gen = torch.Generator().manual_seed(0)
+    n, c = 2000, 5
+    truth = torch.randint(0, c, (n,), generator=gen)
+    # Underconfident calls: right 90% of the time but saying ~0.45.
+    right = torch.rand(n, generator=gen) < 0.9
+    call = torch.where(right, truth, (truth + 1) % c)
+    probs = torch.full((n, c), 0.55 / (c - 1))
+    probs[torch.arange(n), call] = 0.45
+    t, ece = choose_calibration(probs, truth.numpy())
+    assert t < 1 and ece["after"] < ece["before"] / 3
+    sharpened = calibrate(probs, t)
+    assert torch.equal(sharpened.argmax(dim=1), probs.argmax(dim=1))
+    assert torch.allclose(sharpened.sum(dim=1), torch.ones(n))
+    assert torch.equal(calibrate(probs, 1.0), probs)
+    # Overconfident ones (0.99 and right 60%) are softened; an all-zero row stays zero.
+    probs = torch.full((n, c), 0.01 / (c - 1))
+    right = torch.rand(n, generator=gen) < 0.6
+    call = torch.where(right, truth, (truth + 1) % c)
+    probs[torch.arange(n), call] = 0.99
+    assert choose_calibration(probs, truth.numpy())[0] > 1
+    assert torch.equal(calibrate(torch.zeros(2, c), 2.0), torch.zeros(2, c))
+
+
+def test_identify_applies_the_stored_calibration(model_dir, records):
+    out, model, tok, settings = model_dir
+    ref = ReferenceSet.load(out)
+    assert set(ref.calibration) == set(RANKS) == set(settings["calibration"])
+    seqs = [r["sequence"][:150] for r in records[200:230]]
+    heads, emb = run_model(model, tok, seqs, batch_size=8, progress=False)
+    calibrated, _ = ref.identify(heads, emb, seqs)
+    ref.calibration = {rank: 1.0 for rank in RANKS}
+    raw, _ = ref.identify(heads, emb, seqs)
+    from barcodefm.inference.reference_vote import calibrate
+
+    for rank in RANKS:
+        assert torch.allclose(calibrated[rank], calibrate(raw[rank], settings["calibration"][rank]))
+        assert torch.equal(calibrated[rank].argmax(dim=1), raw[rank].argmax(dim=1))

@@ -142,3 +142,20 @@ def harmonic_mean(a: float, b: float) -> float:
     if a <= 0 or b <= 0:
         return 0.0
     return 2.0 * a * b / (a + b)
+
+
+ECE_BINS = 15
+
+
+def expected_calibration_error(confidence, correct, bins: int = ECE_BINS) -> float:
+    """Expected calibration error: the record-weighted mean gap between confidence and accuracy
+    over ``bins`` equal-width confidence bins (the first bin closed at 0)."""
+    confidence = np.asarray(confidence, dtype=np.float64)
+    correct = np.asarray(correct, dtype=np.float64)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total, n = 0.0, len(confidence)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi) if lo > 0 else (confidence >= lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.sum() / n * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)

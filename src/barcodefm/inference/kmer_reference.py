@@ -10,8 +10,9 @@ selection records), the measure of the k-mer 1-NN baseline
 which vote, and how they mix with the heads, is chosen on validation records
 (:mod:`.reference_vote`).
 
-File in the model folder: ``reference_sequences.fasta.gz``, the distinct training barcodes as
-the model read them (cut to its ``max_length``), record ``i`` = row ``i`` of
+File in the model folder: ``reference_sequences.fasta.gz``, the distinct training barcodes
+(whole; folders built before the votes read whole barcodes hold them cut to the network's
+``max_length``), record ``i`` = row ``i`` of
 ``novelty_reference.safetensors`` and ``reference_labels.safetensors``. Plain gzipped FASTA, so a
 user can also run BLAST or VSEARCH against exactly the model's reference.
 """
@@ -53,6 +54,24 @@ def _csr_tensor(matrix) -> torch.Tensor:
         )
 
 
+def first_k_by_score_then_index(scores: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(values, indices) of the ``k`` highest scores of each row, highest first, equal scores in
+    index order, including which of several equal scores at the k-th place get in (``topk``
+    leaves that open). So the first ``k`` of ``k + m`` neighbours are the ``k`` neighbours: the
+    k-mer vote and the alignment vote's candidates can come from one search."""
+    if k == 0:
+        return scores[:, :0], torch.zeros(scores.shape[0], 0, dtype=torch.long)
+    kth = scores.topk(k, dim=1).values[:, -1:]
+    above = scores > kth
+    tied = scores == kth
+    room = k - above.sum(dim=1, keepdim=True)  # places left for the scores equal to the k-th
+    chosen = above | (tied & (torch.cumsum(tied, dim=1) <= room))
+    order = chosen.nonzero()[:, 1].reshape(scores.shape[0], k)  # exactly k per row, index order
+    values = torch.gather(scores, 1, order)
+    resort = torch.argsort(values, dim=1, descending=True, stable=True)  # stable: ties stay in index order
+    return torch.gather(values, 1, resort), torch.gather(order, 1, resort)
+
+
 class KmerReference:
     """The reference barcodes and their ``k``-mer count matrix (sparse, one row per barcode)."""
 
@@ -83,38 +102,69 @@ class KmerReference:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", UserWarning)  # "sparse CSR support is in beta"
                 scores = (self.profiles @ queries.T).T  # (block, n_references)
-            top, order = scores.topk(k, dim=1)
-            # Among the k, equal similarities in reference order (topk leaves their order open).
-            resort = torch.argsort(top - 1e-9 * order / max(len(self), 1), dim=1, descending=True, stable=True)
-            sims.append(torch.gather(top, 1, resort))
-            idx.append(torch.gather(order, 1, resort))
+            top, order = first_k_by_score_then_index(scores, k)
+            sims.append(top)
+            idx.append(order)
         if not sims:
             return torch.empty(0, k), torch.empty(0, k, dtype=torch.long)
         return torch.cat(sims), torch.cat(idx)
 
-    def aligned_neighbours(
-        self, sequences: Sequence[str], k: int, candidates: int = ALIGN_CANDIDATES
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(alignment identities, indices), each (batch, k), most identical first: the
-        ``candidates`` nearest references by k-mer cosine, re-ranked by alignment identity
-        (:mod:`.alignment`; equal identities keep the k-mer order)."""
+    def candidate_distances(self, sequences: Sequence[str], candidates: torch.Tensor) -> np.ndarray:
+        """Semi-global edit distances (:mod:`.alignment`) of each query to its ``candidates``
+        (reference indices, (batch, c)), as a (batch, c) array."""
         from tqdm.auto import tqdm
 
-        from .alignment import identities
+        from .alignment import edit_distances
 
-        k = min(k, len(self))
-        _, idx = self.neighbours(sequences, max(k, min(candidates, len(self))))
-        ident = np.zeros(idx.shape, dtype=np.float32)
+        out = np.zeros(tuple(candidates.shape), dtype=np.int64)
         block = 256  # queries per call: the progress bar moves, memory stays small
         for start in tqdm(
             range(0, len(sequences), block), desc="aligning", unit="block", leave=False, disable=len(sequences) <= block
         ):
             rows = range(start, min(start + block, len(sequences)))
-            pairs = [(sequences[q], self.sequences[r]) for q in rows for r in idx[q].tolist()]
-            ident[start : rows.stop] = identities(pairs).reshape(len(rows), -1)
+            pairs = [(sequences[q], self.sequences[r]) for q in rows for r in candidates[q].tolist()]
+            out[start : rows.stop] = edit_distances(pairs).reshape(len(rows), -1)
+        return out
+
+    def rank_by_identity(
+        self,
+        sequences: Sequence[str],
+        candidates: torch.Tensor,
+        distances: np.ndarray,
+        k: int,
+        definition: str = "shorter",
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(identities, indices), each (batch, k): the ``candidates`` with their edit
+        ``distances`` as alignment identities by ``definition``, most identical first (equal
+        identities keep the candidates' order)."""
+        from .alignment import identity_from_distances
+
+        query_lengths = np.array([len(s) for s in sequences])[:, None]
+        reference_lengths = np.array([len(self.sequences[r]) for r in candidates.reshape(-1).tolist()])
+        ident = identity_from_distances(
+            distances, query_lengths, reference_lengths.reshape(tuple(candidates.shape)), definition
+        )
         ident = torch.from_numpy(ident)
-        order = torch.argsort(ident, dim=1, descending=True, stable=True)[:, :k]  # ties: k-mer order
-        return torch.gather(ident, 1, order), torch.gather(idx, 1, order)
+        order = torch.argsort(ident, dim=1, descending=True, stable=True)[:, : min(k, ident.shape[1])]
+        return torch.gather(ident, 1, order), torch.gather(candidates, 1, order)
+
+    def aligned_neighbours(
+        self,
+        sequences: Sequence[str],
+        k: int,
+        candidates: int = ALIGN_CANDIDATES,
+        definition: str = "shorter",
+        kmer_hits: tuple[torch.Tensor, torch.Tensor] | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(alignment identities, indices), each (batch, k), most identical first: the
+        ``candidates`` nearest references by k-mer cosine, re-ranked by alignment identity
+        (:mod:`.alignment`, by ``definition``; equal identities keep the k-mer order).
+        ``kmer_hits``: the queries' k-mer neighbours when already searched (their first
+        ``candidates`` columns are used), so a caller that also votes by k-mers searches once."""
+        k = min(k, len(self))
+        wanted = max(k, min(candidates, len(self)))
+        idx = kmer_hits[1][:, :wanted] if kmer_hits is not None else self.neighbours(sequences, wanted)[1]
+        return self.rank_by_identity(sequences, idx, self.candidate_distances(sequences, idx), k, definition)
 
     def save(self, model_dir: str | Path) -> Path:
         """Write the reference as gzipped FASTA (``>ref<i>``), byte-identical for the same input."""

@@ -7,7 +7,8 @@ A BarcodeMamba+ identifier has three ways to name a barcode at each rank:
 - ``kmer``: a vote of the training barcodes nearest to it in sequence space (cosine of k-mer
   counts, :mod:`.kmer_reference`), present when the folder holds the reference sequences;
 - ``align``: a vote of the same k-mer candidates re-ranked by alignment identity (the measure of
-  BLAST and VSEARCH, :mod:`.alignment`).
+  BLAST and VSEARCH, :mod:`.alignment`; which identity, relative to the shorter sequence or
+  coverage-aware relative to the query, is chosen with the rules and stored as ``align_identity``).
 A rule is one of them or the mean of several ("head+kmer", "head+reference+align"; the older
 name "mix" is "head+reference"). The rule and the votes' temperatures are chosen per rank on
 validation records when the reference is built, and stored with the model: the network is strong
@@ -27,6 +28,13 @@ Files in the model folder (written by :func:`build_reference_set`):
 A vote over the ``k`` most similar references weighs each by ``exp((s - s_best) / temperature)``
 (``s`` = cosine similarity): a low temperature is nearly the 1-nearest-neighbour call, a higher
 one spreads probability when neighbours disagree.
+
+Calibration: a mean of distributions is not a calibrated probability (the mean of a confident
+head and a vote that agrees is less sure than either, though right as often). Each rank's final
+distribution is therefore raised to the power ``1 / T`` and renormalised, with ``T`` chosen on the
+selection records to minimise the expected calibration error of the calls (``calibration`` in
+``identification.json``; 1 = unchanged). It never changes which label is called, only how sure the
+call says it is, and so what ``--min-prob`` keeps.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .alignment import IDENTITY_DEFINITIONS
 from .kmer_reference import ALIGN_CANDIDATES, KMER_SIZES, K, KmerReference
 
 logger = logging.getLogger(__name__)
@@ -69,6 +78,10 @@ class ReferenceSet:
     # Bases of each barcode the sequence-space votes read (None: all). Folders built before the
     # votes read whole barcodes stored their sequences cut to the network's length: the same there.
     sequence_max_length: int | None = None
+    # The alignment identity the align vote ranks by (alignment.IDENTITY_DEFINITIONS); folders
+    # built before the choice existed used "shorter".
+    align_identity: str = "shorter"
+    calibration: dict[str, float] | None = None  # rank -> T of p ** (1 / T); None or missing: 1
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ReferenceSet | None:
@@ -102,6 +115,8 @@ class ReferenceSet:
             kmer,
             settings.get("temperatures"),
             settings["sequence_max_length"] if "sequence_max_length" in settings else settings.get("max_length"),
+            settings.get("align_identity", "shorter"),
+            settings.get("calibration"),
         )
 
     def uses(self, source: str) -> bool:
@@ -118,13 +133,8 @@ class ReferenceSet:
         nearest reference in embedding space: the novelty score's input). ``embeddings`` are the
         network's (of the barcodes cut to its length); ``sequences`` the whole barcodes."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
-        sims, idx = self.neighbours(embeddings)
-        found = {"reference": (sims, idx)}
-        sequences = [s[: self.sequence_max_length] for s in sequences]
-        if self.kmer is not None and self.uses("kmer"):
-            found["kmer"] = self.kmer.neighbours(sequences, self.k)
-        if self.kmer is not None and self.uses("align"):
-            found["align"] = self.kmer.aligned_neighbours(sequences, self.k)
+        found = self.find(embeddings, [s[: self.sequence_max_length] for s in sequences])
+        sims = found["reference"][0]
         out = {}
         for rank, probs in head_probs.items():
             rule = (self.rules or {}).get(rank, "head")
@@ -135,8 +145,29 @@ class ReferenceSet:
                 for source in rule.split("+")
                 if source in found
             }
-            out[rank] = combine_rule(rule, probs, **votes)
+            out[rank] = calibrate(combine_rule(rule, probs, **votes), (self.calibration or {}).get(rank, 1.0))
         return out, sims[:, 0]
+
+    def find(
+        self, embeddings: torch.Tensor, sequences: Sequence[str] | None = None, sources: Sequence[str] | None = None
+    ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        """The neighbours each vote reads: ``{source: (similarities, indices)}``, each (batch, k).
+        ``sources``: the votes wanted (default: those a rule uses; the embedding vote always, as
+        novelty reads it); the sequence-space votes need ``sequences``. One k-mer search serves
+        both the k-mer vote (its first ``k``) and the alignment vote (its first
+        ``ALIGN_CANDIDATES``, re-ranked)."""
+        wanted = set(sources if sources is not None else (s for s in SEQUENCE_VOTES if self.uses(s)))
+        found = {"reference": self.neighbours(embeddings)}
+        if self.kmer is None or sequences is None or not wanted & set(SEQUENCE_VOTES):
+            return found
+        hits = self.kmer.neighbours(sequences, max(self.k, ALIGN_CANDIDATES) if "align" in wanted else self.k)
+        if "kmer" in wanted:
+            found["kmer"] = (hits[0][:, : self.k], hits[1][:, : self.k])
+        if "align" in wanted:
+            found["align"] = self.kmer.aligned_neighbours(
+                sequences, self.k, definition=self.align_identity, kmer_hits=hits
+            )
+        return found
 
     def neighbours(self, queries: torch.Tensor, k: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """(cosine similarities, indices), each (batch, k), most similar first (blocked: memory does
@@ -198,6 +229,42 @@ def combine_rule(
     return torch.where(count > 0, total / count.clamp(min=1), head)
 
 
+def calibrate(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``probs ** (1 / temperature)``, rows renormalised (T > 1 softens, T < 1 sharpens; the
+    order of the classes in a row, and so the call, never changes)."""
+    if temperature == 1.0:
+        return probs
+    powered = probs.clamp(min=0) ** (1.0 / temperature)
+    total = powered.sum(dim=1, keepdim=True)
+    return torch.where(total > 0, powered / total.clamp(min=1e-30), probs)
+
+
+CALIBRATION_TEMPERATURES = tuple(float(t) for t in np.round(np.geomspace(0.25, 4.0, 25), 4))
+
+
+def choose_calibration(probs: torch.Tensor, truth: np.ndarray, groups=None) -> tuple[float, dict[str, float]]:
+    """The temperature of :data:`CALIBRATION_TEMPERATURES` (or 1) whose calibrated calls have the
+    lowest expected calibration error on the records with a known label (the mean over ``groups``,
+    as in :func:`choose_rules`); ties: nearest to 1. Returns (T, {"before": ece, "after": ece})."""
+    from ..evaluation.metrics import expected_calibration_error
+
+    y = np.asarray(truth)
+    known = y >= 0
+    group_of = np.zeros(len(y), dtype=np.int64) if groups is None else np.unique(groups, return_inverse=True)[1]
+    masks = [m for g in np.unique(group_of) if (m := known & (group_of.reshape(-1) == g)).any()]
+    if not masks:
+        return 1.0, {"before": float("nan"), "after": float("nan")}
+
+    def error(t: float) -> float:
+        conf, call = calibrate(probs, t).max(dim=1)
+        conf, right = conf.numpy(), (call.numpy() == y)
+        return float(np.mean([expected_calibration_error(conf[m], right[m]) for m in masks]))
+
+    scores = {t: error(t) for t in (1.0, *CALIBRATION_TEMPERATURES)}
+    best = min(scores, key=lambda t: (round(scores[t], 6), abs(np.log(t))))
+    return best, {"before": scores[1.0], "after": scores[best]}
+
+
 @torch.no_grad()
 def heads_and_embeddings(model, input_ids, attention_mask) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
     """One backbone pass: per-rank head probabilities and the pooled embedding the heads read."""
@@ -241,19 +308,28 @@ def choose_rules(
     embeddings,
     truth: dict[str, np.ndarray],
     sequences: Sequence[str] | None = None,
+    groups: Sequence | None = None,
+    found: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> dict:
     """Per rank, the rule and vote temperatures with the best accuracy on the selection records
     whose label at that rank is known to the model (ties: the simpler rule, in ``RULES`` order,
     then the lower temperature). The sequence-space votes (k-mer, alignment) are tried when
-    ``reference.kmer`` and the selection ``sequences`` are given.
+    ``reference.kmer`` and the selection ``sequences`` are given, or when ``found`` (the
+    neighbours of :meth:`ReferenceSet.find`, already searched) holds them.
+
+    ``groups``: one value per selection record (e.g. whether its species is novel); the accuracy
+    is then the mean of the groups' accuracies, so a large group (the thousands of novel-species
+    records of a rank above species) does not outvote a small one (the seen species).
 
     Returns ``{"scores": {rank: {name: accuracy}}, "best": {rank: name}}``; a name is the rule
     followed by its temperatures, e.g. ``head+kmer@kmer=0.05`` (see :func:`parse_choice`)."""
     num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
-    found = {"reference": reference.neighbours(embeddings)}
-    if reference.kmer is not None and sequences is not None:
-        found["kmer"] = reference.kmer.neighbours(sequences, reference.k)
-        found["align"] = reference.kmer.aligned_neighbours(sequences, reference.k)
+    if found is None:
+        found = reference.find(embeddings, sequences, sources=SEQUENCE_VOTES)
+    group_of = (
+        np.zeros(len(embeddings), dtype=np.int64) if groups is None else np.unique(groups, return_inverse=True)[1]
+    )
+    group_of = torch.as_tensor(group_of.reshape(-1))
     scores, best = {}, {}
     for rank in num_classes:
         # Per rank only: a vote is one (records, classes) matrix per temperature (species: large).
@@ -265,6 +341,8 @@ def choose_rules(
         }
         y = torch.as_tensor(truth[rank])
         known = y >= 0
+        # (group, records of it with a known label): the accuracy is the mean over these
+        parts_known = [g_mask for g in group_of.unique().tolist() if (g_mask := known & (group_of == g)).any()]
         scores[rank] = {}
         for rule in RULES:
             parts = rule.split("+")
@@ -274,7 +352,8 @@ def choose_rules(
             for temps in itertools.product(*grid):
                 given = {source: votes[source][t] for source, t in zip(VOTES, temps) if t}
                 dist = combine_rule(rule, head_probs[rank], **given)
-                acc = float((dist.argmax(dim=1)[known] == y[known]).float().mean()) if known.any() else 0.0
+                right = dist.argmax(dim=1) == y
+                acc = float(np.mean([float(right[m].float().mean()) for m in parts_known])) if parts_known else 0.0
                 names = [f"{src}={t:g}" for src, t in zip(VOTES, temps) if t]
                 scores[rank][rule + ("@" + ",".join(names) if names else "")] = acc
         names = list(scores[rank])
@@ -355,7 +434,9 @@ def build_reference_set(
     truth[ranks[-1]] = np.where(novel, -1, truth[ranks[-1]])
     logger.info("choosing the identification rule per rank on %d selection records", len(selection["sequence"]))
     tried = []
-    for k_size in KMER_SIZES:  # the k-mer size with the best rules, summed over the ranks
+    sel_sequences = list(selection["sequence"])
+    sel_found = {"reference": None}
+    for k_size in KMER_SIZES:  # the k-mer size and alignment identity with the best rules, summed over ranks
         kmer = KmerReference(sequences, k_size)
         reference = ReferenceSet(
             torch.nn.functional.normalize(embeddings, dim=1),
@@ -363,14 +444,31 @@ def build_reference_set(
             k=k,
             kmer=kmer,
         )
-        choice = choose_rules(reference, sel_heads, sel_emb, truth, list(selection["sequence"]))
-        total = sum(choice["scores"][rank][name] for rank, name in choice["best"].items())
-        logger.info("k-mer vote with k=%d: best rules %s", k_size, choice["best"])
-        tried.append((round(total, 6), -len(tried), kmer, reference, choice))
-    _, _, kmer, reference, choice = max(tried, key=lambda t: t[:2])
+        if sel_found["reference"] is None:
+            sel_found["reference"] = reference.neighbours(sel_emb)
+        hits = kmer.neighbours(sel_sequences, max(k, ALIGN_CANDIDATES))
+        sel_found["kmer"] = (hits[0][:, :k], hits[1][:, :k])
+        candidates = hits[1][:, : max(k, min(ALIGN_CANDIDATES, len(kmer)))]
+        distances = kmer.candidate_distances(sel_sequences, candidates)  # shared by both identities
+        for definition in IDENTITY_DEFINITIONS:
+            sel_found["align"] = kmer.rank_by_identity(sel_sequences, candidates, distances, k, definition)
+            choice = choose_rules(reference, sel_heads, sel_emb, truth, groups=novel, found=dict(sel_found))
+            total = sum(choice["scores"][rank][name] for rank, name in choice["best"].items())
+            logger.info(
+                "k-mer vote with k=%d, %r alignment identity: best rules %s", k_size, definition, choice["best"]
+            )
+            tried.append((round(total, 6), -len(tried), kmer, definition, reference, choice))
+    _, _, kmer, definition, reference, choice = max(tried, key=lambda t: t[:2])
     rules, temps = {}, {}
     for rank, name in choice["best"].items():
         rules[rank], temps[rank] = parse_choice(name)
+    reference.rules, reference.temperatures, reference.align_identity = rules, temps, definition
+    # Calibration of each rank's final distribution, on the same records (balanced the same way).
+    combined, _ = reference.identify(sel_heads, sel_emb, sel_sequences)
+    calibration, calibration_ece = {}, {}
+    for rank in ranks:
+        calibration[rank], calibration_ece[rank] = choose_calibration(combined[rank], truth[rank], groups=novel)
+    logger.info("calibration temperature per rank: %s", calibration)
     model_dir = Path(model_dir)
     save_file({"embeddings": embeddings.half().contiguous()}, str(model_dir / REFERENCE_FILE))
     save_file(
@@ -384,7 +482,12 @@ def build_reference_set(
         "temperatures": temps,
         "kmer_k": kmer.k,
         "align_candidates": ALIGN_CANDIDATES,
-        "kmer_k_tried": {str(t[2].k): t[0] for t in tried},
+        "align_identity": definition,
+        "calibration": calibration,
+        "selection_calibration_error": calibration_ece,  # rank -> ECE before/after, as chosen
+        "kmer_k_tried": {f"{t[2].k}/{t[3]}": t[0] for t in tried},  # "k/identity": summed selection score
+        # per rank, the mean of the accuracies on seen-species (val) and novel-species records
+        "selection_score": "mean over seen-species and novel-species selection records",
         "selection_accuracy": choice["scores"],
         "n_references": len(keep),
         "n_training_records": len(train["sequence"]),

@@ -190,7 +190,7 @@ class Identifier:
         if kmer is not None:
             cut = self.reference.sequence_max_length
             pairs = [(seq[:cut], kmer.sequences[j]) for seq, row in zip(sequences, idx.tolist()) for j in row]
-            identity = identities(pairs).reshape(idx.shape).tolist()
+            identity = identities(pairs, definition=self.reference.align_identity).reshape(idx.shape).tolist()
         codes = {rank: self.reference.labels[rank][idx].tolist() for rank in self.ranks}  # (batch, k) each
         out = []
         for q, (row_sims, row_idx) in enumerate(zip(sims.tolist(), idx.tolist())):

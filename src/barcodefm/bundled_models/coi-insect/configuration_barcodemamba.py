@@ -1,4 +1,7 @@
-"""Configuration of BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes."""
+"""Configuration of BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes.
+
+Hub module: travels with saved weights; imports transformers and single-dot siblings only.
+"""
 
 from __future__ import annotations
 
@@ -6,35 +9,109 @@ import math
 
 from transformers import PretrainedConfig
 
-
-def _positive_int(name, value):
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"BarcodeMambaConfig.{name} must be a positive integer, got {value!r}")
+from .config_checks import POOLINGS, check_choice, check_positive_ints, check_probabilities, check_token_ids
 
 
 class BarcodeMambaConfig(PretrainedConfig):
-    """Hyper-parameters of BarcodeMamba.
+    r"""Hyper-parameters of BarcodeMamba (and of BarcodeMamba+, its multi-rank taxonomy heads).
 
-    Defaults are the published "mini" model (BarcodeMamba-2, d_model 384, 2 layers, headdim 48,
-    char tokens). ``d_state`` defaults to 64 for Mamba-2 and 16 for Mamba-1; ``d_intermediate``
-    to ``4 * d_model`` (0 = no MLP and no second LayerNorm in a block, as in mamba_ssm).
+    The defaults are the published "mini" model: BarcodeMamba-2, ``d_model`` 384, 2 layers,
+    ``headdim`` 48, character tokens. :func:`barcodefm.config_from_tokenizer` sets the vocabulary and
+    every token id from a tokenizer.
 
-    Beyond the published fields:
-    - ``torch_chunk_size``: block length of the pure-PyTorch SSD path (a CPU-friendly 64-128;
-      chunking changes only rounding, never the result).
-    - ``cpu_block_tokens``: on CPU, a plain forward runs the batch in row blocks of about this
-      many tokens (one block when 0). Smaller intermediates are reused by the memory allocator
-      instead of being mapped afresh per operation: 2-3x the throughput at batch 32 x 660 bases.
-    - ``use_kernels``: ``"auto"`` (mamba_ssm kernels when importable and on CUDA), ``"never"``,
-      or ``"always"`` (error if they cannot run).
-    - ``pooling``: default pooling of :meth:`embed` and of the classification heads.
-    - ``mlm_loss_on``: ``"all"`` (published: CE on every position) or ``"masked"``.
-    - ``taxonomy*``: BarcodeMamba+ (per-rank heads): the rank tree (``TaxonomySpec.to_dict()``), hierarchical
-      label smoothing masses (``"default"``: 0.02 above species, 0 at species; ``None`` = off),
-      class-weight exponent (0.5 = n_c^-0.5; 0 = off) and per-rank loss weights.
-    - ``mask_token_id`` / ``n_token_id``: ids of ``[MASK]`` and of the ``N`` token (the filler of
-      the published ``mean_all`` pooling; ``[UNK]`` for k-mer vocabularies). Defaults match the
-      char tokenizer; :func:`barcodefm.config_from_tokenizer` sets all token ids from a tokenizer.
+    Args:
+        vocab_size (`int`, *optional*, defaults to 9):
+            Number of tokens of the tokenizer (the character vocabulary: 4 specials, A C G T N and
+            ``[PAD]``). The embedding and the LM head have ``padded_vocab_size`` rows.
+        d_model (`int`, *optional*, defaults to 384):
+            Width of the residual stream (``hidden_size`` to generic Hugging Face code).
+        n_layer (`int`, *optional*, defaults to 2):
+            Number of blocks (``num_hidden_layers``); each is a mixer and, unless
+            ``d_intermediate=0``, an MLP.
+        mamba_version (`int`, *optional*, defaults to 2):
+            2 for the Mamba-2 (SSD) mixer, 1 for the Mamba-1 (selective scan) mixer.
+        d_state (`int`, *optional*):
+            Size of the SSM state per channel (Mamba-1) or per head (Mamba-2); defaults to 64 for
+            Mamba-2 and 16 for Mamba-1.
+        d_conv (`int`, *optional*, defaults to 4):
+            Width of the causal depthwise convolution before the scan.
+        expand (`int`, *optional*, defaults to 2):
+            Inner width of the mixer as a multiple of ``d_model`` (``d_inner = expand * d_model``).
+        headdim (`int`, *optional*, defaults to 48):
+            Channels per SSM head (Mamba-2): ``d_inner / headdim`` heads.
+        ngroups (`int`, *optional*, defaults to 1):
+            Groups of heads that share their B and C projections (Mamba-2); divides the head count.
+        chunk_size (`int`, *optional*, defaults to 256):
+            Chunk length of mamba_ssm's SSD kernel (Mamba-2 on CUDA).
+        d_intermediate (`int`, *optional*):
+            Hidden width of each block's MLP; defaults to ``4 * d_model``. 0 means no MLP and no
+            second LayerNorm in a block, as in mamba_ssm.
+        pad_vocab_size_multiple (`int`, *optional*, defaults to 8):
+            The embedding and LM head round the vocabulary up to a multiple of this; the extra
+            rows are never predicted.
+        residual_in_fp32 (`bool`, *optional*, defaults to `True`):
+            Keep the residual stream in float32 when the model runs in half precision.
+        embed_dropout (`float`, *optional*, defaults to 0.1):
+            Dropout on the token embeddings.
+        layer_norm_epsilon (`float`, *optional*, defaults to 1e-05):
+            Epsilon of the LayerNorms and of Mamba-2's gated RMSNorm.
+        pad_token_id (`int`, *optional*, defaults to 8):
+            Id of ``[PAD]``: never predicted, never a target of a loss.
+        mask_token_id (`int`, *optional*, defaults to 0):
+            Id of ``[MASK]``, the input of the masked positions of the MLM variant.
+        n_token_id (`int`, *optional*, defaults to 7):
+            Id of the ``N`` token (``[UNK]`` for k-mer vocabularies), the filler of the published
+            ``mean_all`` pooling.
+        dt_rank (`int` or `"auto"`, *optional*, defaults to `"auto"`):
+            Rank of Mamba-1's time-step projection; ``"auto"`` is ``ceil(d_model / 16)``.
+        dt_min (`float`, *optional*, defaults to 0.001):
+            Lower end of the log-uniform range the initial time steps are drawn from.
+        dt_max (`float`, *optional*, defaults to 0.1):
+            Upper end of that range.
+        dt_init_floor (`float`, *optional*, defaults to 1e-04):
+            Smallest initial time step.
+        A_init_range (`tuple[float, float]`, *optional*, defaults to `(1.0, 16.0)`):
+            Range of the initial decay rate ``A`` of each Mamba-2 head (uniform; stored as log).
+        conv_bias (`bool`, *optional*, defaults to `True`):
+            Whether the causal convolution has a bias.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialisation of linear and embedding weights
+            (residual outputs are scaled down by ``sqrt(2 * n_layer)``).
+        torch_chunk_size (`int`, *optional*, defaults to 64):
+            Chunk length of the pure-PyTorch SSD scan (the path without CUDA kernels); 64-128 suit
+            a CPU. Chunking changes only rounding, never the result.
+        cpu_block_tokens (`int`, *optional*, defaults to 8192):
+            On CPU, a forward without a cache runs the batch in blocks of rows of about this many
+            tokens (0: one block). Smaller intermediates are reused by the memory allocator instead
+            of being mapped afresh per operation: 2-3x the throughput at batch 32 x 660 bases.
+        use_kernels (`str`, *optional*, defaults to `"auto"`):
+            ``"auto"``: the mamba_ssm / causal_conv1d CUDA kernels when they import and the input
+            is on CUDA; ``"never"``: always the PyTorch path; ``"always"``: an error where the
+            kernels cannot run.
+        pooling (`str`, *optional*, defaults to `"mean"`):
+            Default pooling of :meth:`embed` and of the classification heads: ``"mean"`` over
+            the real tokens, ``"mean_all"`` (the published probing recipe: left-padded with ``N``
+            to 660 positions, all averaged) or ``"last"`` (the last real token).
+        mlm_loss_on (`str`, *optional*, defaults to `"all"`):
+            Positions the MLM variant scores: ``"all"`` real positions (published) or only the
+            ``"masked"`` ones.
+        classifier_dropout (`float`, *optional*, defaults to 0.0):
+            Dropout on the pooled feature before the classification heads.
+        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
+            Whether the LM head shares the embedding's weights (not in the published models).
+        taxonomy (`dict`, *optional*):
+            The rank tree of a taxonomic classifier (``TaxonomySpec.to_dict()``: ranks, labels,
+            parents and training counts); required by ``BarcodeMambaForTaxonomicClassification``.
+        taxonomy_label_smoothing (`str`, `list[float]` or `None`, *optional*, defaults to `"default"`):
+            Hierarchical label smoothing mass per rank: ``"default"`` is 0.02 for every rank above
+            species and 0 at species; ``None`` turns it off.
+        taxonomy_class_weight_strength (`float`, *optional*, defaults to 0.5):
+            Exponent ``s`` of the class weights ``n_c ** -s`` of the taxonomy loss (``n_c``: the
+            training examples of class ``c``); 0 turns the weighting off.
+        taxonomy_rank_weights (`list[float]`, *optional*):
+            Weight of each rank's loss in the total (default: 1 for every rank).
+        kwargs:
+            Passed to :class:`~transformers.PretrainedConfig` (``num_labels``, ``id2label``, ...).
     """
 
     model_type = "barcodemamba"
@@ -121,43 +198,30 @@ class BarcodeMambaConfig(PretrainedConfig):
 
     @property
     def d_inner(self) -> int:
+        """Inner width of a mixer: ``expand * d_model``."""
         return self.expand * self.d_model
 
     @property
     def nheads(self) -> int:
+        """SSM heads of a Mamba-2 mixer: ``d_inner / headdim``."""
         return self.d_inner // self.headdim
 
     @property
     def padded_vocab_size(self) -> int:
+        """Rows of the embedding and the LM head: ``vocab_size`` rounded up to ``pad_vocab_size_multiple``."""
         m = self.pad_vocab_size_multiple
         return ((self.vocab_size + m - 1) // m) * m
 
     def validate_numbers(self):
-        for name in (
-            "vocab_size",
-            "d_model",
-            "n_layer",
-            "d_state",
-            "d_conv",
-            "expand",
-            "headdim",
-            "ngroups",
-            "chunk_size",
-            "pad_vocab_size_multiple",
-            "dt_rank",
-            "torch_chunk_size",
-        ):
-            _positive_int(name, getattr(self, name))
-        if (
-            not isinstance(self.cpu_block_tokens, int)
-            or isinstance(self.cpu_block_tokens, bool)
-            or self.cpu_block_tokens < 0
-        ):
+        """A ValueError naming the first argument out of range (``__init__`` runs this)."""
+        sizes = "vocab_size d_model n_layer d_state d_conv expand headdim ngroups chunk_size pad_vocab_size_multiple"
+        check_positive_ints(self, sizes.split() + ["dt_rank", "torch_chunk_size"])
+        blocks = self.cpu_block_tokens
+        if not isinstance(blocks, int) or isinstance(blocks, bool) or blocks < 0:
             raise ValueError(
-                f"BarcodeMambaConfig.cpu_block_tokens must be an integer >= 0 (0 = no blocking), got {self.cpu_block_tokens!r}"
+                f"BarcodeMambaConfig.cpu_block_tokens must be an integer >= 0 (0 = no blocking), got {blocks!r}"
             )
-        if self.mamba_version not in (1, 2):
-            raise ValueError(f"BarcodeMambaConfig.mamba_version must be 1 or 2, got {self.mamba_version!r}")
+        check_choice(self, "mamba_version", (1, 2))
         if not isinstance(self.d_intermediate, int) or self.d_intermediate < 0:
             raise ValueError(
                 f"BarcodeMambaConfig.d_intermediate must be >= 0 (0 = no MLP), got {self.d_intermediate!r}"
@@ -170,21 +234,12 @@ class BarcodeMambaConfig(PretrainedConfig):
                 )
             if self.nheads % self.ngroups:
                 raise ValueError(f"the number of heads ({self.nheads}) must be divisible by ngroups ({self.ngroups})")
-        for name in ("embed_dropout", "classifier_dropout"):
-            p = getattr(self, name)
-            if not 0.0 <= p < 1.0:
-                raise ValueError(f"BarcodeMambaConfig.{name} must be in [0, 1), got {p!r}")
+        check_probabilities(self, ("embed_dropout", "classifier_dropout"))
         if not 0 < self.dt_min <= self.dt_max:
             raise ValueError(f"need 0 < dt_min <= dt_max, got dt_min={self.dt_min}, dt_max={self.dt_max}")
         if self.layer_norm_epsilon <= 0:
             raise ValueError(f"layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon}")
-        if self.pad_token_id is not None and not 0 <= self.pad_token_id < self.vocab_size:
-            raise ValueError(
-                f"pad_token_id ({self.pad_token_id}) must be a token id below vocab_size ({self.vocab_size})"
-            )
-        if self.use_kernels not in ("auto", "never", "always"):
-            raise ValueError(f"use_kernels must be 'auto', 'never' or 'always', got {self.use_kernels!r}")
-        if self.pooling not in ("mean", "mean_all", "last"):
-            raise ValueError(f"pooling must be 'mean', 'mean_all' or 'last', got {self.pooling!r}")
-        if self.mlm_loss_on not in ("all", "masked"):
-            raise ValueError(f"mlm_loss_on must be 'all' or 'masked', got {self.mlm_loss_on!r}")
+        check_token_ids(self, ("pad_token_id",))
+        check_choice(self, "use_kernels", ("auto", "never", "always"))
+        check_choice(self, "pooling", POOLINGS)
+        check_choice(self, "mlm_loss_on", ("all", "masked"))

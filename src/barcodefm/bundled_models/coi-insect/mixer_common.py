@@ -1,5 +1,6 @@
-"""Pieces both Mamba mixers share: padding masks, the causal depthwise conv (full and one-step),
-dt initialisation, and the choice between the CUDA kernels and the pure-PyTorch path."""
+"""Pieces both Mamba mixers share: padding masks, the causal depthwise conv (full and one-step,
+torch or kernel, with or without a cache), dt initialisation, and the sizes and kernel choice
+every mixer reads from its config."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
-from .mamba_kernels import load_kernels
+from .mamba_cache import MambaLayerState
+from .mamba_kernels import kernel_for
 
 
 def apply_padding_mask(x: torch.Tensor, attention_mask: torch.Tensor | None) -> torch.Tensor:
@@ -62,16 +65,72 @@ def inverse_softplus_dt(n: int, dt_min: float, dt_max: float, dt_floor: float, d
     return dt + torch.log(-torch.expm1(-dt))
 
 
+def no_weight_decay(*params: nn.Parameter) -> None:
+    """Mark the SSM parameters that mamba_ssm's optimiser groups keep out of weight decay."""
+    for p in params:
+        p._no_weight_decay = True
+
+
 def use_kernels(config, tensor: torch.Tensor, *names: str) -> bool:
-    """True when the mamba_ssm kernels named should run for this call."""
-    mode = getattr(config, "use_kernels", "auto")
-    if mode == "never":
-        return False
-    available = tensor.is_cuda and all(name in load_kernels() for name in names)
-    if mode == "always" and not available:
-        raise RuntimeError(
-            "use_kernels='always' but the mamba_ssm/causal_conv1d CUDA kernels "
-            f"({', '.join(names)}) are not importable or the input is not on a CUDA device; "
-            "install barcodefm[cuda] on a CUDA machine or set use_kernels='auto'"
+    """True when every mamba_ssm / causal_conv1d kernel named should run for this call."""
+    return all(kernel_for(config, tensor, name, required=True) is not None for name in names)
+
+
+class MambaMixerBase(nn.Module):
+    """What both mixers share: sizes from the config, the kernel choice per op, and the causal
+    conv over a whole sequence or one cached step.
+
+    A call with a filled state and one token is a decode step: it continues the state. Any other
+    call with a state is a prefill: it starts from zero and leaves the state of its last position.
+    """
+
+    def __init__(self, config, layer_idx: int):
+        super().__init__()
+        self.config = config
+        self.layer_idx = layer_idx
+        self.d_inner = config.d_inner
+        self.d_state = config.d_state
+        self.d_conv = config.d_conv
+
+    @torch.no_grad()
+    def reset_ssm_parameters(self):
+        """mamba_ssm's own init of the SSM parameters (kept by the model's _init_weights)."""
+        device = self.A_log.device if self.A_log.device.type != "meta" else None
+        self.init_ssm_parameters(device)
+        self.D.fill_(1.0)
+
+    def init_ssm_parameters(self, device):
+        """Each mixer's init of A and dt (called without gradients; device None while on meta)."""
+        raise NotImplementedError
+
+    def depthwise_conv(self, channels: int) -> nn.Conv1d:
+        """The causal depthwise conv's weights (applied by :meth:`conv`, never by Conv1d itself)."""
+        return nn.Conv1d(
+            channels, channels, self.d_conv, groups=channels, padding=self.d_conv - 1, bias=self.config.conv_bias
         )
-    return available
+
+    def kernel(self, name: str, tensor: torch.Tensor, required: bool = False):
+        """The CUDA kernel ``name`` when this call should use it, else None."""
+        return kernel_for(self.config, tensor, name, required)
+
+    @staticmethod
+    def is_decode_step(state: MambaLayerState | None, length: int) -> bool:
+        """One new token on a state that already holds the sequence before it."""
+        return state is not None and state.filled and length == 1
+
+    def conv(self, x: torch.Tensor, state: MambaLayerState | None) -> torch.Tensor:
+        """Causal conv + SiLU of x (batch, length, channels); with a state, a prefill records the
+        last d_conv inputs and a decode step advances them."""
+        weight = self.conv1d.weight[:, 0]  # (channels, d_conv)
+        if self.is_decode_step(state, x.shape[1]):
+            update = self.kernel("causal_conv1d_update", x)
+            if update is not None:  # updates state.conv_state in place
+                return update(x[:, 0], state.conv_state, weight, self.conv1d.bias, activation="silu")[:, None]
+            y, state.conv_state = causal_conv_step(x[:, 0], state.conv_state, self.conv1d)
+            return y[:, None]
+        if state is not None:
+            state.conv_state = last_conv_inputs(x, self.d_conv)
+        conv_fn = self.kernel("causal_conv1d_fn", x)
+        if conv_fn is not None:
+            return conv_fn(x.transpose(1, 2).contiguous(), weight, self.conv1d.bias, activation="silu").transpose(1, 2)
+        return causal_conv(x, self.conv1d)

@@ -1,5 +1,6 @@
-"""Mamba-2 mixer with two execution paths over one set of weights: mamba_ssm's fused
-CUDA kernels when they import and the input is on CUDA, the pure-PyTorch chunked SSD elsewhere."""
+"""Mamba-2 mixer: in_proj -> z, xBC, dt; causal conv over xBC; chunked SSD scan (one recurrent
+step when decoding); ``RMSNorm(y * SiLU(z))``; out_proj. One PyTorch forward; each op runs as a
+mamba_ssm / causal_conv1d CUDA kernel when that kernel imports and the input is on CUDA."""
 
 from __future__ import annotations
 
@@ -8,15 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .mamba_cache import MambaLayerState
-from .mamba_kernels import load_kernels
-from .mixer_common import (
-    apply_padding_mask,
-    causal_conv,
-    causal_conv_step,
-    inverse_softplus_dt,
-    last_conv_inputs,
-    use_kernels,
-)
+from .mixer_common import MambaMixerBase, apply_padding_mask, inverse_softplus_dt, no_weight_decay
 from .ssd_chunk_scan import ssd_chunk_scan, ssd_step
 
 
@@ -39,144 +32,113 @@ class GatedRMSNorm(nn.Module):
         return (y.view(shape) * self.weight.float()).to(dtype)
 
 
-class Mamba2Mixer(nn.Module):
+class Mamba2Mixer(MambaMixerBase):
     def __init__(self, config, layer_idx: int):
-        super().__init__()
-        self.config = config
-        self.layer_idx = layer_idx
-        self.d_inner = config.d_inner
+        super().__init__(config, layer_idx)
         self.nheads = config.nheads
         self.headdim = config.headdim
         self.ngroups = config.ngroups
-        self.d_state = config.d_state
-        self.d_conv = config.d_conv
         self.conv_dim = self.d_inner + 2 * self.ngroups * self.d_state
         # in_proj layout [z | x | B | C | dt], no bias.
         self.in_proj = nn.Linear(
             config.d_model, 2 * self.d_inner + 2 * self.ngroups * self.d_state + self.nheads, bias=False
         )
-        self.conv1d = nn.Conv1d(
-            self.conv_dim,
-            self.conv_dim,
-            config.d_conv,
-            groups=self.conv_dim,
-            padding=config.d_conv - 1,
-            bias=config.conv_bias,
-        )
+        self.conv1d = self.depthwise_conv(self.conv_dim)
         self.dt_bias = nn.Parameter(torch.empty(self.nheads))
         self.A_log = nn.Parameter(torch.empty(self.nheads))
         self.D = nn.Parameter(torch.ones(self.nheads))
-        for p in (self.dt_bias, self.A_log, self.D):
-            p._no_weight_decay = True
+        no_weight_decay(self.dt_bias, self.A_log, self.D)
         self.norm = GatedRMSNorm(self.d_inner, self.d_inner // self.ngroups, eps=config.layer_norm_epsilon)
         self.out_proj = nn.Linear(self.d_inner, config.d_model, bias=False)
         self.reset_ssm_parameters()
 
-    @torch.no_grad()
-    def reset_ssm_parameters(self):
-        """mamba_ssm's own init of the SSM parameters (kept by the model's _init_weights)."""
+    def init_ssm_parameters(self, device):
+        """softplus^-1 dt bias, A uniform in ``A_init_range`` (mamba_ssm's init)."""
         c = self.config
-        device = self.A_log.device if self.A_log.device.type != "meta" else None
         self.dt_bias.copy_(inverse_softplus_dt(self.nheads, c.dt_min, c.dt_max, c.dt_init_floor, device))
         lo, hi = c.A_init_range
         self.A_log.copy_(torch.log(torch.empty(self.nheads, device=device).uniform_(lo, hi)))
-        self.D.fill_(1.0)
 
     def forward(self, hidden_states, attention_mask=None, state: MambaLayerState | None = None):
-        b, l, _ = hidden_states.shape
-        if state is not None and state.filled and l == 1:
-            return self._step(hidden_states, state)
-        if state is None and use_kernels(self.config, hidden_states, "mamba_chunk_scan_combined"):
-            return self._forward_kernels(hidden_states, attention_mask)
-        return self._forward_torch(hidden_states, attention_mask, state)
-
-    def _split_projection(self, zxbcdt):
-        return torch.split(zxbcdt, [self.d_inner, self.conv_dim, self.nheads], dim=-1)
-
-    def _split_xbc(self, xbc):
+        """hidden_states (batch, length, d_model) -> (batch, length, d_model). ``state``: the layer's
+        recurrent state (prefill or one-token decode step, see :class:`MambaMixerBase`)."""
+        if self.is_decode_step(state, hidden_states.shape[1]):
+            attention_mask = None  # the state already holds the prompt; the new token is real
+        zxbcdt = self.in_proj(apply_padding_mask(hidden_states, attention_mask))
+        z, xbc, dt = torch.split(zxbcdt, [self.d_inner, self.conv_dim, self.nheads], dim=-1)
+        xbc = apply_padding_mask(self.conv(xbc, state), attention_mask)
         gn = self.ngroups * self.d_state
-        return torch.split(xbc, [self.d_inner, gn, gn], dim=-1)
+        x, B, C = torch.split(xbc, [self.d_inner, gn, gn], dim=-1)
+        y = self.scan(x, dt, B, C, state)
+        return self.out_proj(self.gated_norm(y, z))
 
-    def _forward_torch(self, hidden_states, attention_mask, state):
-        b, l, _ = hidden_states.shape
-        z, xbc, dt = self._split_projection(self.in_proj(apply_padding_mask(hidden_states, attention_mask)))
-        if state is not None:
-            state.conv_state = last_conv_inputs(xbc, self.d_conv)
-        xbc = apply_padding_mask(causal_conv(xbc, self.conv1d), attention_mask)
-        x, B, C = self._split_xbc(xbc)
-        with torch.autocast(device_type=hidden_states.device.type, enabled=False):
-            dt = F.softplus(dt.float() + self.dt_bias.float())
-            A = -torch.exp(self.A_log.float())
-        y, final_state = ssd_chunk_scan(
-            x.reshape(b, l, self.nheads, self.headdim),
-            dt,
-            A,
-            B.reshape(b, l, self.ngroups, self.d_state),
-            C.reshape(b, l, self.ngroups, self.d_state),
-            chunk_size=self.config.torch_chunk_size,
-            D=self.D,
-            return_final_state=True,
-        )
-        if state is not None:
-            state.ssm_state = final_state
-        y = self.norm(y.reshape(b, l, self.d_inner), z)
-        return self.out_proj(y)
-
-    def _forward_kernels(self, hidden_states, attention_mask):
-        k = load_kernels()
-        b, l, _ = hidden_states.shape
-        z, xbc, dt = self._split_projection(self.in_proj(apply_padding_mask(hidden_states, attention_mask)))
-        if "causal_conv1d_fn" in k:
-            xbc = k["causal_conv1d_fn"](
-                xbc.transpose(1, 2).contiguous(), self.conv1d.weight.squeeze(1), self.conv1d.bias, activation="silu"
-            ).transpose(1, 2)
-        else:
-            xbc = causal_conv(xbc, self.conv1d)
-        xbc = apply_padding_mask(xbc, attention_mask)
-        x, B, C = self._split_xbc(xbc)
-        y = k["mamba_chunk_scan_combined"](
-            x.reshape(b, l, self.nheads, self.headdim),
-            dt,
-            -torch.exp(self.A_log.float()),
-            B.reshape(b, l, self.ngroups, self.d_state),
-            C.reshape(b, l, self.ngroups, self.d_state),
-            chunk_size=self.config.chunk_size,
-            D=self.D,
-            z=None,
-            dt_bias=self.dt_bias,
-            dt_softplus=True,
-        ).reshape(b, l, self.d_inner)
-        if "rmsnorm_fn" in k:
-            y = k["rmsnorm_fn"](
-                y,
-                self.norm.weight,
-                None,
-                z=z,
-                eps=self.norm.eps,
-                group_size=self.norm.group_size,
-                norm_before_gate=False,
+    def scan(self, x, dt, B, C, state: MambaLayerState | None):
+        """The SSD scan: x (b, l, d_inner), dt (b, l, heads) before softplus and bias, B, C
+        (b, l, groups * d_state) -> y (b, l, d_inner), D skip included."""
+        b, l, _ = x.shape
+        x = x.reshape(b, l, self.nheads, self.headdim)
+        B = B.reshape(b, l, self.ngroups, self.d_state)
+        C = C.reshape(b, l, self.ngroups, self.d_state)
+        A = -torch.exp(self.A_log.float())
+        if self.is_decode_step(state, l):
+            update = self.kernel("selective_state_update", x, required=True)
+            if update is not None:  # mamba_ssm's per-channel layout; updates state.ssm_state in place
+                y = update(
+                    state.ssm_state,
+                    x[:, 0],
+                    dt[:, 0, :, None].expand(-1, -1, self.headdim),
+                    A[:, None, None].expand(-1, self.headdim, self.d_state),
+                    B[:, 0],
+                    C[:, 0],
+                    self.D[:, None].expand(-1, self.headdim),
+                    z=None,
+                    dt_bias=self.dt_bias[:, None].expand(-1, self.headdim),
+                    dt_softplus=True,
+                )
+            else:
+                dt = F.softplus(dt[:, 0].float() + self.dt_bias.float())
+                y, state.ssm_state = ssd_step(state.ssm_state, x[:, 0], dt, A, B[:, 0], C[:, 0], self.D)
+            return y.reshape(b, 1, self.d_inner)
+        chunk_scan = self.kernel("mamba_chunk_scan_combined", x, required=True)
+        if chunk_scan is not None:
+            out = chunk_scan(
+                x,
+                dt,
+                A,
+                B,
+                C,
+                chunk_size=self.config.chunk_size,
+                D=self.D,
+                z=None,
+                dt_bias=self.dt_bias,
+                dt_softplus=True,
+                return_final_states=state is not None,
             )
         else:
-            y = self.norm(y, z)
-        return self.out_proj(y)
+            with torch.autocast(device_type=x.device.type, enabled=False):
+                dt = F.softplus(dt.float() + self.dt_bias.float())
+            out = ssd_chunk_scan(
+                x,
+                dt,
+                A,
+                B,
+                C,
+                chunk_size=self.config.torch_chunk_size,
+                D=self.D,
+                return_final_state=state is not None,
+            )
+        if state is not None:
+            out, state.ssm_state = out
+        return out.reshape(b, l, self.d_inner)
 
-    def _step(self, hidden_states, state: MambaLayerState):
-        b = hidden_states.shape[0]
-        z, xbc, dt = self._split_projection(self.in_proj(hidden_states[:, 0]))
-        xbc, state.conv_state = causal_conv_step(xbc, state.conv_state, self.conv1d)
-        x, B, C = self._split_xbc(xbc)
-        dt = F.softplus(dt.float() + self.dt_bias.float())
-        y, state.ssm_state = ssd_step(
-            state.ssm_state,
-            x.reshape(b, self.nheads, self.headdim),
-            dt,
-            -torch.exp(self.A_log.float()),
-            B.reshape(b, self.ngroups, self.d_state),
-            C.reshape(b, self.ngroups, self.d_state),
-            self.D,
+    def gated_norm(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``RMSNorm(y * SiLU(z))`` per group: mamba_ssm's fused kernel or :class:`GatedRMSNorm`."""
+        rmsnorm = self.kernel("rmsnorm_fn", y)
+        if rmsnorm is None:
+            return self.norm(y, z)
+        return rmsnorm(
+            y, self.norm.weight, None, z=z, eps=self.norm.eps, group_size=self.norm.group_size, norm_before_gate=False
         )
-        y = self.norm(y.reshape(b, 1, self.d_inner), z[:, None])
-        return self.out_proj(y)
 
 
 __all__ = ["Mamba2Mixer", "GatedRMSNorm"]

@@ -28,7 +28,9 @@ _COMPLEMENT = str.maketrans("ACGTN", "TGCAN")
 class InvalidSequenceError(ValueError):
     """A sequence holds a character that is neither a base, an IUPAC code nor a gap."""
 
-    def __init__(self, message: str, record: str | None = None, character: str | None = None, position: int | None = None):
+    def __init__(
+        self, message: str, record: str | None = None, character: str | None = None, position: int | None = None
+    ):
         super().__init__(message)
         self.record = record
         self.character = character
@@ -43,9 +45,7 @@ def normalize_sequence(sequence: str, record: str | None = None) -> tuple[str, i
     """
     if not isinstance(sequence, str):
         where = f" in record {record!r}" if record is not None else ""
-        raise InvalidSequenceError(
-            f"expected a DNA string{where}, got {type(sequence).__name__}", record=record
-        )
+        raise InvalidSequenceError(f"expected a DNA string{where}, got {type(sequence).__name__}", record=record)
     raw = _WHITESPACE.sub("", sequence).upper()
     n_ambiguous = sum(raw.count(c) for c in AMBIGUOUS)
     seq = raw.translate(_TRANSLATE)

@@ -1,5 +1,7 @@
 """BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes, with heads for
-next-token prediction, the published MLM variant and sequence classification.
+next-token prediction, the published MLM variant, sequence classification and the multi-rank
+taxonomy of BarcodeMamba+. What every family shares (saving, initialisation, pooling, the
+embedding API, the classification heads) lives in ``pretrained_base.py`` and ``heads.py``.
 
 Hub module: travels with saved weights. Imports torch, transformers and single-dot siblings
 only; the CUDA kernels are loaded lazily by the mixers (see ``mamba_kernels.py``).
@@ -13,24 +15,33 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import GenerationMixin
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .config_checks import check_positive_ints  # noqa: F401  (the config's; copied by name)
 from .configuration_barcodemamba import BarcodeMambaConfig
+from .heads import SequenceClassifierMixin, TaxonomyHeadsMixin
 from .mamba_cache import BarcodeMambaCache
-from .mixer_mamba1 import Mamba1Mixer
-from .mixer_mamba2 import Mamba2Mixer
+
 # transformers 5.0 copies only the modules a remote-code file imports directly into its module
-# cache, not what those import in turn: name every module the mixers need here as well.
+# cache, not what those import in turn: name every module the mixers, the config and
+# pretrained_base need here as well.
 from .mamba_kernels import load_kernels  # noqa: F401
 from .mixer_common import causal_conv  # noqa: F401
+from .mixer_mamba1 import Mamba1Mixer
+from .mixer_mamba2 import Mamba2Mixer
+from .pooling import pool  # noqa: F401  (pretrained_base's; copied by name)
+from .pretrained_base import BarcodePreTrainedModel, check_inputs, register_for_auto_classes, token_cross_entropy
 from .selective_scan import selective_scan  # noqa: F401
 from .ssd_chunk_scan import ssd_chunk_scan  # noqa: F401
-from .pooling import EmbeddingMixin, pool
-from .heads import SequenceClassifierMixin
-from .taxonomy import TaxonomicClassifierMixin, TaxonomyHeads, save_taxonomy_pipeline
+from .taxonomy import IGNORE_INDEX
 
+# transformers 5.0 copies only the direct single-dot imports: the taxonomy classifier's pieces too.
+from .taxonomy_heads import logits_by_rank  # noqa: F401
+from .taxonomy_loss import hierarchical_targets  # noqa: F401
+from .taxonomy_prediction import predict  # noqa: F401
+from .taxonomy_spec import TaxonomySpec  # noqa: F401
 
 # The recurrent state travels under the name ``cache``: transformers 5.24 renamed the cache of every
 # model output to it (and rewrites the old ``cache_params=`` keyword), while older releases leave a
@@ -107,93 +118,35 @@ class BarcodeMambaBlock(nn.Module):
     def forward(self, hidden, residual, attention_mask=None, state=None):
         dtype = hidden.dtype
         residual = self._add(hidden, residual)
-        hidden = self.mixer(self.norm1(residual.to(self.norm1.weight.dtype)), attention_mask=attention_mask, state=state)
+        hidden = self.mixer(
+            self.norm1(residual.to(self.norm1.weight.dtype)), attention_mask=attention_mask, state=state
+        )
         if self.mlp is not None:
             residual = self._add(hidden, residual)
             hidden = self.mlp(self.norm2(residual.to(self.norm2.weight.dtype)))
         return hidden.to(dtype), residual
 
 
-class BarcodeMambaPreTrainedModel(EmbeddingMixin, PreTrainedModel):
+class BarcodeMambaPreTrainedModel(BarcodePreTrainedModel):
     config_class = BarcodeMambaConfig
     config: BarcodeMambaConfig
     base_model_prefix = "backbone"
-    main_input_name = "input_ids"
     _no_split_modules = ["BarcodeMambaBlock"]
-    supports_gradient_checkpointing = False
     _is_stateful = True
-    # Our losses are plain means over their own targets: the Trainer must not rescale them by
-    # num_items_in_batch (transformers 5 otherwise multiplies by processes / accumulation steps).
-    accepts_loss_kwargs = False
 
     @torch.no_grad()
     def _init_weights(self, module):
-        std = self.config.initializer_range
-        if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
-            if module.bias is not None:
-                init.zeros_(module.bias)
-        elif isinstance(module, nn.Embedding):
-            init.normal_(module.weight, mean=0.0, std=std)
-        elif isinstance(module, nn.LayerNorm):
-            init.ones_(module.weight)
-            init.zeros_(module.bias)
-        elif isinstance(module, nn.Conv1d):
-            init.kaiming_uniform_(module.weight, a=math.sqrt(5))
-            if module.bias is not None:
-                bound = 1 / math.sqrt(module.weight.shape[1] * module.weight.shape[2])
-                init.uniform_(module.bias, -bound, bound)
+        super()._init_weights(module)
+        # Residual-path outputs are scaled down with depth (GPT-2 / mamba_ssm scheme).
+        residual_std = self.config.initializer_range / math.sqrt(2 * self.config.n_layer)
         if isinstance(module, (Mamba2Mixer, Mamba1Mixer)):
-            # Residual-path outputs are scaled down with depth (GPT-2 / mamba_ssm scheme).
-            init.normal_(module.out_proj.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
+            init.normal_(module.out_proj.weight, mean=0.0, std=residual_std)
             if not getattr(module.A_log, "_is_hf_initialized", False):
                 module.reset_ssm_parameters()
             if isinstance(module, Mamba2Mixer):
                 init.ones_(module.norm.weight)
-        if isinstance(module, TaxonomyHeads):
-            module.reset_buffers()  # integer HLS tables; not saved, rebuilt from config.taxonomy
-        if isinstance(module, BarcodeMambaMLP):
-            init.normal_(module.fc2.weight, mean=0.0, std=std / math.sqrt(2 * self.config.n_layer))
-
-    def save_pretrained(self, save_directory, *args, **kwargs):
-        # Every head's Auto entry, not only this class's, so one folder serves AutoModel,
-        # AutoModelForCausalLM, ... (transformers adds just the saved class by itself).
-        auto_map = dict(AUTO_MAP)
-        if isinstance(self, BarcodeMambaForTaxonomicClassification):
-            # A taxonomy folder's AutoModel is the classifier itself: a user (or the pipeline)
-            # loading it gets names per rank, not a bare backbone.
-            auto_map["AutoModel"] = "modeling_barcodemamba.BarcodeMambaForTaxonomicClassification"
-        self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), **auto_map}
-        result = super().save_pretrained(save_directory, *args, **kwargs)
-        if isinstance(self, TaxonomicClassifierMixin):
-            save_taxonomy_pipeline(self.config, save_directory)
-        return result
-
-    def _vocab_logits(self, hidden):
-        """LM logits; [PAD] and the rows that only pad the vocabulary to a multiple of 8 can never
-        be predicted (generation cannot sample them; a converted published model, which had no
-        [PAD], keeps its exact distribution)."""
-        logits = self.lm_head(hidden.to(self.lm_head.weight.dtype)).float()
-        if self.config.padded_vocab_size > self.config.vocab_size:
-            logits[..., self.config.vocab_size :] = float("-inf")
-        if self.config.pad_token_id is not None:
-            logits[..., self.config.pad_token_id] = float("-inf")  # padding is never a prediction
-        return logits
-
-    def _pooled_features(self, input_ids, attention_mask, inputs_embeds=None, output_hidden_states=None):
-        """(pooled features with ``config.pooling``, per-layer hidden states or None) for the
-        classification heads; ``mean_all`` re-pads with N as published (see pooling.py)."""
-        if self.config.pooling == "mean_all" and input_ids is not None:
-            return self.embed(input_ids, attention_mask), None
-        out = self._backbone()(input_ids=input_ids, attention_mask=attention_mask, inputs_embeds=inputs_embeds,
-                               output_hidden_states=output_hidden_states, return_dict=True)
-        return pool(out.last_hidden_state, attention_mask, self.config.pooling), out.hidden_states
-
-    def _token_states(self, input_ids, attention_mask):
-        return self._backbone()(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-
-    def _backbone(self) -> "BarcodeMambaModel":
-        return getattr(self, self.base_model_prefix, self)
+        elif isinstance(module, BarcodeMambaMLP):
+            init.normal_(module.fc2.weight, mean=0.0, std=residual_std)
 
 
 class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
@@ -206,12 +159,6 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         self.ln_f = nn.LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
         self.post_init()
 
-    def get_input_embeddings(self):
-        return self.embeddings.word_embeddings
-
-    def set_input_embeddings(self, value):
-        self.embeddings.word_embeddings = value
-
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -223,37 +170,38 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         return_dict: bool | None = None,
         **kwargs,
     ):
-        if (input_ids is None) == (inputs_embeds is None):
-            raise ValueError("pass exactly one of input_ids or inputs_embeds")
+        check_inputs(input_ids, inputs_embeds, self.config.padded_vocab_size)
         cache = take_cache(cache, kwargs)
-        output_hidden_states = output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        output_hidden_states = (
+            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
+        )
         return_dict = return_dict if return_dict is not None else self.config.return_dict
         if use_cache and cache is None:
             cache = BarcodeMambaCache(self.config.n_layer)
-        if input_ids is not None and input_ids.numel() and int(input_ids.max()) >= self.config.padded_vocab_size:
-            raise ValueError(
-                f"token id {int(input_ids.max())} is outside the model's vocabulary "
-                f"({self.config.padded_vocab_size}): was the input made with this model's tokenizer?"
-            )
         hidden = self.embeddings(input_ids) if inputs_embeds is None else self.embeddings.dropout(inputs_embeds)
         rows = self._cpu_block_rows(hidden, cache)
         if rows < hidden.shape[0]:
             # Sequences are independent, so row blocks give the same result; on CPU they keep each
             # intermediate small enough for the allocator to reuse (2-3x faster than one batch).
             blocks = [
-                self._run_layers(hidden[i : i + rows], None if attention_mask is None else attention_mask[i : i + rows],
-                                 None, output_hidden_states)
+                self._run_layers(
+                    hidden[i : i + rows],
+                    None if attention_mask is None else attention_mask[i : i + rows],
+                    None,
+                    output_hidden_states,
+                )
                 for i in range(0, hidden.shape[0], rows)
             ]
             hidden = torch.cat([h for h, _ in blocks])
-            all_hidden = tuple(torch.cat(layer) for layer in zip(*(a for _, a in blocks))) if output_hidden_states else None
+            all_hidden = (
+                tuple(torch.cat(layer) for layer in zip(*(a for _, a in blocks))) if output_hidden_states else None
+            )
         else:
             hidden, all_hidden = self._run_layers(hidden, attention_mask, cache, output_hidden_states)
         if cache is not None:
             cache.seqlen_offset += hidden.shape[1]
-        if not return_dict:
-            return tuple(v for v in (hidden, cache, all_hidden) if v is not None)
-        return BarcodeMambaOutput(last_hidden_state=hidden, cache=cache, hidden_states=all_hidden)
+        output = BarcodeMambaOutput(last_hidden_state=hidden, cache=cache, hidden_states=all_hidden)
+        return output if return_dict else output.to_tuple()
 
     def _cpu_block_rows(self, hidden, cache) -> int:
         """Rows per block of the CPU forward (``config.cpu_block_tokens`` tokens); the whole
@@ -278,44 +226,15 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         return hidden, all_hidden
 
 
-class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
-    """Next-token prediction (the published pretraining objective). Loss ignores padding.
-    ``generate()`` decodes step by step with a recurrent state cache."""
+class BarcodeMambaWithLMHead(BarcodeMambaPreTrainedModel):
+    """The backbone and a vocabulary head (not tied to the embedding, as published): the forward
+    that the causal and the masked language model share. Each supplies its loss (``lm_loss``)."""
 
     def __init__(self, config: BarcodeMambaConfig):
         super().__init__(config)
         self.backbone = BarcodeMambaModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)  # not tied to the embedding, as published
+        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
         self.post_init()
-
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
-
-    def set_input_embeddings(self, value):
-        self.backbone.set_input_embeddings(value)
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def _supports_default_dynamic_cache(self) -> bool:
-        return False  # we build our own recurrent cache in forward
-
-    def prepare_inputs_for_generation(
-        self, input_ids, attention_mask=None, cache=None, use_cache=None, inputs_embeds=None, **kwargs
-    ):
-        cache = take_cache(cache, kwargs)
-        if cache is not None and cache.seqlen_offset > 0:
-            # The state already holds the prompt: feed only the newest token, unmasked.
-            return {"input_ids": input_ids[:, -1:], "cache": cache, "use_cache": True}
-        return {"input_ids": input_ids, "attention_mask": attention_mask, "cache": cache, "use_cache": use_cache}
-
-    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs):
-        # generate() before transformers 5.24 carries a cache from one step to the next only under
-        # its old names; hand ours on explicitly (on 5.24+ this repeats what generate already did).
-        model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
-        if getattr(outputs, "cache", None) is not None:
-            model_kwargs["cache"] = outputs.cache
-        return model_kwargs
 
     def forward(
         self,
@@ -340,115 +259,98 @@ class BarcodeMambaForCausalLM(BarcodeMambaPreTrainedModel, GenerationMixin):
             return_dict=True,
         )
         logits = self._vocab_logits(out.last_hidden_state)
-        loss = None
-        if labels is not None:
-            loss = causal_lm_loss(logits, labels, attention_mask, self.config.pad_token_id)
-        if not return_dict:
-            rest = tuple(v for v in (out.cache, out.hidden_states) if v is not None)
-            return ((loss,) if loss is not None else ()) + (logits,) + rest
-        return BarcodeMambaLMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)
+        loss = None if labels is None else self.lm_loss(logits, labels, input_ids, attention_mask)
+        output = BarcodeMambaLMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)
+        return output if return_dict else output.to_tuple()
+
+    def _vocab_logits(self, hidden):
+        """LM logits; [PAD] and the rows that only pad the vocabulary to a multiple of 8 can never
+        be predicted (generation cannot sample them; a converted published model, which had no
+        [PAD], keeps its exact distribution)."""
+        logits = self.lm_head(hidden.to(self.lm_head.weight.dtype)).float()
+        if self.config.padded_vocab_size > self.config.vocab_size:
+            logits[..., self.config.vocab_size :] = float("-inf")
+        if self.config.pad_token_id is not None:
+            logits[..., self.config.pad_token_id] = float("-inf")  # padding is never a prediction
+        return logits
+
+    def lm_loss(self, logits, labels, input_ids, attention_mask):
+        """The mean loss of ``logits`` against ``labels``: each language model defines its own."""
+        raise NotImplementedError
 
 
-def _ignore_padding(labels, attention_mask, pad_token_id):
+def ignore_padding(labels, attention_mask, pad_token_id):
+    """A copy of ``labels`` with every pad position set to ``IGNORE_INDEX``."""
     labels = labels.clone()
     if attention_mask is not None and attention_mask.shape == labels.shape:
-        labels[attention_mask == 0] = -100
+        labels[attention_mask == 0] = IGNORE_INDEX
     if pad_token_id is not None:
-        labels[labels == pad_token_id] = -100
+        labels[labels == pad_token_id] = IGNORE_INDEX
     return labels
 
 
 def causal_lm_loss(logits, labels, attention_mask=None, pad_token_id=None):
     """Mean cross-entropy of predicting token t+1 from tokens <= t; pads never count."""
-    labels = _ignore_padding(labels, attention_mask, pad_token_id)
+    labels = ignore_padding(labels, attention_mask, pad_token_id)
     shift_labels = labels[:, 1:].clone()
     if attention_mask is not None and attention_mask.shape == labels.shape:
         # A pad position does not predict the first real token: the unpadded sequence has no
         # such term, and padding must never change the loss.
-        shift_labels[attention_mask[:, :-1] == 0] = -100
-    shift_logits = logits[:, :-1].reshape(-1, logits.shape[-1])
-    shift_labels = shift_labels.reshape(-1).to(logits.device)
-    return F.cross_entropy(shift_logits, shift_labels, ignore_index=-100)
+        shift_labels[attention_mask[:, :-1] == 0] = IGNORE_INDEX
+    return token_cross_entropy(logits[:, :-1], shift_labels)
 
 
-class BarcodeMambaForMaskedLM(BarcodeMambaPreTrainedModel):
+class BarcodeMambaForCausalLM(BarcodeMambaWithLMHead, GenerationMixin):
+    """Next-token prediction (the published pretraining objective). Loss ignores padding.
+    ``generate()`` decodes step by step with a recurrent state cache."""
+
+    def lm_loss(self, logits, labels, input_ids, attention_mask):
+        return causal_lm_loss(logits, labels, attention_mask, self.config.pad_token_id)
+
+    def _supports_default_dynamic_cache(self) -> bool:
+        return False  # we build our own recurrent cache in forward
+
+    def prepare_inputs_for_generation(
+        self, input_ids, attention_mask=None, cache=None, use_cache=None, inputs_embeds=None, **kwargs
+    ):
+        cache = take_cache(cache, kwargs)
+        if cache is not None and cache.seqlen_offset > 0:
+            # The state already holds the prompt: feed only the newest token, unmasked.
+            return {"input_ids": input_ids[:, -1:], "cache": cache, "use_cache": True}
+        return {"input_ids": input_ids, "attention_mask": attention_mask, "cache": cache, "use_cache": use_cache}
+
+    def _update_model_kwargs_for_generation(self, outputs, model_kwargs, *args, **kwargs):
+        # generate() before transformers 5.24 carries a cache from one step to the next only under
+        # its old names; hand ours on explicitly (on 5.24+ this repeats what generate already did).
+        model_kwargs = super()._update_model_kwargs_for_generation(outputs, model_kwargs, *args, **kwargs)
+        if getattr(outputs, "cache", None) is not None:
+            model_kwargs["cache"] = outputs.cache
+        return model_kwargs
+
+
+class BarcodeMambaForMaskedLM(BarcodeMambaWithLMHead):
     """The published BarcodeMamba MLM variant: ~50% of input positions are [MASK], the
     model stays causal, and the target at each position is the ORIGINAL token there (no shift).
     ``config.mlm_loss_on="all"`` (published) scores every real position, ``"masked"`` only the
     positions whose input is the mask token."""
 
-    def __init__(self, config: BarcodeMambaConfig):
-        super().__init__(config)
-        self.backbone = BarcodeMambaModel(config)
-        self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
-        self.post_init()
-
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
-
-    def get_output_embeddings(self):
-        return self.lm_head
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        inputs_embeds: torch.Tensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        out = self.backbone(
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            inputs_embeds=inputs_embeds,
-            output_hidden_states=output_hidden_states,
-            return_dict=True,
-        )
-        logits = self._vocab_logits(out.last_hidden_state)
-        loss = None
-        if labels is not None:
-            labels = _ignore_padding(labels, attention_mask, self.config.pad_token_id)
-            if self.config.mlm_loss_on == "masked":
-                if input_ids is None:
-                    raise ValueError("mlm_loss_on='masked' needs input_ids to find the masked positions")
-                labels[input_ids != self.config.mask_token_id] = -100
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1).to(logits.device), ignore_index=-100)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return BarcodeMambaLMOutput(loss=loss, logits=logits, hidden_states=out.hidden_states)
+    def lm_loss(self, logits, labels, input_ids, attention_mask):
+        labels = ignore_padding(labels, attention_mask, self.config.pad_token_id)
+        if self.config.mlm_loss_on == "masked":
+            if input_ids is None:
+                raise ValueError("mlm_loss_on='masked' needs input_ids to find the masked positions")
+            labels[input_ids != self.config.mask_token_id] = IGNORE_INDEX
+        return token_cross_entropy(logits, labels)
 
 
 class BarcodeMambaForSequenceClassification(SequenceClassifierMixin, BarcodeMambaPreTrainedModel):
     """Pooled backbone features -> dropout -> Linear (species fine-tuning)."""
 
-    def __init__(self, config: BarcodeMambaConfig):
-        super().__init__(config)
-        self.num_labels = config.num_labels
-        self.backbone = BarcodeMambaModel(config)
-        self.dropout = nn.Dropout(config.classifier_dropout)
-        self.classifier = nn.Linear(config.d_model, config.num_labels)
-        self.post_init()
 
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
-
-
-class BarcodeMambaForTaxonomicClassification(TaxonomicClassifierMixin, BarcodeMambaPreTrainedModel):
+class BarcodeMambaForTaxonomicClassification(TaxonomyHeadsMixin, BarcodeMambaPreTrainedModel):
     """BarcodeMamba+: one Linear head per taxonomic rank on the pooled backbone feature,
     hierarchical label smoothing and an inverse-square-root class-weighted loss. ``labels`` is
     (batch, n_ranks) with -100 where a rank's label is unknown."""
-
-    def __init__(self, config: BarcodeMambaConfig):
-        super().__init__(config)
-        self.backbone = BarcodeMambaModel(config)
-        self._init_taxonomy(config, config.d_model)
-        self.post_init()
-
-    def get_input_embeddings(self):
-        return self.backbone.get_input_embeddings()
 
 
 __all__ = [
@@ -460,20 +362,13 @@ __all__ = [
     "BarcodeMambaForSequenceClassification",
 ]
 
-# Remote code: save_pretrained copies this module (and its single-dot imports) next to the
-# weights and writes these entries into config.json's auto_map, so that every Auto class loads
-# the folder with trust_remote_code=True on a machine without barcodefm.
-AUTO_MAP = {
-    "AutoConfig": "configuration_barcodemamba.BarcodeMambaConfig",
-    "AutoModel": "modeling_barcodemamba.BarcodeMambaModel",
-    "AutoModelForCausalLM": "modeling_barcodemamba.BarcodeMambaForCausalLM",
-    "AutoModelForMaskedLM": "modeling_barcodemamba.BarcodeMambaForMaskedLM",
-    "AutoModelForSequenceClassification": "modeling_barcodemamba.BarcodeMambaForSequenceClassification",
-}
-BarcodeMambaConfig.register_for_auto_class()
-BarcodeMambaModel.register_for_auto_class("AutoModel")
-BarcodeMambaForCausalLM.register_for_auto_class("AutoModelForCausalLM")
-BarcodeMambaForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
-BarcodeMambaForSequenceClassification.register_for_auto_class("AutoModelForSequenceClassification")
-# Multi-rank heads have no Auto class of their own: a taxonomy folder's AutoModel is the classifier.
-BarcodeMambaForTaxonomicClassification.register_for_auto_class("AutoModel")
+AUTO_MAP = register_for_auto_classes(
+    BarcodeMambaPreTrainedModel,
+    {
+        "AutoModel": BarcodeMambaModel,
+        "AutoModelForCausalLM": BarcodeMambaForCausalLM,
+        "AutoModelForMaskedLM": BarcodeMambaForMaskedLM,
+        "AutoModelForSequenceClassification": BarcodeMambaForSequenceClassification,
+    },
+    taxonomic_classifier=BarcodeMambaForTaxonomicClassification,
+)

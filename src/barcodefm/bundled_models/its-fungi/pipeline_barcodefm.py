@@ -19,7 +19,9 @@ class BarcodeClassificationPipeline(Pipeline):
 
     def __init__(self, model, *args, **kwargs):
         if not hasattr(model, "predict_from_logits"):
-            raise ValueError(f"the barcode-classification task needs a taxonomic classifier, got {type(model).__name__}")
+            raise ValueError(
+                f"the barcode-classification task needs a taxonomic classifier, got {type(model).__name__}"
+            )
         super().__init__(model, *args, **kwargs)
 
     def _sanitize_parameters(self, min_prob=None, **kwargs):

@@ -51,7 +51,7 @@ def repad_left(input_ids: torch.Tensor, attention_mask: torch.Tensor | None, pad
     out = torch.full((input_ids.shape[0], width), pad_id, dtype=input_ids.dtype, device=input_ids.device)
     for i in range(input_ids.shape[0]):
         real = input_ids[i][attention_mask[i].bool()]
-        out[i, width - real.numel():] = real
+        out[i, width - real.numel() :] = real
     return out
 
 
@@ -110,7 +110,9 @@ class EmbeddingMixin:
             out.append(
                 self.embed(
                     enc["input_ids"].to(device), enc["attention_mask"].to(device), pooling=pooling, **embed_kwargs
-                ).float().cpu()
+                )
+                .float()
+                .cpu()
             )
         self.train(was_training)
         hidden = getattr(self.config, "hidden_size", None)

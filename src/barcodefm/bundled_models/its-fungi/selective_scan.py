@@ -31,9 +31,7 @@ def selective_scan(
         n = A.shape[1]
         uf, df, Af = u.float(), delta.float(), A.float()
         Bf, Cf = B.float(), C.float()
-        state = (
-            initial_state.float() if initial_state is not None else torch.zeros(b, d, n, device=u.device)
-        )
+        state = initial_state.float() if initial_state is not None else torch.zeros(b, d, n, device=u.device)
         ys = []
         for s in range(0, l, block):
             e = min(l, s + block)

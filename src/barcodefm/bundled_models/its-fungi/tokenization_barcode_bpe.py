@@ -47,7 +47,7 @@ class BarcodeBPETokenizer(DNANormalizationMixin, PreTrainedTokenizerFast):
         special_tokens=DEFAULT_SPECIALS,
         show_progress: bool = False,
         **kwargs,
-    ) -> "BarcodeBPETokenizer":
+    ) -> BarcodeBPETokenizer:
         """Train a BPE vocabulary on an iterable of barcodes (normalised on the fly).
 
         ``vocab_size`` counts the specials and the five single bases. Invalid sequences raise
@@ -75,7 +75,6 @@ class BarcodeBPETokenizer(DNANormalizationMixin, PreTrainedTokenizerFast):
         backend.train_from_iterator(normalised(), trainer=trainer)
         logger.info("trained a BPE vocabulary of %d tokens", backend.get_vocab_size())
         return cls(tokenizer_object=backend, **kwargs)
-
 
 
 BarcodeBPETokenizer.register_for_auto_class("AutoTokenizer")
