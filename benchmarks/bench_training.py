@@ -48,7 +48,7 @@ class ModelSpec:
 
 
 def coi_models() -> list[ModelSpec]:
-    """The four models of the COI accuracy table (SPEC 2, 3)."""
+    """The four models of the COI accuracy table: BarcodeMamba (char, 6-mer), BarcodeMAE and its w/MASK ablation."""
     return [
         ModelSpec("BarcodeMamba (char)", "barcodemamba-char", "barcodemamba", "ntp", "char"),
         ModelSpec("BarcodeMamba (6-mer)", "barcodemamba-6mer", "barcodemamba", "ntp", "kmer", k=6),
@@ -68,7 +68,7 @@ def size_options(spec: ModelSpec, size: SizePreset) -> dict:
 
 # ----------------------------------------------------------------------------------------------
 # BarcodeMAE w/MASK. BENCHMARK-LOCAL: the trainers' ``barcodemae`` family has no switch for the
-# w/MASK ablation (SPEC 3.1: the encoder sees [MASK] in place). This registers a copy of that
+# w/MASK ablation (the published one: the encoder sees [MASK] in place). This registers a copy of that
 # family, through the trainers' own extension point (``FAMILY_FACTORIES``), whose one objective
 # builds the same model with ``config.mask_in_encoder = True``; sizes, collator, Trainer,
 # schedule and export are the trainers' own.

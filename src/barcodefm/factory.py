@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 from pathlib import Path
 
+from .registry import FAMILIES, TOKENIZERS
+
 
 def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     """A model config whose vocabulary and special ids match ``tokenizer``.
@@ -35,7 +37,10 @@ def config_from_tokenizer(tokenizer, config_class=None, **kwargs):
     return config_class(**values)
 
 
-OWN_TOKENIZER_CLASSES = ("BarcodeCharTokenizer", "BarcodeKmerTokenizer", "BarcodeBPETokenizer")
+# What the installed package loads with its own classes, from the one registry table: the model
+# types (a family's registry name is its config's ``model_type``) and the tokenizer classes.
+OWN_MODEL_TYPES = tuple(FAMILIES)
+OWN_TOKENIZER_CLASSES = tuple(entry.name for entry in TOKENIZERS.values())
 
 
 class RemoteCodeNotTrusted(ValueError):
@@ -105,11 +110,8 @@ def is_barcodefm_folder(path: str | Path) -> bool:
     """Whether the saved model at ``path`` (folder or Hub id) is one of barcodefm's model types,
     which the installed package loads with its own classes: the folder's copy of the code is then
     never executed (and cannot differ from the installed one)."""
-    from .models.configuration_barcodemae import BarcodeMAEConfig
-    from .models.configuration_barcodemamba import BarcodeMambaConfig
-
     _check_location(path, "model")
-    return _config_dict(path).get("model_type") in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+    return _config_dict(path).get("model_type") in OWN_MODEL_TYPES
 
 
 def _is_barcodefm_tokenizer(path: str | Path) -> bool:
@@ -117,12 +119,9 @@ def _is_barcodefm_tokenizer(path: str | Path) -> bool:
     barcodefm's tokenizer classes: loaded with the installed classes."""
     import json
 
-    from .models.configuration_barcodemae import BarcodeMAEConfig
-    from .models.configuration_barcodemamba import BarcodeMambaConfig
-
     model_type = _config_dict(path).get("model_type")
     if model_type:
-        return model_type in (BarcodeMambaConfig.model_type, BarcodeMAEConfig.model_type)
+        return model_type in OWN_MODEL_TYPES
     try:
         if Path(str(path)).is_dir():
             with open(Path(str(path)) / "tokenizer_config.json", encoding="utf-8") as f:

@@ -148,7 +148,8 @@ BUNDLED_MODELS = {
     "(CBS strains and the MycoAI yeast set, 6,871 species)",
 }
 
-# The published sizes (SPEC 2.4, 3.1): the architecture and tokenizer options of a training run.
+# The published model sizes (BarcodeMamba mini/large, BarcodeMamba+ ITS, BarcodeMAE 6-mer): the
+# architecture and tokenizer options of a training run.
 PRESETS = {
     "barcodemamba-mini-char": dict(family="barcodemamba", tokenizer="char", d_model=384, n_layer=2, headdim=48),
     "barcodemamba-mini-kmer": dict(family="barcodemamba", tokenizer="kmer", k=6, d_model=384, n_layer=2, headdim=48),

@@ -1,6 +1,7 @@
 """Invariants every registered model class keeps, whatever its family or head (one tester, in the
 manner of transformers' ``ModelTesterMixin``): save/load, loading without barcodefm, padding and
-batch invariance, ``return_dict=False``, determinism, a training step, hidden states.
+batch invariance, ``return_dict=False``, determinism, a training step, hidden states, building from
+a fresh config.
 
 The cases are read from the Auto classes: every barcodefm config registered with them (one tiny
 config per family below) x every model class an Auto class maps that config to. What is specific
@@ -128,12 +129,7 @@ CASE_IDS = [case.id for case in CASES]
 
 # Where a model does not (yet) keep an invariant: (test, case id) -> why. Strict, so a fix shows up
 # as a failure here and the entry goes.
-KNOWN_GAPS = {
-    ("return_dict_full", f"{family}-TaxonomicClassification"): "return_dict=False drops hidden_states"
-    for family in FAMILIES
-} | {
-    ("hidden_states", "mae-PreTraining"): "BarcodeMAEForPreTraining ignores output_hidden_states",
-}
+KNOWN_GAPS: dict[tuple[str, str], str] = {}
 
 
 def cases(test: str, select=lambda case: True):
@@ -277,6 +273,22 @@ def test_every_folder_loads_without_barcodefm(saved):
         if problems:
             failures[case_id, auto] = problems
     assert failures == {}
+
+
+@pytest.mark.parametrize("case", cases("from_config"))
+def test_every_auto_class_builds_its_class_from_a_fresh_config(case):
+    """A config made in code names no architecture yet: each Auto class builds the class it maps
+    the family to (AutoModel: the backbone), and the class a config names when it names one (how
+    AutoModel tells a taxonomic classifier from the backbone)."""
+    for auto in case.auto_classes:
+        auto_class = getattr(transformers, auto)
+        config = FAMILIES[case.family].make_config()
+        assert not config.architectures
+        mapped = auto_class._model_mapping[type(config)]
+        default = mapped[0] if isinstance(mapped, tuple) else mapped
+        if case.model_class is not default:
+            config.architectures = [case.model_class.__name__]
+        assert type(auto_class.from_config(config)) is case.model_class, auto
 
 
 @pytest.mark.parametrize("padding_side", ["left", "right"])

@@ -15,6 +15,20 @@ def add_trust_remote_code(parser) -> None:
     parser.add_argument("--trust-remote-code", action="store_true", help=TRUST_REMOTE_CODE_HELP)
 
 
+def add_input_file_flags(parser) -> None:
+    """``--format``, ``--marker`` and ``--rejects``: how ``classify`` and ``embed`` read a barcode file."""
+    parser.add_argument(
+        "--format",
+        default="auto",
+        help="input format: auto (default: sniffed from the first lines), fasta, tsv (BOLD, BCDM, the "
+        "shared tables) or csv (BIOSCAN)",
+    )
+    parser.add_argument(
+        "--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)"
+    )
+    parser.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+
+
 def run_training(args, options_class, train, summarize) -> int:
     """``pretrain`` / ``finetune``: ``train(options)`` on every process (one, or those of a
     ``torchrun`` / ``accelerate launch``); the main process prints ``summarize(results, output)``."""

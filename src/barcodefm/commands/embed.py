@@ -8,7 +8,7 @@ HELP = "embed the barcodes of a FASTA/TSV/CSV file with a saved model (ids + vec
 
 def add_arguments(p):
     from ..trainers.options import POOLINGS
-    from .common import add_trust_remote_code
+    from .common import add_input_file_flags, add_trust_remote_code
 
     p.add_argument(
         "model_dir",
@@ -27,9 +27,7 @@ def add_arguments(p):
         "--resume", action="store_true", help="continue an interrupted run (OUT.partial/) after the records it wrote"
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
-    p.add_argument("--format", default="auto", help="input format (default: sniffed)")
-    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep ('all' keeps every marker)")
-    p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+    add_input_file_flags(p)
     p.add_argument(
         "--shard-size",
         type=int,

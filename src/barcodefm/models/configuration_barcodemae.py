@@ -1,17 +1,16 @@
 """Configuration of BarcodeMAE: a BERT encoder that never sees ``[MASK]`` and a BERT
 decoder that reconstructs the masked k-mers.
 
-Hub module: travels with saved weights; imports transformers and single-dot siblings only.
+Hub module: travels with saved weights; imports single-dot siblings only.
 """
 
 from __future__ import annotations
 
-from transformers import PretrainedConfig
+from .config_base import BarcodeConfig
+from .config_checks import check_positive_ints, check_probabilities, check_token_ids
 
-from .config_checks import POOLINGS, check_choice, check_positive_ints, check_probabilities, check_token_ids
 
-
-class BarcodeMAEConfig(PretrainedConfig):
+class BarcodeMAEConfig(BarcodeConfig):
     r"""Hyper-parameters of BarcodeMAE.
 
     Encoder arguments keep BERT's names (``hidden_size``, ``num_hidden_layers``, ...) so generic
@@ -54,9 +53,6 @@ class BarcodeMAEConfig(PretrainedConfig):
             Longest input in tokens: rows of the encoder's and the decoder's position embeddings.
         layer_norm_eps (`float`, *optional*, defaults to 1e-12):
             Epsilon of the LayerNorms.
-        initializer_range (`float`, *optional*, defaults to 0.02):
-            Standard deviation of the normal initialisation of linear and embedding weights and of
-            the learned ``[MASK]`` embedding.
         mask_ratio (`float`, *optional*, defaults to 0.5):
             Share of each row's real k-mers hidden from the encoder in pretraining (rounded down,
             so a non-empty row keeps at least one visible k-mer); strictly between 0 and 1.
@@ -65,9 +61,6 @@ class BarcodeMAEConfig(PretrainedConfig):
             place at full length, and the decoder gets its output at every position.
         pad_token_id (`int`, *optional*, defaults to 4099):
             Id of ``[PAD]``.
-        mask_token_id (`int`, *optional*, defaults to 0):
-            Id of ``[MASK]`` (required): marks the positions to reconstruct when the input already
-            holds it.
         sep_token_id (`int`, *optional*, defaults to 1):
             Id of ``[SEP]``.
         unk_token_id (`int`, *optional*, defaults to 2):
@@ -75,28 +68,14 @@ class BarcodeMAEConfig(PretrainedConfig):
         n_token_id (`int`, *optional*, defaults to 2):
             Filler of the ``mean_all`` pooling shared with BarcodeMamba (``[UNK]`` for k-mer
             vocabularies).
-        pooling (`str`, *optional*, defaults to `"mean"`):
-            Default pooling of :meth:`embed` and of the classification heads: ``"mean"`` averages
-            the last encoder layer over the real k-mers (special tokens excluded), ``"mean_all"``
-            and ``"last"`` as in BarcodeMamba.
         classifier_dropout (`float`, *optional*, defaults to 0.1):
             Dropout on the pooled feature before the classification heads.
-        taxonomy (`dict`, *optional*):
-            Ranks, labels, parents and training counts (``TaxonomySpec.to_dict()``) of the
-            multi-rank heads of ``BarcodeMAEForTaxonomicClassification``, which requires it.
-        taxonomy_label_smoothing (`str`, `list[float]` or `None`, *optional*, defaults to `"default"`):
-            Hierarchical label smoothing of those heads, one mass per rank (``"default"``: 0.02
-            above species, none at species, as in BarcodeMamba+; ``None``: off).
-        taxonomy_class_weight_strength (`float`, *optional*, defaults to 0.5):
-            Their loss weighs class ``c`` by ``n_c ** -strength`` (``n_c``: its training examples);
-            0 weighs every class alike.
-        taxonomy_rank_weights (`list[float]`, *optional*):
-            Weight of each rank's loss in their total (default: 1 for every rank).
-        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
-            Whether the pretraining head shares the embedding's weights (not in the published
-            model).
         kwargs:
-            Passed to :class:`~transformers.PretrainedConfig` (``num_labels``, ``id2label``, ...).
+            The arguments every family shares, documented in ``BarcodeConfig`` (``config_base.py``):
+            ``pooling``, ``initializer_range`` (also of the learned ``[MASK]`` embedding),
+            ``mask_token_id`` (required here: it also marks the positions to reconstruct when the
+            input already holds it), the ``taxonomy*`` heads, ``tie_word_embeddings``; and
+            :class:`~transformers.PretrainedConfig`'s own (``num_labels``, ``id2label``, ...).
     """
 
     model_type = "barcodemae"
@@ -120,21 +99,13 @@ class BarcodeMAEConfig(PretrainedConfig):
         attention_probs_dropout_prob: float = 0.1,
         max_position_embeddings: int = 512,
         layer_norm_eps: float = 1e-12,
-        initializer_range: float = 0.02,
         mask_ratio: float = 0.5,
         mask_in_encoder: bool = False,
         pad_token_id: int | None = 4099,
-        mask_token_id: int = 0,
         sep_token_id: int | None = 1,
         unk_token_id: int | None = 2,
         n_token_id: int | None = 2,
-        pooling: str = "mean",
         classifier_dropout: float = 0.1,
-        taxonomy: dict | None = None,
-        taxonomy_label_smoothing: str | list[float] | None = "default",
-        taxonomy_class_weight_strength: float = 0.5,
-        taxonomy_rank_weights: list[float] | None = None,
-        tie_word_embeddings: bool = False,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -152,18 +123,11 @@ class BarcodeMAEConfig(PretrainedConfig):
         self.attention_probs_dropout_prob = attention_probs_dropout_prob
         self.max_position_embeddings = max_position_embeddings
         self.layer_norm_eps = layer_norm_eps
-        self.initializer_range = initializer_range
         self.mask_ratio = mask_ratio
         self.mask_in_encoder = mask_in_encoder
-        self.pooling = pooling
         self.classifier_dropout = classifier_dropout
-        self.taxonomy = taxonomy
-        self.taxonomy_label_smoothing = taxonomy_label_smoothing
-        self.taxonomy_class_weight_strength = taxonomy_class_weight_strength
-        self.taxonomy_rank_weights = taxonomy_rank_weights
-        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
         # Set after the base class, which may reset token ids it knows about to its own defaults.
-        self.mask_token_id = mask_token_id
         self.sep_token_id = sep_token_id
         self.unk_token_id = unk_token_id
         self.n_token_id = n_token_id
@@ -202,7 +166,7 @@ class BarcodeMAEConfig(PretrainedConfig):
         check_probabilities(self, ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout"))
         if self.layer_norm_eps <= 0:
             raise ValueError(f"BarcodeMAEConfig.layer_norm_eps must be > 0, got {self.layer_norm_eps}")
-        check_choice(self, "pooling", POOLINGS)
         if not isinstance(self.mask_token_id, int):
             raise ValueError("BarcodeMAEConfig.mask_token_id is required (the id of [MASK])")
         check_token_ids(self, ("pad_token_id", "mask_token_id", "sep_token_id", "unk_token_id", "n_token_id"))
+        super().validate_numbers()

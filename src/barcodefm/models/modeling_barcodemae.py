@@ -40,11 +40,12 @@ from transformers.modeling_outputs import BaseModelOutput
 from transformers.utils import ModelOutput
 
 from .bert_layer import BertEncoderLayer, run_bert_layers
+from .config_base import BarcodeConfig  # noqa: F401  (the config's; copied by name)
 from .config_checks import check_positive_ints  # noqa: F401  (the config's; copied by name)
 from .configuration_barcodemae import BarcodeMAEConfig
 from .heads import SequenceClassifierMixin, TaxonomyHeadsMixin
 from .pooling import masked_mean, pool
-from .pretrained_base import BarcodePreTrainedModel, check_inputs, register_for_auto_classes, token_cross_entropy
+from .pretrained_base import BarcodePreTrainedModel, can_return_tuple, register_for_auto_classes, token_cross_entropy
 from .taxonomy import IGNORE_INDEX
 
 # transformers 5.0 copies only the direct single-dot imports: the taxonomy classifier's pieces too.
@@ -58,12 +59,15 @@ from .taxonomy_spec import TaxonomySpec  # noqa: F401
 class BarcodeMAEPreTrainingOutput(ModelOutput):
     """``masked_positions``: the (batch, length) bool mask of the positions that were hidden from
     the encoder and scored; ``encoder_last_hidden_state``: the encoder states of the compacted
-    visible tokens (full length for the w/MASK variant)."""
+    visible tokens (full length for the w/MASK variant); ``hidden_states`` (on request): the
+    encoder's embeddings and each layer's states at the input positions, zero where the encoder
+    did not see the token."""
 
     loss: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     masked_positions: torch.BoolTensor | None = None
     encoder_last_hidden_state: torch.FloatTensor | None = None
+    hidden_states: tuple[torch.FloatTensor, ...] | None = None
 
 
 def real_token_positions(attention_mask: torch.Tensor) -> torch.LongTensor:
@@ -85,6 +89,14 @@ def compact_left(keep: torch.Tensor, *tensors: torch.Tensor, fill_values: tuple)
     valid = torch.arange(width, device=keep.device)[None, :] < n_keep[:, None]
     out = [t.gather(1, order).masked_fill(~valid, fill) for t, fill in zip(tensors, fill_values)]
     return (order, valid, *out)
+
+
+def scatter_back(values: torch.Tensor, source: torch.LongTensor, length: int) -> torch.Tensor:
+    """Compacted (batch, width, dim) ``values`` back at their original positions (``source``, as
+    :func:`compact_left` gives it) in a (batch, length, dim) tensor of zeros. ``source`` is a
+    prefix of a permutation, so no two slots collide."""
+    index = source[:, :, None].expand(-1, -1, values.shape[-1])
+    return values.new_zeros(values.shape[0], length, values.shape[-1]).scatter(1, index, values)
 
 
 def bert_layers(config: BarcodeMAEConfig, part: str) -> nn.ModuleList:
@@ -199,6 +211,7 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         self.layers = bert_layers(config, "encoder")
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -206,15 +219,11 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         position_ids: torch.LongTensor | None = None,
         inputs_embeds: torch.Tensor | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ):
         """``position_ids`` default to each token's index among the real tokens of its row."""
-        check_inputs(input_ids, inputs_embeds, self.config.vocab_size)
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        self._check_inputs(input_ids, inputs_embeds)
+        output_hidden_states = self._wants_hidden_states(output_hidden_states)
         shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:2]
         device = input_ids.device if input_ids is not None else inputs_embeds.device
         if attention_mask is None:
@@ -224,8 +233,7 @@ class BarcodeMAEModel(BarcodeMAEPreTrainedModel):
         self._check_positions(position_ids)
         hidden = self.embeddings(input_ids=input_ids, position_ids=position_ids, inputs_embeds=inputs_embeds)
         hidden, all_hidden = run_bert_layers(self.layers, hidden, attention_mask, output_hidden_states)
-        output = BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
-        return output if return_dict else output.to_tuple()
+        return BaseModelOutput(last_hidden_state=hidden, hidden_states=all_hidden)
 
     def _check_positions(self, position_ids):
         if position_ids.numel() and int(position_ids.max()) >= self.config.max_position_embeddings:
@@ -271,6 +279,7 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         ranks = scores.argsort(dim=1).argsort(dim=1)  # non-maskable positions rank last
         return maskable & (ranks < n_mask[:, None])
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -278,12 +287,12 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
         labels: torch.LongTensor | None = None,
         masked_positions: torch.Tensor | None = None,
         return_loss: bool = True,
-        return_dict: bool | None = None,
+        output_hidden_states: bool | None = None,
         **kwargs,
     ):
         if input_ids is None:
             raise ValueError("BarcodeMAEForPreTraining needs input_ids (it masks k-mers itself)")
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = self._wants_hidden_states(output_hidden_states)
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         real = attention_mask.bool()
@@ -305,7 +314,10 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
 
         if self.config.mask_in_encoder:
             encoder_ids = input_ids.masked_fill(masked_positions, mask_id)
-            encoder_states = self.encoder(encoder_ids, attention_mask, position_ids=positions).last_hidden_state
+            encoder = self.encoder(
+                encoder_ids, attention_mask, position_ids=positions, output_hidden_states=output_hidden_states
+            )
+            encoder_states, hidden_states = encoder.last_hidden_state, encoder.hidden_states
             decoder_inputs = self.projection(encoder_states)
         else:
             visible = real & ~masked_positions
@@ -313,14 +325,20 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
             source, valid, encoder_ids, encoder_positions = compact_left(
                 visible, input_ids, positions, fill_values=(pad_id, 0)
             )
-            encoder_states = self.encoder(encoder_ids, valid.long(), position_ids=encoder_positions).last_hidden_state
-            projected = self.projection(encoder_states)
-            # Back to the original positions; filler slots land on hidden positions, which the
-            # [MASK] embedding then overwrites (source is a permutation, so nothing collides).
-            index = source[:, :, None].expand(-1, -1, projected.shape[-1])
-            scattered = projected.new_zeros(*input_ids.shape, projected.shape[-1]).scatter(1, index, projected)
-            mask_embedding = self.decoder.embeddings.mask_embedding.to(projected.dtype)
+            encoder = self.encoder(
+                encoder_ids, valid.long(), position_ids=encoder_positions, output_hidden_states=output_hidden_states
+            )
+            encoder_states = encoder.last_hidden_state
+            scattered = scatter_back(self.projection(encoder_states), source, input_ids.shape[1])
+            # Filler slots land on hidden positions, which the [MASK] embedding overwrites.
+            mask_embedding = self.decoder.embeddings.mask_embedding.to(scattered.dtype)
             decoder_inputs = torch.where(visible[:, :, None], scattered, mask_embedding)
+            hidden_states = None
+            if encoder.hidden_states is not None:
+                hidden_states = tuple(
+                    scatter_back(states, source, input_ids.shape[1]).masked_fill(~visible[:, :, None], 0.0)
+                    for states in encoder.hidden_states
+                )
         decoder_states = self.decoder(decoder_inputs, attention_mask, positions)
         logits = self.lm_head(decoder_states).float()
 
@@ -332,10 +350,13 @@ class BarcodeMAEForPreTraining(BarcodeMAEPreTrainedModel):
                 loss = token_cross_entropy(logits, targets)
             else:  # nothing masked in this batch (rows of one k-mer): a zero that still has a graph
                 loss = logits.sum() * 0.0
-        output = BarcodeMAEPreTrainingOutput(
-            loss=loss, logits=logits, masked_positions=masked_positions, encoder_last_hidden_state=encoder_states
+        return BarcodeMAEPreTrainingOutput(
+            loss=loss,
+            logits=logits,
+            masked_positions=masked_positions,
+            encoder_last_hidden_state=encoder_states,
+            hidden_states=hidden_states,
         )
-        return output if return_dict else output.to_tuple()
 
 
 class BarcodeMAEForSequenceClassification(SequenceClassifierMixin, BarcodeMAEPreTrainedModel):

@@ -2,8 +2,9 @@
 
 An entry says how to make a config from a tokenizer and the size options, which head each
 pretraining objective trains and with which collator, and which head fine-tunes from scratch.
-Adding a family (e.g. BarcodeMAE) is one more entry in :data:`FAMILY_FACTORIES`; the pretrain and
-finetune commands pick it with ``--family``.
+A family of the registry (:data:`barcodefm.registry.FAMILIES`) is one more entry in
+:data:`FAMILY_FACTORIES`, keyed by its registry name, whose default tokenizer the registry gives;
+the pretrain and finetune commands pick it with ``--family``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..registry import FAMILIES
 from .options import SIZE_OPTIONS
 
 if TYPE_CHECKING:  # the collators import torch: the families import them when built
@@ -55,6 +57,12 @@ class ModelFamily:
         return self.objectives[name]
 
 
+def _registered_family(name: str, **parts) -> ModelFamily:
+    """The trainers' entry for the registry's family ``name``: its default tokenizer is the
+    registry's (the last of the family's tokenizers)."""
+    return ModelFamily(name=name, default_tokenizer=FAMILIES[name].tokenizers[-1], **parts)
+
+
 def _barcodemamba_config(tokenizer, dropout=None, **sizes):
     from ..factory import config_from_tokenizer
 
@@ -71,10 +79,9 @@ def _barcodemamba() -> ModelFamily:
     )
     from .collators import CausalLMCollator, MaskedLMCollator
 
-    return ModelFamily(
-        name="barcodemamba",
-        description="BarcodeMamba: Mamba-2 / Mamba-1 state-space model over barcodes (SPEC 2)",
-        default_tokenizer="char",
+    return _registered_family(
+        "barcodemamba",
+        description="BarcodeMamba: Mamba-2 / Mamba-1 state-space model over barcodes",
         build_config=_barcodemamba_config,
         objectives={
             "ntp": Objective(BarcodeMambaForCausalLM, CausalLMCollator, "next-token prediction (published)"),
@@ -89,7 +96,7 @@ def _barcodemae_config(tokenizer, dropout=None, d_model=None, n_layer=None, **si
     from ..factory import config_from_tokenizer
     from ..models.configuration_barcodemae import BarcodeMAEConfig
 
-    # --d-model / --n-layer size the encoder and the decoder alike (SPEC 3.1: 6 + 6 layers).
+    # --d-model / --n-layer size the encoder and the decoder alike (published: 6 + 6 layers).
     if d_model is not None:
         sizes.update(
             hidden_size=d_model,
@@ -110,10 +117,9 @@ def _barcodemae() -> ModelFamily:
     from ..models.modeling_barcodemae import BarcodeMAEForPreTraining, BarcodeMAEForSequenceClassification
     from .collators import BarcodeCollator
 
-    return ModelFamily(
-        name="barcodemae",
-        description="BarcodeMAE: masked autoencoder whose encoder never sees [MASK] (SPEC 3)",
-        default_tokenizer="kmer",
+    return _registered_family(
+        "barcodemae",
+        description="BarcodeMAE: masked autoencoder whose encoder never sees [MASK]",
         build_config=_barcodemae_config,
         objectives={
             # The model masks inside forward: the collator only pads.
