@@ -24,6 +24,8 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import os
+import resource
 import time
 
 import numpy as np
@@ -37,6 +39,7 @@ SIZES = {"smoke": (1_000, 3_000, 10_000)}
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
 VSEARCH_BUDGET_S = 900  # a VSEARCH run expected to take longer is extrapolated (marked) instead
 EF_SEARCH_SWEEP = (32, 64, 128, 256)
+EMBED_REPEATS = 3  # the query embedding's time: the best of a few passes, as the searches
 # Searches time one thread (VSEARCH too): on a shared, oversubscribed CPU, OpenMP threads that
 # wait for each other make multi-threaded timings erratic. Index builds use every thread.
 SEARCH_THREADS = 1
@@ -64,28 +67,68 @@ def _model_references():
     return folder, x, sequences
 
 
-def _embedded(ctx: BenchContext, folder, sequences, n_queries: int, n_mutants: int) -> dict:
-    """Query and mutated-copy embeddings by the model (cached in the work folder)."""
+def _mutant_embeddings(ctx: BenchContext, folder, sequences, n_mutants: int) -> dict:
+    """Mutated copies of random references and their embeddings by the model (cached in the work folder)."""
     from bench_cost import mutated_copy
     from bench_embed import Embedder
 
-    from barcodefm.data import load_barcodes
-
-    cache = ctx.work_dir("index_scaling") / f"embedded_{n_queries}_{n_mutants}.npz"
+    cache = ctx.work_dir("index_scaling") / f"mutants_{n_mutants}.npz"
     if cache.is_file() and not ctx.fresh:
         return dict(np.load(cache))
-    table = load_barcodes(data_path(ctx.size.cost_data))
-    test = [s for s, split in zip(table["sequence"], table["split"]) if split == "test"]
-    queries = [test[i] for i in subsample(len(test), n_queries, seed=0)]
     rng = np.random.default_rng(0)
     sources = rng.choice(len(sequences), n_mutants, replace=False)
     mutants = [mutated_copy(sequences[i], rng) for i in sources]
-    embedder = Embedder(folder, max_bases=660)
-    qx, q_seconds = embedder(queries, desc="query embeddings")
-    mx, _ = embedder(mutants, desc="mutated-copy embeddings")
-    out = {"queries": qx, "query_seconds": np.float64(q_seconds), "mutants": mx, "mutant_sources": sources}
+    mx, _ = Embedder(folder, max_bases=660)(mutants, desc="mutated-copy embeddings")
+    out = {"mutants": mx, "mutant_sources": sources}
     np.savez(cache, **out)
     return out
+
+
+def _query_embeddings(folder, queries: list[str], threads: int) -> tuple[np.ndarray, dict]:
+    """The queries' embeddings and their cost per query, measured in every run as ``barcodefm index
+    build`` and ``classify --index`` embed: their default batch size (``Reading().batch_size``
+    barcodes per forward pass) in record order; the best of a few passes (wall clock, and this
+    process's CPU time over all its threads). Three settings: batches on all ``threads`` (a user's
+    run), batches on one thread (the footing of the one-thread searches and VSEARCH, and little
+    moved by other jobs on a shared CPU), one query per forward pass on one thread."""
+    import torch
+
+    from barcodefm.index.reference_index import Reading, _Embedder
+
+    batch = Reading().batch_size
+    embedder = _Embedder(folder, Reading())
+
+    def cost(size: int, n_threads: int) -> tuple[np.ndarray, dict]:
+        torch.set_num_threads(n_threads)
+        embedder(queries[:size])  # warm-up: the first forward of a shape allocates
+        wall = cpu = float("inf")
+        for _ in range(EMBED_REPEATS):
+            start_wall, start_cpu = time.perf_counter(), time.process_time()
+            x = np.concatenate([embedder(queries[i : i + size]) for i in range(0, len(queries), size)])
+            wall = min(wall, time.perf_counter() - start_wall)
+            cpu = min(cpu, time.process_time() - start_cpu)
+        return x, {
+            "batch_size": size,
+            "threads": n_threads,
+            "ms_per_query": 1000.0 * wall / len(queries),
+            "cpu_ms_per_query": 1000.0 * cpu / len(queries),
+        }
+
+    load_before = os.getloadavg()[0]
+    x, all_threads = cost(batch, threads)
+    _, one_thread = cost(batch, 1)
+    _, one_query = cost(1, 1)
+    torch.set_num_threads(threads)
+    measured = {
+        "order": "record order (as the commands read their input)",
+        "repeats": EMBED_REPEATS,
+        "batched_all_threads": all_threads,
+        "batched_one_thread": one_thread,
+        "one_query_per_pass_one_thread": one_query,
+        "load_average_1min": [load_before, os.getloadavg()[0]],
+    }
+    logger.info("query embedding: %s", measured)
+    return x, measured
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -105,12 +148,16 @@ def _synthetic(real: np.ndarray, shifts: np.ndarray, n: int, rng) -> np.ndarray:
     return out
 
 
-def _timed_search(index, queries: np.ndarray, k: int = 10, repeats: int = 3):
-    best, result = float("inf"), None
+def _timed_search(index, queries: np.ndarray, k: int = 10, repeats: int = 3, cpu: dict | None = None):
+    """(ms per query, result): the best of ``repeats`` searches; ``cpu`` gets their best CPU time."""
+    best, best_cpu, result = float("inf"), float("inf"), None
     for _ in range(repeats):  # the best of a few: the CPU is shared
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         result = index.search(queries, k)
         best = min(best, time.perf_counter() - start)
+        best_cpu = min(best_cpu, time.process_time() - start_cpu)
+    if cpu is not None:
+        cpu["cpu_ms_per_query"] = 1000.0 * best_cpu / len(queries)
     return 1000.0 * best / len(queries), result
 
 
@@ -127,13 +174,15 @@ def _index_costs(x: np.ndarray, queries: np.ndarray, settings: dict, threads: in
     build_s = time.perf_counter() - start
     size_mb = faiss.serialize_index(index).nbytes / 2**20
     faiss.omp_set_num_threads(SEARCH_THREADS)
-    ms, (sims, rows) = _timed_search(index, queries)
+    cpu = {}
+    ms, (sims, rows) = _timed_search(index, queries, cpu=cpu)
     faiss.omp_set_num_threads(threads)
     return {
         "build_s": build_s,
         "index_mb": size_mb,
         "rss_growth_mb": _rss_mb() - rss,
         "ms_per_query": ms,
+        **cpu,
         "sims": sims,
         "rows": rows,
         "index": index,
@@ -146,14 +195,23 @@ def _vsearch(references: list[str], queries: list[str]) -> dict:
     from barcodefm.evaluation.baselines import vsearch_top_hits
 
     one = vsearch_top_hits(references, queries[:1], threads=SEARCH_THREADS).ms_per_query / 1000.0
+    cpu_before = _children_cpu_s()
     run_s = vsearch_top_hits(references, queries, threads=SEARCH_THREADS).ms_per_query * len(queries) / 1000.0
+    cpu_s = _children_cpu_s() - cpu_before
     marginal = (run_s - one) / max(len(queries) - 1, 1)
     return {
         "ms_per_query": 1000.0 * run_s / len(queries),
+        "cpu_ms_per_query": 1000.0 * cpu_s / len(queries),
         "marginal_ms": 1000.0 * marginal,
         "database_s": one,
         "run_s": run_s,
     }
+
+
+def _children_cpu_s() -> float:
+    """CPU seconds of the finished child processes (VSEARCH): unlike wall time, little moved by other jobs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _mutated_sequences(sequences: list[str], n: int, rng) -> list[str]:
@@ -198,13 +256,14 @@ def run(ctx: BenchContext) -> dict:
     smoke = ctx.size.name == "smoke"
     sizes = SIZES.get(ctx.size.name, DEFAULT_SIZES)
     n_queries, n_mutants, n_vsearch = (20, 20, 20) if smoke else (300, 300, 200)
+    load = {"start": os.getloadavg()[0]}
     folder, real, sequences = _model_references()
-    emb = _embedded(ctx, folder, sequences, n_queries, n_mutants)
-    queries = _unit(emb["queries"].astype(np.float32))
+    query_x, embedding = _query_embeddings(folder, load_query_sequences(ctx, n_queries), ctx.threads)
+    emb = _mutant_embeddings(ctx, folder, sequences, n_mutants)
+    queries = _unit(query_x.astype(np.float32))
     mutants = _unit(emb["mutants"].astype(np.float32))
     real = _unit(real)
     shifts = 1.0 - np.sum(mutants * real[emb["mutant_sources"]], axis=1)
-    embed_ms = 1000.0 * float(emb["query_seconds"]) / len(queries)
     rng = np.random.default_rng(0)
     order = rng.permutation(len(real))
     n_real = min(len(real), sizes[-1])
@@ -255,6 +314,7 @@ def run(ctx: BenchContext) -> dict:
             if expected > VSEARCH_BUDGET_S:
                 vsearch[n] = {
                     "ms_per_query": vsearch[last]["ms_per_query"] * n / last,
+                    "cpu_ms_per_query": vsearch[last]["cpu_ms_per_query"] * n / last,
                     "marginal_ms": vsearch[last]["marginal_ms"] * n / last,
                     "extrapolated_from": last,
                 }
@@ -264,7 +324,8 @@ def run(ctx: BenchContext) -> dict:
         shuffled = [seq_pool[i] for i in order[: min(n, len(order))]] + seq_pool[len(order) : n]
         vsearch[n] = _vsearch(shuffled, query_table)
 
-    return _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, len(mutants), n_queries, n_vsearch)
+    load["end"] = os.getloadavg()[0]
+    return _report(ctx, sizes, results, vsearch, embedding, load, shifts, n_real, len(mutants), n_queries, n_vsearch)
 
 
 def load_query_sequences(ctx: BenchContext, n: int) -> list[str]:
@@ -285,8 +346,12 @@ def _ratio(ms: float, index_ms: float) -> str:
     return f"{ms / index_ms:,.0f}x" if ms > 0 else "–"
 
 
-def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n_queries, n_vsearch) -> dict:
+def _report(ctx, sizes, results, vsearch, embedding, load, shifts, n_real, n_mutants, n_queries, n_vsearch) -> dict:
     small, large = sizes[0], sizes[-1]
+    # The per-query cost's embedding: batches on one thread, the footing of the searches and VSEARCH.
+    one_thread, all_threads = embedding["batched_one_thread"], embedding["batched_all_threads"]
+    single = embedding["one_query_per_pass_one_thread"]
+    embed_ms, user_ms, single_ms = one_thread["ms_per_query"], all_threads["ms_per_query"], single["ms_per_query"]
     rows = []
     for n in sizes:
         r, v = results[n], vsearch[n]
@@ -318,7 +383,7 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
         "VSEARCH (ms/query)",
         "VSEARCH without reading the database (ms/query)",
         "VSEARCH / index search (with / without the database read)",
-        "VSEARCH / (query embedding + search)",
+        "VSEARCH / (query embedding + search), one thread each",
     ]
     sweep_rows = [
         [
@@ -342,6 +407,14 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
         "vsearch_over_index_search_at_large": vsearch[large]["ms_per_query"] / auto[large]["ms_per_query"],
         "vsearch_marginal_over_index_search_at_large": vsearch[large]["marginal_ms"] / auto[large]["ms_per_query"],
         "vsearch_over_index_cost_at_large": vsearch[large]["ms_per_query"] / (embed_ms + auto[large]["ms_per_query"]),
+        "vsearch_marginal_over_index_cost_at_large": vsearch[large]["marginal_ms"]
+        / (embed_ms + auto[large]["ms_per_query"]),
+        "vsearch_over_index_cost_cpu_time_at_large": vsearch[large]["cpu_ms_per_query"]
+        / (one_thread["cpu_ms_per_query"] + auto[large]["cpu_ms_per_query"]),
+        "vsearch_over_index_cost_all_threads_embedding_at_large": vsearch[large]["ms_per_query"]
+        / (user_ms + auto[large]["ms_per_query"]),
+        "vsearch_over_index_cost_one_query_per_pass_at_large": vsearch[large]["ms_per_query"]
+        / (single_ms + auto[large]["ms_per_query"]),
         "hnsw_recall_at_1_at_large": results[large]["approx"]["recall_at_1"],
     }
     ratio_rows = [
@@ -361,8 +434,27 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
             _ratio(vsearch[large]["marginal_ms"], auto[large]["ms_per_query"]),
         ],
         [
-            f"VSEARCH / (query embedding + index search) at {large:,}",
+            f"VSEARCH / (query embedding + index search) at {large:,}, one thread each",
             f"{ratios['vsearch_over_index_cost_at_large']:,.1f}x",
+        ],
+        [
+            f"VSEARCH without reading the database / (query embedding + index search) at {large:,}, one thread each "
+            f"(VSEARCH with its database read spread over many more queries than {n_vsearch})",
+            f"{ratios['vsearch_marginal_over_index_cost_at_large']:,.1f}x"
+            if vsearch[large]["marginal_ms"] > 0
+            else "–",
+        ],
+        [
+            f"VSEARCH / (query embedding + index search) in CPU time (little moved by other jobs) at {large:,}",
+            f"{ratios['vsearch_over_index_cost_cpu_time_at_large']:,.1f}x",
+        ],
+        [
+            f"VSEARCH / (query embedding on {all_threads['threads']} threads + index search) at {large:,}",
+            f"{ratios['vsearch_over_index_cost_all_threads_embedding_at_large']:,.1f}x",
+        ],
+        [
+            f"VSEARCH / (query embedding one query per forward pass + index search) at {large:,}, one thread each",
+            f"{ratios['vsearch_over_index_cost_one_query_per_pass_at_large']:,.1f}x",
         ],
     ]
     ctx.path(f"{NAME}.json").write_text(
@@ -372,6 +464,8 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
                 "n_queries": n_queries,
                 "n_vsearch_queries": n_vsearch,
                 "query_embedding_ms": embed_ms,
+                "query_embedding": embedding,
+                "load_average_1min": load,
                 "mutation_cosine_shift": {"mean": float(shifts.mean()), "median": float(np.median(shifts))},
                 "results": {str(n): r for n, r in results.items()},
                 "vsearch": {str(n): v for n, v in vsearch.items()},
@@ -384,7 +478,7 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
     series = {
         "exact (FlatIP) search": [results[n]["exact"]["ms_per_query"] for n in sizes],
         "HNSW search": [results[n]["approx"]["ms_per_query"] for n in sizes],
-        "query embedding (model)": [embed_ms] * len(sizes),
+        f"query embedding (batches of {one_thread['batch_size']}, one thread)": [embed_ms] * len(sizes),
         "VSEARCH" + (" (largest extrapolated)" if any("extrapolated_from" in vsearch[n] for n in sizes) else ""): [
             vsearch[n]["ms_per_query"] for n in sizes
         ],
@@ -405,14 +499,27 @@ def _report(ctx, sizes, results, vsearch, embed_ms, shifts, n_real, n_mutants, n
         f"{n_mutants} mutated copies (1% point substitutions) embedded here, and synthetic embeddings beyond them: a real",
         "embedding moved in a random direction by a cosine distance drawn from the measured mutated-copy shifts (median",
         f"{np.median(shifts):.4f}); counts per size in the table. Queries: {n_queries} random `test` records of",
-        f"{data_label(ctx.size.cost_data)} embedded by the model ({embed_ms:.1f} ms each on this busy CPU). Search = top-10, the",
+        f"{data_label(ctx.size.cost_data)}, embedded by the model as `index build` and `classify --index` embed:",
+        f"batches of {one_thread['batch_size']} (their default) in record order, best of {embedding['repeats']} passes;",
+        f"{embed_ms:.2f} ms per query on one thread (the per-query cost below: one thread, as the searches and",
+        f"VSEARCH), {user_ms:.2f} ms on all {all_threads['threads']} threads (a user's run; {all_threads['cpu_ms_per_query']:.2f} ms",
+        "of CPU time over the threads"
+        + (
+            "; slower than one thread: with other jobs on the cores the threads wait for each other"
+            if user_ms > embed_ms
+            else ""
+        )
+        + f"), {single_ms:.2f} ms one query per forward pass on one thread. Search = top-10, the",
         "queries in one call, best of 3. HNSW: M=32, efConstruction=80, efSearch=128 (the defaults of `barcodefm index`).",
         "recall@1: share of queries whose approximate top hit is as similar as the exact one (ties count). Index MB:",
         "the serialised FAISS index. VSEARCH: `--usearch_global --id 0.5` on real + mutated sequences (no synthetic ones),",
         f"{n_vsearch} queries: a run's time per query (reading the database included, as VSEARCH keeps no index",
         "between runs), and without it (minus a one-query run; 'below the noise' where the one-query run took as long",
         "as the full one: the queries cost less than the database read varies). Searches (FAISS and VSEARCH) time one thread;",
-        "builds use all. Absolute times are from a busy shared 2-core CPU: read the ratios.",
+        "builds use all. CPU time: the searching process's (VSEARCH's: the child process's, its database read",
+        "included). The CPU is shared with other jobs: 1-minute load average",
+        f"{load['start']:.1f} at the start, {embedding['load_average_1min'][0]:.1f}-{embedding['load_average_1min'][1]:.1f}",
+        f"while the queries were embedded, {load['end']:.1f} at the end ({os.cpu_count()} cores); absolute times vary with it, read the ratios.",
     ]
     body = (
         markdown_table(headers, rows)

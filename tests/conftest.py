@@ -19,20 +19,27 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
-def _skip_without(path: Path):
+def skip_without_shared_data(path: Path):
+    """Skip, saying what is missing and how to get it, when the project's shared data is absent."""
     if not path.exists():
-        pytest.skip(f"../shared/data not found ({path}): real-data test skipped outside the project checkout")
+        where = f"../shared/data/{path.relative_to(SHARED_DATA)}" if path.is_relative_to(SHARED_DATA) else str(path)
+        where = where.removesuffix("/.")
+        pytest.skip(
+            f"needs {where} (the project's shared data: public BOLD, CBS and UNITE barcode records kept beside "
+            "the checkout on the project's machines, not in a user's clone; put them there to run this test, "
+            "layout in ../shared/data/README.md)"
+        )
 
 
 @pytest.fixture
 def shared_data() -> Path:
-    _skip_without(SHARED_DATA)
+    skip_without_shared_data(SHARED_DATA)
     return SHARED_DATA
 
 
 def read_tsv_rows(path: Path, n: int | None = None, where=None) -> list[dict]:
     """First ``n`` rows of a (gzipped) TSV that satisfy ``where``."""
-    _skip_without(path)
+    skip_without_shared_data(path)
     rows = []
     with gzip.open(path, "rt", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -52,7 +59,7 @@ def coi_rows() -> list[dict]:
 @pytest.fixture(scope="session")
 def coi_cap20_table():
     """The whole COI cap20 table (19,901 rows) as a pandas DataFrame; skipped when absent."""
-    _skip_without(COI_CAP20)
+    skip_without_shared_data(COI_CAP20)
     import pandas as pd
 
     return pd.read_csv(COI_CAP20, sep="\t")

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import skip_without_shared_data
 
 from barcodefm.models.taxonomy import (
     IGNORE_INDEX,
@@ -364,8 +365,7 @@ def _read_cbs(path):
 @pytest.mark.shared_data
 def test_real_cbs_its2_taxonomy(shared_data):
     path = shared_data / "fungal_its" / "cbs_its2_labelled.tsv.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
+    skip_without_shared_data(path)
     columns, counted = _read_cbs(path)
     spec = TaxonomySpec.from_columns(columns, counted=counted)
     assert spec.num_classes[0] == 1 and spec.num_classes[-1] == 7608
@@ -437,8 +437,7 @@ def test_spec_from_real_insect_coi_splits(shared_data):
     from barcodefm.data.taxonomy_labels import build_taxonomy_spec, encode_labels
 
     path = shared_data / "insect_coi" / "bold_insect_coi5p_degobbi.cap20.tsv.gz"
-    if not path.exists():
-        pytest.skip(f"{path} not found")
+    skip_without_shared_data(path)
     table = pandas.read_csv(path, sep="\t", dtype=str, keep_default_na=False, usecols=lambda c: c != "dna")
     spec = build_taxonomy_spec(table)
     # Phylum and class are constant (Arthropoda, Insecta): SPEC 4's COI ranks remain.

@@ -128,3 +128,49 @@ def test_build_without_faiss_fails_at_once_in_one_line(tmp_path, monkeypatch, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("barcodefm index: error: the reference index needs FAISS")
     assert not out.exists()
+
+
+@pytest.mark.parametrize("model_label", ["A", "B"])
+def test_a_tie_goes_to_the_nearest_reference(model_label):
+    # The index is sure of one genus and the model of another: 0.5 / 0.5. The nearest reference's
+    # label wins, whichever the model says and in whatever order the neighbours come.
+    nearest = "B" if model_label == "A" else "A"
+    index = _Labels({"genus": [nearest, nearest]})
+    sims, rows = np.array([0.95, 0.90]), np.array([0, 1])
+    index_call = lineage_call(index, ["genus"], sims, rows)
+    assert index_call["genus"] == (nearest, pytest.approx(1.0))
+    model = {"genus": (model_label, 1.0)}
+    for order in ([0, 1], [1, 0]):
+        call = lineage_call(index, ["genus"], sims[order], rows[order], model)
+        assert call["genus"] == (nearest, pytest.approx(0.5))
+
+
+def test_a_tie_inside_the_vote_goes_to_the_nearer_reference():
+    # One near reference against two farther ones, each of half its weight: 0.5 / 0.5. The nearer
+    # reference's label wins although a farther one is listed first.
+    from barcodefm.index.nearest_calls import TEMPERATURE
+
+    far = 0.91 + TEMPERATURE * np.log(0.5)
+    index = _Labels({"genus": ["far", "near", "far"]})
+    call = lineage_call(index, ["genus"], np.array([far, 0.91, far]), np.array([0, 1, 2]))
+    assert call["genus"] == ("near", pytest.approx(0.5))
+
+
+def test_a_tie_with_no_neighbour_label_goes_to_the_model():
+    # Neighbours unlabelled at the rank and a model unsure between nothing else: the model's call.
+    index = _Labels({"genus": [None, None]})
+    call = lineage_call(index, ["genus"], np.array([0.9, 0.8]), np.array([0, 1]), {"genus": ("M", 0.4)})
+    assert call["genus"] == ("M", pytest.approx(0.4))
+
+
+def test_novelty_with_an_index_is_the_distance_to_the_nearer_reference(built_index, tiny_taxonomy_dir):  # noqa: F811
+    # As classify --help says: with --index, a query close to an index reference is not novel.
+    from barcodefm.index import IndexCalls
+    from barcodefm.index.shards import iter_shards
+
+    _, _, vectors = next(iter(iter_shards(built_index / "embeddings", [0])))
+    calls = IndexCalls(built_index, tiny_taxonomy_dir, list(RANKS))
+    no_call = {"labels": {}, "probs": {}}
+    _, novelty = calls.rows(vectors[:2], [no_call, no_call], novelty=[0.9, 0.0])
+    assert novelty[0] == pytest.approx(0.0, abs=1e-4)  # an index reference: the index is nearer
+    assert novelty[1] == 0.0  # the model's own reference is nearer: kept

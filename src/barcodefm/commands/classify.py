@@ -10,7 +10,7 @@ HELP = (
 
 
 def add_arguments(p):
-    from .common import add_trust_remote_code
+    from .common import add_input_file_flags, add_trust_remote_code
 
     # The positional takes one path, or two in the older `classify MODEL INPUT` form: say so plainly.
     p.usage = "barcodefm classify INPUT --model MODEL -o OUTPUT [options]"
@@ -46,14 +46,7 @@ def add_arguments(p):
     )
     p.add_argument("--overwrite", action="store_true", help="replace an existing output")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
-    p.add_argument(
-        "--format",
-        default="auto",
-        help="input format: auto (default: sniffed from the first lines), fasta, tsv (BOLD, BCDM, the "
-        "shared tables) or csv (BIOSCAN)",
-    )
-    p.add_argument("--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)")
-    p.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+    add_input_file_flags(p)
     p.add_argument(
         "--max-length",
         type=int,
@@ -65,7 +58,10 @@ def add_arguments(p):
         "--index",
         default=None,
         help="a reference index built with this model (barcodefm index build): adds the nearest references, "
-        "their per-rank vote and a call combining it with the model's (--min-prob then cuts the combined call)",
+        "their per-rank vote and a call combining it with the model's (--min-prob then cuts the combined call; "
+        "a tie goes to the nearest reference's label); novelty then becomes the distance to the nearest of the "
+        "model's training barcodes and the index's references, and likely_novel compares it with the model's "
+        "threshold: a barcode close to an index reference is not novel",
     )
     p.add_argument("--index-k", type=int, default=10, help="nearest references per query from --index (default 10)")
     add_trust_remote_code(p)

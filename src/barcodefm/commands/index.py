@@ -17,6 +17,12 @@ def _add_embedding_options(p) -> None:
     p.add_argument(
         "--overwrite", action="store_true", help="start again (build: replace the folder; add: drop a killed add)"
     )
+    p.add_argument(
+        "--allow-unlabelled",
+        action="store_true",
+        help="index files without taxonomic labels too (refused by default: their references are found as "
+        "neighbours but cannot vote, so they give no per-rank calls)",
+    )
     add_trust_remote_code(p)
     p.set_defaults(rejects=None)
 
@@ -83,11 +89,25 @@ def describe(info: dict) -> str:
         f"model: {info['model']} (weights sha256 {info['model_sha256'][:16]}...), {bases(info)}, "
         f"{info['pooling']} pooling",
         f"references: {info['n_references']:,} in {info['n_shards']} shards",
-        "ranks: " + ", ".join(f"{r} ({info['labels_per_rank'][r]:,} labels)" for r in info["ranks"]),
+        _ranks_line(info),
         f"search: {search['kind']}" + (f" ({params})" if params else "") + ", cosine similarity",
     ]
+    unlabelled = info.get("unlabelled_references")  # absent from indexes built before it was counted
+    if unlabelled:
+        lines.insert(2, f"unlabelled: {unlabelled:,} references have no label at any rank (found, but do not vote)")
     lines += [f"built by: {c}" for c in info.get("commands", [])]
     return "\n".join(lines)
+
+
+def _ranks_line(info: dict) -> str:
+    if not info["ranks"]:
+        return "ranks: none (no labels: nearest references and similarities only, no per-rank calls)"
+    n, labelled = info["n_references"], info.get("labelled_per_rank", {})
+    return "ranks: " + ", ".join(
+        f"{r} ({info['labels_per_rank'][r]:,} labels"
+        + (f", {labelled[r]:,} of {n:,} labelled)" if r in labelled else ")")
+        for r in info["ranks"]
+    )
 
 
 def run(args) -> int:
@@ -105,7 +125,7 @@ def run(args) -> int:
         except ImportError as exc:
             raise UserError(str(exc)) from None
         common = {k: v for k, v in file_run_options(args).items() if k != "rejects_path"}
-        common["command"] = _command_line()
+        common.update(command=_command_line(), allow_unlabelled=args.allow_unlabelled)
     if args.index_command == "build":
         from ..index import build_index
 

@@ -20,6 +20,12 @@ def card_text(info: dict) -> str:
     )
     sources = "\n".join(f"| {s['file']} | {s['records']:,} | {s['skipped']:,} |" for s in info.get("sources", []))
     commands = "\n".join(info.get("commands", []))
+    unlabelled = info.get("unlabelled_references", 0)
+    barcodes = f"{info['n_references']:,} " + (
+        f"DNA barcodes ({unlabelled:,} without a label at any rank: found as neighbours, no vote)"
+        if unlabelled
+        else "labelled DNA barcodes"
+    )
     return f"""---
 library_name: barcodefm
 tags:
@@ -32,7 +38,7 @@ base_model: {info["model"]}
 
 # Reference index for `{info["model"]}`
 
-{info["n_references"]:,} labelled DNA barcodes embedded by the model `{info["model"]}` (weights
+{barcodes} embedded by the model `{info["model"]}` (weights
 SHA-256 `{info["model_sha256"][:16]}...`; {bases(info)}, {info["pooling"]} pooling),
 searched by cosine similarity with {kind}. Only that model's embeddings can be searched here:
 `barcodefm` refuses another model with an error.

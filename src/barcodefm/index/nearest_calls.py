@@ -9,6 +9,10 @@ The combined call is the same walk over the mean of two distributions per rank: 
 and the model's call (its label with its probability). A rank the model does not know is the
 index's alone, and the other way round. ``min_prob`` (SINTAX-style) then empties the combined call
 from the first rank below it downwards.
+
+Ties (shares within :data:`TIE_TOLERANCE`, e.g. an index sure of one label and a model sure of
+another: 0.5 / 0.5) go to the label of the nearest reference among the tied ones, then to the
+model's label: the call never depends on the order of a dict or of the search results.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from .reference_index import ReferenceIndex
 
 TEMPERATURE = 0.01
 DEFAULT_K = 10
+TIE_TOLERANCE = 1e-6  # shares this close are a tie: float rounding must not pick the call
 
 
 def _vote(index: ReferenceIndex, rank: str, sims: np.ndarray, rows: np.ndarray, alive: np.ndarray) -> dict[str, float]:
@@ -47,6 +52,8 @@ def lineage_call(
     index's vote walked down ``ranks``, averaged with ``model_call`` (rank -> (label, prob)) when given."""
     valid = rows >= 0
     sims, rows = sims[valid], rows[valid]
+    nearest_first = np.argsort(-sims, kind="stable")  # FAISS's order; also for callers' own arrays
+    sims, rows = sims[nearest_first], rows[nearest_first]
     alive = np.ones(len(rows), dtype=bool)
     out = {}
     for rank in ranks:
@@ -60,11 +67,25 @@ def lineage_call(
         if not dist:
             out[rank] = (None, 0.0)
             continue
-        call = max(dist, key=dist.get)
+        call = _tie_break(dist, index, rank, rows, alive, label)
         out[rank] = (call, dist[call])
         if rank in index.codes:  # below, only the neighbours inside the called taxon (or unlabelled there)
             alive &= np.array([index.label(rank, int(r)) in (None, call) for r in rows], dtype=bool)
     return out
+
+
+def _tie_break(dist: dict[str, float], index, rank: str, rows, alive, model_label: str | None) -> str:
+    """The label with the largest share; among labels tied with it, the nearest (alive) reference's,
+    then the model's (``rows`` nearest first)."""
+    best = max(dist.values())
+    tied = sorted(name for name, share in dist.items() if share >= best - TIE_TOLERANCE)
+    if len(tied) == 1:
+        return tied[0]
+    for row, keep in zip(rows, alive):
+        label = index.label(rank, int(row)) if keep and rank in index.codes else None
+        if label in tied:
+            return label
+    return model_label if model_label in tied else tied[0]
 
 
 def cut_at(call: dict[str, tuple[str | None, float]], min_prob: float | None) -> dict[str, tuple[str | None, float]]:

@@ -102,6 +102,25 @@ def _readers(references: Sequence[str | Path], reading: Reading):
     return [iter_barcodes(p, format=reading.format, marker=reading.marker) for p in paths]
 
 
+def _check_labelled(readers, allow_unlabelled: bool) -> None:
+    """Refuse files that carry no taxonomic labels at all (a plain FASTA, a table without rank
+    columns) before the model loads: their references could be found as neighbours but never vote,
+    so an index of them gives no per-rank calls. ``allow_unlabelled`` takes them (a logged warning)."""
+    bare = [r.path.name for r in readers if not r.ranks]
+    if not bare:
+        return
+    what = (
+        f"{', '.join(bare)} {'carries' if len(bare) == 1 else 'carry'} no taxonomic labels (no rank columns or headers)"
+    )
+    if not allow_unlabelled:
+        raise ValueError(
+            f"{what}: {'its' if len(bare) == 1 else 'their'} references could not vote, so the index would give "
+            "nearest references but no per-rank calls. Give labelled references (BOLD TSV, UNITE/SINTAX/BOLD "
+            "FASTA headers), or pass --allow-unlabelled (allow_unlabelled=True) to index them anyway"
+        )
+    logger.warning("%s: indexed anyway (allow_unlabelled); they are found as neighbours but do not vote", what)
+
+
 def _records(readers):
     for reader in readers:
         yield from reader
@@ -201,17 +220,32 @@ def _finish(folder: Path, info: dict, n_shards: int, previous: dict | None) -> d
     _write_ids(folder / IDS_FILE, ids, mode="w")
     save_file({f"labels.{r}": c for r, c in codes.items()}, str(folder / LABELS_FILE))
     _write_json(folder / LABEL_NAMES_FILE, names)
+    unlabelled = np.ones(len(ids), dtype=bool)
+    for r in info["ranks"]:
+        unlabelled &= codes[r] < 0
+    _warn_unlabelled(int(unlabelled.sum()), len(ids))
     info.update(
         n_references=len(ids),
         n_shards=n_shards,
         labels_per_rank={r: len(names[r]) for r in info["ranks"]},
         labelled_per_rank={r: int((codes[r] >= 0).sum()) for r in info["ranks"]},
+        unlabelled_references=int(unlabelled.sum()),
         search=settings,
         search_build_seconds=round(time.perf_counter() - start, 3),
     )
     _write_json(folder / INDEX_FILE, info)
     write_card(folder, info)
     return info
+
+
+def _warn_unlabelled(n_unlabelled: int, n: int) -> None:
+    if n_unlabelled:
+        logger.warning(
+            "%s of %s references have no label at any rank: they are returned as nearest references but do not "
+            "vote (index info shows the labelled share per rank)",
+            f"{n_unlabelled:,}",
+            f"{n:,}",
+        )
 
 
 def build_index(
@@ -224,12 +258,17 @@ def build_index(
     exact_below: int = vector_search.EXACT_BELOW,
     resume: bool = False,
     overwrite: bool = False,
+    allow_unlabelled: bool = False,
     command: str | None = None,
     **reading,
 ) -> dict:
     """Embed the labelled ``references`` (barcode files of any format the readers take) with
     ``model`` (a bundled name, a folder or a Hub id) into a new index folder ``output``.
     ``reading``: the fields of :class:`Reading` (batch size, device, file format, marker, ...).
+
+    A file without any taxonomic labels is refused before anything is embedded, unless
+    ``allow_unlabelled``; references without a label at any rank are counted in ``index.json``
+    (``unlabelled_references``) and in a logged warning.
 
     Resumable: a killed build continues with ``resume=True`` after its finished shards. Under
     ``torchrun`` / ``accelerate launch`` each process embeds its own shards; the first writes the
@@ -246,6 +285,7 @@ def build_index(
     claim_output(output, overwrite=overwrite, resume=resume)
     reading = Reading(**reading)
     readers = _readers(references, reading)
+    _check_labelled(readers, allow_unlabelled)
     model_dir = resolve_model(model)
     join_process_group()
     if is_main_process() and overwrite and output.exists():
@@ -298,12 +338,14 @@ def add_to_index(
     model: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
+    allow_unlabelled: bool = False,
     command: str | None = None,
     **reading,
 ) -> dict:
     """Append the labelled ``references`` to the index ``index_dir`` (embedded with its model, or
     ``model`` when given: its weights must be the same). An add killed mid-way is continued by
-    ``resume=True`` (same references) or dropped by ``overwrite=True``. Returns the new ``index.json``."""
+    ``resume=True`` (same references) or dropped by ``overwrite=True``. Unlabelled files: as
+    :func:`build_index`. Returns the new ``index.json``."""
     from ..data.labels import RANKS
     from ..registry import resolve_model
     from .model_identity import check_same_model
@@ -312,6 +354,7 @@ def add_to_index(
     info = load_info(folder)
     reading = Reading(**reading)
     readers = _readers(references, reading)
+    _check_labelled(readers, allow_unlabelled)
     model_dir = resolve_model(model or info["model"])
     check_same_model(info, model_dir, str(folder))
     join_process_group()
