@@ -468,7 +468,8 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
         lines += [
             f"## {name}",
             "",
-            f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records. "
+            f"Model folder {rep['size_mb']:.1f} MB; {rep['n_references']:,} reference records (the model stores "
+            f"the {ident['n_references']:,} distinct barcode-and-label pairs among them). "
             f"Identification rule per rank: {rules}; k-mer vote with k = {ident.get('kmer_k', 6)}; alignment "
             f"identity relative to the {ident.get('align_identity', 'shorter')} sequence"
             + (

@@ -26,8 +26,8 @@ def skip_without_shared_data(path: Path):
         where = where.removesuffix("/.")
         pytest.skip(
             f"needs {where} (the project's shared data: public BOLD, CBS and UNITE barcode records kept beside "
-            "the checkout on the project's machines, not in a user's clone; put them there to run this test, "
-            "layout in ../shared/data/README.md)"
+            "the checkout on the project's machines, not in a user's clone; the files and their layout are listed "
+            "in the README's 'Data and attribution' section)"
         )
 
 

@@ -306,6 +306,22 @@ def test_predict_min_prob_truncates_from_the_first_uncertain_rank_down():
         predict(_logits_from_probs(spec, rows), spec, min_prob=1.5)
 
 
+def test_a_call_is_never_surer_than_the_call_above_it_contains_it():
+    spec = tree_spec()
+    rows = [
+        {"phylum": {"P1": 0.5}, "genus": {"G1": 0.99}, "species": {"S2": 0.8}},  # consistent lineage
+        {"phylum": {"P1": 0.5}, "genus": {"G3": 0.99}, "species": {"S4": 0.8}},  # G3 is not in P1
+    ]
+    result = predict(_logits_from_probs(spec, rows), spec)
+    assert result[0]["labels"] == {"phylum": "P1", "genus": "G1", "species": "S2"}
+    assert result[0]["probs"] == pytest.approx({"phylum": 0.5, "genus": 0.5, "species": 0.5})
+    # Not inside the call above: nothing to cap against (and flagged inconsistent).
+    assert result[1]["probs"]["genus"] == pytest.approx(0.99) and not result[1]["consistent"]
+    # The cap changes no label and no min_prob cut: the rank above was already below it.
+    cut = predict(_logits_from_probs(spec, rows), spec, min_prob=0.7)
+    assert cut[0]["labels"] == {"phylum": None, "genus": None, "species": None}
+
+
 def test_spec_round_trips_through_json():
     spec = tree_spec({"phylum": ["P2"], "genus": ["Elsino\ufffd"], "species": ["Elsino\ufffd fawcettii"]})
     restored = TaxonomySpec.from_dict(json.loads(json.dumps(spec.to_dict())))

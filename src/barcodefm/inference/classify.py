@@ -177,7 +177,7 @@ def classify_file(
             novelty = None
     if reference is not None:
         logger.info(
-            "identification per rank: %s (votes of the %d nearest of %d training barcodes)",
+            "identification per rank: %s (votes of the %d nearest of %d distinct training barcodes)",
             ", ".join(f"{r} {rule}" for r, rule in reference.rules.items()),
             reference.k,
             reference.embeddings.shape[0],

@@ -19,6 +19,7 @@ from transformers import GenerationMixin
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
+from .config_base import BarcodeConfig  # noqa: F401  (the config's; copied by name)
 from .config_checks import check_positive_ints  # noqa: F401  (the config's; copied by name)
 from .configuration_barcodemamba import BarcodeMambaConfig
 from .heads import SequenceClassifierMixin, TaxonomyHeadsMixin
@@ -32,7 +33,7 @@ from .mixer_common import causal_conv  # noqa: F401
 from .mixer_mamba1 import Mamba1Mixer
 from .mixer_mamba2 import Mamba2Mixer
 from .pooling import pool  # noqa: F401  (pretrained_base's; copied by name)
-from .pretrained_base import BarcodePreTrainedModel, check_inputs, register_for_auto_classes, token_cross_entropy
+from .pretrained_base import BarcodePreTrainedModel, can_return_tuple, register_for_auto_classes, token_cross_entropy
 from .selective_scan import selective_scan  # noqa: F401
 from .ssd_chunk_scan import ssd_chunk_scan  # noqa: F401
 from .taxonomy import IGNORE_INDEX
@@ -159,6 +160,7 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         self.ln_f = nn.LayerNorm(config.d_model, eps=config.layer_norm_epsilon)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -167,15 +169,11 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
         cache: BarcodeMambaCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ):
-        check_inputs(input_ids, inputs_embeds, self.config.padded_vocab_size)
+        self._check_inputs(input_ids, inputs_embeds)
         cache = take_cache(cache, kwargs)
-        output_hidden_states = (
-            output_hidden_states if output_hidden_states is not None else self.config.output_hidden_states
-        )
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
+        output_hidden_states = self._wants_hidden_states(output_hidden_states)
         if use_cache and cache is None:
             cache = BarcodeMambaCache(self.config.n_layer)
         hidden = self.embeddings(input_ids) if inputs_embeds is None else self.embeddings.dropout(inputs_embeds)
@@ -200,8 +198,7 @@ class BarcodeMambaModel(BarcodeMambaPreTrainedModel):
             hidden, all_hidden = self._run_layers(hidden, attention_mask, cache, output_hidden_states)
         if cache is not None:
             cache.seqlen_offset += hidden.shape[1]
-        output = BarcodeMambaOutput(last_hidden_state=hidden, cache=cache, hidden_states=all_hidden)
-        return output if return_dict else output.to_tuple()
+        return BarcodeMambaOutput(last_hidden_state=hidden, cache=cache, hidden_states=all_hidden)
 
     def _cpu_block_rows(self, hidden, cache) -> int:
         """Rows per block of the CPU forward (``config.cpu_block_tokens`` tokens); the whole
@@ -232,10 +229,11 @@ class BarcodeMambaWithLMHead(BarcodeMambaPreTrainedModel):
 
     def __init__(self, config: BarcodeMambaConfig):
         super().__init__(config)
-        self.backbone = BarcodeMambaModel(config)
+        self._add_backbone(config)
         self.lm_head = nn.Linear(config.d_model, config.padded_vocab_size, bias=False)
         self.post_init()
 
+    @can_return_tuple
     def forward(
         self,
         input_ids: torch.LongTensor | None = None,
@@ -245,10 +243,8 @@ class BarcodeMambaWithLMHead(BarcodeMambaPreTrainedModel):
         cache: BarcodeMambaCache | None = None,
         use_cache: bool | None = None,
         output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
         **kwargs,
     ):
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
         out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
@@ -260,8 +256,7 @@ class BarcodeMambaWithLMHead(BarcodeMambaPreTrainedModel):
         )
         logits = self._vocab_logits(out.last_hidden_state)
         loss = None if labels is None else self.lm_loss(logits, labels, input_ids, attention_mask)
-        output = BarcodeMambaLMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)
-        return output if return_dict else output.to_tuple()
+        return BarcodeMambaLMOutput(loss=loss, logits=logits, cache=out.cache, hidden_states=out.hidden_states)
 
     def _vocab_logits(self, hidden):
         """LM logits; [PAD] and the rows that only pad the vocabulary to a multiple of 8 can never

@@ -56,7 +56,8 @@ class TaxonomicClassifierMixin:
     """Heads, loss and prediction of BarcodeMamba+ style models, for any backbone family.
 
     A family's model class mixes this in, calls :meth:`_init_taxonomy` in ``__init__`` and
-    :meth:`_taxonomy_forward` on its pooled features; its ``_init_weights`` calls
+    :meth:`_taxonomy_forward` on its pooled features in ``forward`` (``heads.py`` holds the one
+    every family uses), returning a :class:`TaxonomicClassifierOutput`; its ``_init_weights`` calls
     ``TaxonomyHeads.reset_buffers``. Settings come from the config: ``taxonomy`` (a
     :meth:`TaxonomySpec.to_dict`), ``taxonomy_label_smoothing``, ``taxonomy_class_weight_strength``,
     ``taxonomy_rank_weights``, ``classifier_dropout``.
@@ -76,23 +77,6 @@ class TaxonomicClassifierMixin:
             class_weight_strength=getattr(config, "taxonomy_class_weight_strength", DEFAULT_CLASS_WEIGHT_STRENGTH),
             rank_weights=getattr(config, "taxonomy_rank_weights", None),
         )
-
-    def forward(
-        self,
-        input_ids: torch.LongTensor | None = None,
-        attention_mask: torch.Tensor | None = None,
-        labels: torch.LongTensor | None = None,
-        output_hidden_states: bool | None = None,
-        return_dict: bool | None = None,
-        **kwargs,
-    ):
-        """``labels``: (batch, n_ranks) ids, -100 where a rank's label is unknown."""
-        return_dict = return_dict if return_dict is not None else self.config.return_dict
-        pooled, hidden = self._pooled_features(input_ids, attention_mask, None, output_hidden_states)
-        loss, logits = self._taxonomy_forward(pooled, labels)
-        if not return_dict:
-            return ((loss,) if loss is not None else ()) + (logits,)
-        return TaxonomicClassifierOutput(loss=loss, logits=logits, hidden_states=hidden)
 
     def _taxonomy_forward(self, pooled: torch.Tensor, labels: torch.Tensor | None):
         """``(loss or None, per-rank logits as a tuple in rank order)``."""

@@ -1,18 +1,17 @@
 """Configuration of BarcodeMamba: a Mamba-2 / Mamba-1 language model over DNA barcodes.
 
-Hub module: travels with saved weights; imports transformers and single-dot siblings only.
+Hub module: travels with saved weights; imports single-dot siblings only.
 """
 
 from __future__ import annotations
 
 import math
 
-from transformers import PretrainedConfig
+from .config_base import BarcodeConfig
+from .config_checks import check_choice, check_positive_ints, check_probabilities, check_token_ids
 
-from .config_checks import POOLINGS, check_choice, check_positive_ints, check_probabilities, check_token_ids
 
-
-class BarcodeMambaConfig(PretrainedConfig):
+class BarcodeMambaConfig(BarcodeConfig):
     r"""Hyper-parameters of BarcodeMamba (and of BarcodeMamba+, its multi-rank taxonomy heads).
 
     The defaults are the published "mini" model: BarcodeMamba-2, ``d_model`` 384, 2 layers,
@@ -57,8 +56,6 @@ class BarcodeMambaConfig(PretrainedConfig):
             Epsilon of the LayerNorms and of Mamba-2's gated RMSNorm.
         pad_token_id (`int`, *optional*, defaults to 8):
             Id of ``[PAD]``: never predicted, never a target of a loss.
-        mask_token_id (`int`, *optional*, defaults to 0):
-            Id of ``[MASK]``, the input of the masked positions of the MLM variant.
         n_token_id (`int`, *optional*, defaults to 7):
             Id of the ``N`` token (``[UNK]`` for k-mer vocabularies), the filler of the published
             ``mean_all`` pooling.
@@ -74,9 +71,6 @@ class BarcodeMambaConfig(PretrainedConfig):
             Range of the initial decay rate ``A`` of each Mamba-2 head (uniform; stored as log).
         conv_bias (`bool`, *optional*, defaults to `True`):
             Whether the causal convolution has a bias.
-        initializer_range (`float`, *optional*, defaults to 0.02):
-            Standard deviation of the normal initialisation of linear and embedding weights
-            (residual outputs are scaled down by ``sqrt(2 * n_layer)``).
         torch_chunk_size (`int`, *optional*, defaults to 64):
             Chunk length of the pure-PyTorch SSD scan (the path without CUDA kernels); 64-128 suit
             a CPU. Chunking changes only rounding, never the result.
@@ -88,30 +82,17 @@ class BarcodeMambaConfig(PretrainedConfig):
             ``"auto"``: the mamba_ssm / causal_conv1d CUDA kernels when they import and the input
             is on CUDA; ``"never"``: always the PyTorch path; ``"always"``: an error where the
             kernels cannot run.
-        pooling (`str`, *optional*, defaults to `"mean"`):
-            Default pooling of :meth:`embed` and of the classification heads: ``"mean"`` over
-            the real tokens, ``"mean_all"`` (the published probing recipe: left-padded with ``N``
-            to 660 positions, all averaged) or ``"last"`` (the last real token).
         mlm_loss_on (`str`, *optional*, defaults to `"all"`):
             Positions the MLM variant scores: ``"all"`` real positions (published) or only the
             ``"masked"`` ones.
         classifier_dropout (`float`, *optional*, defaults to 0.0):
             Dropout on the pooled feature before the classification heads.
-        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
-            Whether the LM head shares the embedding's weights (not in the published models).
-        taxonomy (`dict`, *optional*):
-            The rank tree of a taxonomic classifier (``TaxonomySpec.to_dict()``: ranks, labels,
-            parents and training counts); required by ``BarcodeMambaForTaxonomicClassification``.
-        taxonomy_label_smoothing (`str`, `list[float]` or `None`, *optional*, defaults to `"default"`):
-            Hierarchical label smoothing mass per rank: ``"default"`` is 0.02 for every rank above
-            species and 0 at species; ``None`` turns it off.
-        taxonomy_class_weight_strength (`float`, *optional*, defaults to 0.5):
-            Exponent ``s`` of the class weights ``n_c ** -s`` of the taxonomy loss (``n_c``: the
-            training examples of class ``c``); 0 turns the weighting off.
-        taxonomy_rank_weights (`list[float]`, *optional*):
-            Weight of each rank's loss in the total (default: 1 for every rank).
         kwargs:
-            Passed to :class:`~transformers.PretrainedConfig` (``num_labels``, ``id2label``, ...).
+            The arguments every family shares, documented in ``BarcodeConfig`` (``config_base.py``):
+            ``pooling``, ``initializer_range`` (residual outputs here are scaled down by
+            ``sqrt(2 * n_layer)``), ``mask_token_id`` (the MLM variant's), the ``taxonomy*`` heads,
+            ``tie_word_embeddings``; and :class:`~transformers.PretrainedConfig`'s own
+            (``num_labels``, ``id2label``, ...).
     """
 
     model_type = "barcodemamba"
@@ -137,7 +118,6 @@ class BarcodeMambaConfig(PretrainedConfig):
         embed_dropout: float = 0.1,
         layer_norm_epsilon: float = 1e-5,
         pad_token_id: int | None = 8,
-        mask_token_id: int | None = 0,
         n_token_id: int | None = 7,
         dt_rank: int | str = "auto",
         dt_min: float = 0.001,
@@ -145,18 +125,11 @@ class BarcodeMambaConfig(PretrainedConfig):
         dt_init_floor: float = 1e-4,
         A_init_range: tuple[float, float] = (1.0, 16.0),
         conv_bias: bool = True,
-        initializer_range: float = 0.02,
         torch_chunk_size: int = 64,
         cpu_block_tokens: int = 8192,
         use_kernels: str = "auto",
-        pooling: str = "mean",
         mlm_loss_on: str = "all",
         classifier_dropout: float = 0.0,
-        tie_word_embeddings: bool = False,
-        taxonomy: dict | None = None,
-        taxonomy_label_smoothing: str | list[float] | None = "default",
-        taxonomy_class_weight_strength: float = 0.5,
-        taxonomy_rank_weights: list[float] | None = None,
         **kwargs,
     ):
         self.vocab_size = vocab_size
@@ -180,20 +153,13 @@ class BarcodeMambaConfig(PretrainedConfig):
         self.dt_init_floor = dt_init_floor
         self.A_init_range = list(A_init_range)
         self.conv_bias = conv_bias
-        self.initializer_range = initializer_range
         self.torch_chunk_size = torch_chunk_size
         self.cpu_block_tokens = cpu_block_tokens
         self.use_kernels = use_kernels
-        self.pooling = pooling
         self.mlm_loss_on = mlm_loss_on
         self.classifier_dropout = classifier_dropout
-        self.taxonomy = taxonomy
-        self.taxonomy_label_smoothing = taxonomy_label_smoothing
-        self.taxonomy_class_weight_strength = taxonomy_class_weight_strength
-        self.taxonomy_rank_weights = taxonomy_rank_weights
-        self.mask_token_id = mask_token_id
         self.n_token_id = n_token_id
-        super().__init__(pad_token_id=pad_token_id, tie_word_embeddings=tie_word_embeddings, **kwargs)
+        super().__init__(pad_token_id=pad_token_id, **kwargs)
         self.validate_numbers()
 
     @property
@@ -241,5 +207,5 @@ class BarcodeMambaConfig(PretrainedConfig):
             raise ValueError(f"layer_norm_epsilon must be > 0, got {self.layer_norm_epsilon}")
         check_token_ids(self, ("pad_token_id",))
         check_choice(self, "use_kernels", ("auto", "never", "always"))
-        check_choice(self, "pooling", POOLINGS)
         check_choice(self, "mlm_loss_on", ("all", "masked"))
+        super().validate_numbers()

@@ -13,6 +13,7 @@ modules that the loaded file itself imports).
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
@@ -43,6 +44,20 @@ def check_inputs(input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | N
             f"token id {int(input_ids.max())} is outside the model's vocabulary ({vocab_size}): "
             "was the input made with this model's tokenizer?"
         )
+
+
+def can_return_tuple(forward):
+    """Decorate a ``forward`` that returns a ``ModelOutput``: it also takes ``return_dict``
+    (default ``config.return_dict``), and with ``return_dict=False`` returns the output's fields
+    that are set, in order, as a tuple (as transformers' models do)."""
+
+    @functools.wraps(forward)
+    def forward_or_tuple(self, *args, return_dict: bool | None = None, **kwargs):
+        output = forward(self, *args, **kwargs)
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        return output if return_dict else output.to_tuple()
+
+    return forward_or_tuple
 
 
 class BarcodePreTrainedModel(EmbeddingMixin, PreTrainedModel):
@@ -95,6 +110,14 @@ class BarcodePreTrainedModel(EmbeddingMixin, PreTrainedModel):
                 init.uniform_(module.bias, -bound, bound)
         elif isinstance(module, TaxonomyHeads):
             module.reset_buffers()  # integer HLS tables; not saved, rebuilt from config.taxonomy
+
+    def _check_inputs(self, input_ids: torch.Tensor | None, inputs_embeds: torch.Tensor | None) -> None:
+        """:func:`check_inputs` against the rows of the token embedding."""
+        check_inputs(input_ids, inputs_embeds, self.get_input_embeddings().num_embeddings)
+
+    def _wants_hidden_states(self, output_hidden_states: bool | None) -> bool:
+        """``output_hidden_states`` when given, else the config's."""
+        return self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
 
     def _add_backbone(self, config) -> None:
         """A head model's backbone, under ``base_model_prefix`` (the prefix of its weights' names)."""

@@ -34,7 +34,10 @@ def predict(
     """Per sample: ``{"labels": {rank: name or None}, "probs": {rank: p}, "consistent": bool,
     "inconsistent_ranks": [rank, ...]}``.
 
-    ``probs`` is the softmax probability of the top class at each rank. With ``min_prob``
+    ``probs`` is the softmax probability of the top class at each rank, capped by the probability
+    reported at the rank above wherever the call lies inside the call above: a species cannot be
+    surer than its genus (the per-rank heads and votes are separate distributions, so uncapped a
+    lower rank can claim more than its parent). The cap never changes a label. With ``min_prob``
     (SINTAX-style cutoff), from the first rank whose probability is below it downwards every
     label is None; the probability is kept, so one can see how far below the cutoff the
     rejected guesses were. ``consistent`` is false when a reported label's parent in the spec
@@ -50,6 +53,10 @@ def predict(
     parents = [spec.parent_indices(r) for r in spec.ranks]
     results = []
     for row_ids, row_probs in zip(ids, probs):
+        row_probs = row_probs.copy()
+        for j in range(1, len(spec.ranks)):
+            if parents[j][row_ids[j]] == row_ids[j - 1]:  # the call lies inside the call above
+                row_probs[j] = min(row_probs[j], row_probs[j - 1])
         reported: list[int | None] = []
         truncated = False
         for k, p in zip(row_ids, row_probs):
