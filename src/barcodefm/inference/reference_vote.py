@@ -127,13 +127,19 @@ class ReferenceSet:
         return float(((self.temperatures or {}).get(rank) or {}).get(source, self.temperature))
 
     def identify(
-        self, head_probs: dict[str, torch.Tensor], embeddings: torch.Tensor, sequences: Sequence[str]
+        self,
+        head_probs: dict[str, torch.Tensor],
+        embeddings: torch.Tensor,
+        sequences: Sequence[str],
+        found: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         """(per-rank distributions of each rank's rule, cosine similarity of each query to its
         nearest reference in embedding space: the novelty score's input). ``embeddings`` are the
-        network's (of the barcodes cut to its length); ``sequences`` the whole barcodes."""
+        network's (of the barcodes cut to its length); ``sequences`` the whole barcodes;
+        ``found``: their neighbours when already searched (:meth:`find`)."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
-        found = self.find(embeddings, [s[: self.sequence_max_length] for s in sequences])
+        if found is None:
+            found = self.find(embeddings, [s[: self.sequence_max_length] for s in sequences])
         sims = found["reference"][0]
         out = {}
         for rank, probs in head_probs.items():
@@ -242,6 +248,15 @@ def calibrate(probs: torch.Tensor, temperature: float) -> torch.Tensor:
 CALIBRATION_TEMPERATURES = tuple(float(t) for t in np.round(np.geomspace(0.25, 4.0, 25), 4))
 
 
+def group_masks(known: torch.Tensor, groups=None) -> list[torch.Tensor]:
+    """One boolean mask per group of records (``groups``: a value per record; None: one group),
+    each limited to the ``known`` records; groups without a known record are left out."""
+    if groups is None:
+        return [known] if bool(known.any()) else []
+    group_of = torch.as_tensor(np.unique(np.asarray(groups), return_inverse=True)[1].reshape(-1))
+    return [m for g in group_of.unique().tolist() if bool((m := known & (group_of == g)).any())]
+
+
 def choose_calibration(probs: torch.Tensor, truth: np.ndarray, groups=None) -> tuple[float, dict[str, float]]:
     """The temperature of :data:`CALIBRATION_TEMPERATURES` (or 1) whose calibrated calls have the
     lowest expected calibration error on the records with a known label (the mean over ``groups``,
@@ -249,9 +264,7 @@ def choose_calibration(probs: torch.Tensor, truth: np.ndarray, groups=None) -> t
     from ..evaluation.metrics import expected_calibration_error
 
     y = np.asarray(truth)
-    known = y >= 0
-    group_of = np.zeros(len(y), dtype=np.int64) if groups is None else np.unique(groups, return_inverse=True)[1]
-    masks = [m for g in np.unique(group_of) if (m := known & (group_of.reshape(-1) == g)).any()]
+    masks = [m.numpy() for m in group_masks(torch.as_tensor(y >= 0), groups)]
     if not masks:
         return 1.0, {"before": float("nan"), "after": float("nan")}
 
@@ -326,10 +339,6 @@ def choose_rules(
     num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
     if found is None:
         found = reference.find(embeddings, sequences, sources=SEQUENCE_VOTES)
-    group_of = (
-        np.zeros(len(embeddings), dtype=np.int64) if groups is None else np.unique(groups, return_inverse=True)[1]
-    )
-    group_of = torch.as_tensor(group_of.reshape(-1))
     scores, best = {}, {}
     for rank in num_classes:
         # Per rank only: a vote is one (records, classes) matrix per temperature (species: large).
@@ -341,8 +350,7 @@ def choose_rules(
         }
         y = torch.as_tensor(truth[rank])
         known = y >= 0
-        # (group, records of it with a known label): the accuracy is the mean over these
-        parts_known = [g_mask for g in group_of.unique().tolist() if (g_mask := known & (group_of == g)).any()]
+        parts_known = group_masks(known, groups)  # the accuracy is the mean over these
         scores[rank] = {}
         for rule in RULES:
             parts = rule.split("+")
@@ -457,14 +465,14 @@ def build_reference_set(
             logger.info(
                 "k-mer vote with k=%d, %r alignment identity: best rules %s", k_size, definition, choice["best"]
             )
-            tried.append((round(total, 6), -len(tried), kmer, definition, reference, choice))
-    _, _, kmer, definition, reference, choice = max(tried, key=lambda t: t[:2])
+            tried.append((round(total, 6), -len(tried), kmer, definition, reference, choice, dict(sel_found)))
+    _, _, kmer, definition, reference, choice, chosen_found = max(tried, key=lambda t: t[:2])
     rules, temps = {}, {}
     for rank, name in choice["best"].items():
         rules[rank], temps[rank] = parse_choice(name)
     reference.rules, reference.temperatures, reference.align_identity = rules, temps, definition
     # Calibration of each rank's final distribution, on the same records (balanced the same way).
-    combined, _ = reference.identify(sel_heads, sel_emb, sel_sequences)
+    combined, _ = reference.identify(sel_heads, sel_emb, sel_sequences, found=chosen_found)
     calibration, calibration_ece = {}, {}
     for rank in ranks:
         calibration[rank], calibration_ece[rank] = choose_calibration(combined[rank], truth[rank], groups=novel)
