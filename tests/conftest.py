@@ -95,23 +95,32 @@ def tiny_lm_dir(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="session")
-def tiny_taxonomy_dir(tmp_path_factory) -> Path:
-    """A tiny untrained taxonomic classifier folder (4 ranks of the COI sample, no novelty
-    reference): for `barcodefm classify`."""
+COI_RANKS = ("order", "family", "genus", "species")
+
+
+def save_tiny_taxonomy_model(out: Path, records, ranks=COI_RANKS):
+    """A tiny untrained taxonomic classifier (character tokens, seed 0) over the labels of
+    ``records`` at ``ranks``, saved with its tokenizer in ``out``. Returns (model in eval mode, tokenizer)."""
     import torch
 
     from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
     from barcodefm.models.taxonomy import TaxonomySpec
 
     torch.manual_seed(0)
-    records = coi_sample_records(100)
-    spec = TaxonomySpec.from_columns({r: [x[r] for x in records] for r in ("order", "family", "genus", "species")})
+    spec = TaxonomySpec.from_columns({r: [x[r] for x in records] for r in ranks})
     tok = BarcodeCharTokenizer()
     model = BarcodeMambaForTaxonomicClassification(
         config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
-    )
-    out = tmp_path_factory.mktemp("tiny-taxonomy")
+    ).eval()
     model.save_pretrained(out)
     tok.save_pretrained(out)
+    return model, tok
+
+
+@pytest.fixture(scope="session")
+def tiny_taxonomy_dir(tmp_path_factory) -> Path:
+    """A tiny untrained taxonomic classifier folder (4 ranks of the COI sample, no novelty
+    reference): for `barcodefm classify`."""
+    out = tmp_path_factory.mktemp("tiny-taxonomy")
+    save_tiny_taxonomy_model(out, coi_sample_records(100))
     return out

@@ -538,3 +538,16 @@ def test_the_taxonomy_pieces_keep_one_import_path():
     folder = Path(taxonomy.__file__).parent
     for path in [folder / f"{m}.py" for m in pieces]:
         assert len(path.read_text(encoding="utf-8").splitlines()) < 400, path.name
+
+
+@pytest.mark.parametrize("barcodes", ["ACGTACGT", ["ACGTACGT", "ACGTTT"]], ids=["one", "list"])
+def test_predict_taxonomy_of_strings_says_to_tokenise_first(barcodes):
+    from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
+
+    tok = BarcodeCharTokenizer()
+    config = config_from_tokenizer(tok, d_model=16, n_layer=1, headdim=8, d_state=8, taxonomy=tree_spec().to_dict())
+    model = BarcodeMambaForTaxonomicClassification(config).eval()
+    with pytest.raises(TypeError, match="tokenise them first"):
+        model.predict_taxonomy(barcodes)
+    enc = tok(barcodes if isinstance(barcodes, list) else [barcodes], padding=True, return_tensors="pt")
+    assert len(model.predict_taxonomy(**enc)) == enc["input_ids"].shape[0]

@@ -6,7 +6,7 @@ import csv
 
 import numpy as np
 import pytest
-import torch
+from conftest import save_tiny_taxonomy_model
 
 from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
 from barcodefm.cli import main
@@ -17,7 +17,6 @@ from barcodefm.inference.novelty import (
     load_novelty_reference,
     save_novelty_reference,
 )
-from barcodefm.models.taxonomy import TaxonomySpec
 
 RANKS = ("order", "family", "genus", "species")
 
@@ -29,15 +28,8 @@ def records():
 
 @pytest.fixture(scope="module")
 def taxonomy_dir(tmp_path_factory, records):
-    torch.manual_seed(0)
-    spec = TaxonomySpec.from_columns({r: [x[r] for x in records] for r in RANKS})
-    tok = BarcodeCharTokenizer()
-    model = BarcodeMambaForTaxonomicClassification(
-        config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
-    ).eval()
     out = tmp_path_factory.mktemp("taxonomy-model")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
+    model, tok = save_tiny_taxonomy_model(out, records, RANKS)
     seqs = [r["sequence"][:200] for r in records]
     reference, info = build_novelty_reference(model, tok, seqs[:200], seqs[200:240], val_novel_sequences=None)
     save_novelty_reference(out, reference, info)

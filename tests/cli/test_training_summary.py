@@ -69,6 +69,6 @@ def test_taxonomy_summary_has_one_line_per_split_with_every_rank():
     assert finetune_summary(results, "runs/tax").splitlines() == [
         "fine-tuned a taxonomic classifier (3 genus, 7 species) on 1,234 barcodes: 50 steps, train loss 1.235",
         "  val: accuracy genus 90.0%, species 75.5%; species 50.0% on sequences not in train; consistent 100.0%",
-        "  novelty: distance > 0.1234 flags 80.0% of unseen-species and 5.0% of seen-species validation barcodes",
+        "  novelty: score > 0.1234 flags 80.0% of unseen-species and 5.0% of seen-species validation barcodes",
         "model saved to runs/tax; every metric in runs/tax/eval_results.json",
     ]

@@ -501,7 +501,9 @@ def test_file_errors_name_the_file(tmp_path, coi_rows):
     with pytest.raises(BarcodeFileError, match="unknown format"):
         load_barcodes(path, format="genbank")
     only_bad = write_text(tmp_path / "bad.tsv", "id\tsequence\nr1\tHELLO\n")
-    with pytest.raises(BarcodeFileError, match="no usable barcode records.*invalid_character 1 \\(r1\\)"):
+    with pytest.raises(
+        BarcodeFileError, match="no usable barcode records.*invalid_character 1 \\(r1: 'E' at position 2\\)"
+    ):
         load_barcodes(only_bad)
 
 

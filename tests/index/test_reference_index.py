@@ -163,14 +163,41 @@ def test_a_tie_with_no_neighbour_label_goes_to_the_model():
     assert call["genus"] == ("M", pytest.approx(0.4))
 
 
-def test_novelty_with_an_index_is_the_distance_to_the_nearer_reference(built_index, tiny_taxonomy_dir):  # noqa: F811
-    # As classify --help says: with --index, a query close to an index reference is not novel.
-    from barcodefm.index import IndexCalls
-    from barcodefm.index.shards import iter_shards
+def test_a_barcode_close_to_an_index_reference_is_not_likely_novel(
+    built_index,
+    tiny_taxonomy_dir,
+    sample_records,
+    tmp_path,  # noqa: F811
+):
+    # As classify --help says: with --index, likely_novel also needs the barcode to be new to the index.
+    from conftest import write_fasta
 
-    _, _, vectors = next(iter(iter_shards(built_index / "embeddings", [0])))
-    calls = IndexCalls(built_index, tiny_taxonomy_dir, list(RANKS))
-    no_call = {"labels": {}, "probs": {}}
-    _, novelty = calls.rows(vectors[:2], [no_call, no_call], novelty=[0.9, 0.0])
-    assert novelty[0] == pytest.approx(0.0, abs=1e-4)  # an index reference: the index is nearer
-    assert novelty[1] == 0.0  # the model's own reference is nearer: kept
+    from barcodefm.factory import load_model, load_tokenizer
+    from barcodefm.inference.classify import classify_file
+    from barcodefm.inference.novelty import build_novelty_reference, save_novelty_reference
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(tiny_taxonomy_dir, model_dir)
+    model, tok = load_model(model_dir, "AutoModel").eval(), load_tokenizer(model_dir)
+    seqs = [r["sequence"][:150] for r in sample_records[:40]]
+    reference, info = build_novelty_reference(model, tok, seqs[:30], seqs[30:])
+    # Every query is novel to the model; an index reference within 1e-4 makes it known
+    # (this untrained model puts different barcodes 3e-4 apart).
+    save_novelty_reference(model_dir, reference, info | {"threshold": -1.0, "embedding_threshold": 1e-4})
+    in_index, not_in_index = sample_records[:4], sample_records[200:204]  # the index holds the first 160
+    queries = write_fasta(tmp_path / "q.fasta", in_index + not_in_index)
+    classify_file(model_dir, queries, tmp_path / "alone.tsv")
+    classify_file(model_dir, queries, tmp_path / "indexed.tsv", index=built_index)
+    alone, indexed = (list(csv.DictReader(open(tmp_path / n), delimiter="\t")) for n in ("alone.tsv", "indexed.tsv"))
+    assert [r["likely_novel"] for r in alone] == ["true"] * 8
+    assert [r["likely_novel"] for r in indexed] == ["false"] * 4 + ["true"] * 4
+    assert [r["novelty"] for r in indexed] == [r["novelty"] for r in alone]  # the model's own score
+
+
+def test_the_index_threshold_of_a_novelty_file():
+    from barcodefm.inference.novelty import NoveltyScore, index_distance_threshold
+
+    assert index_distance_threshold({"threshold": 0.2}) == 0.2  # the score is the embedding distance
+    fitted = {"threshold": 0.6, "score": NoveltyScore(("kmer", "call"), (1.0, 1.0), 0.0).to_info()}
+    assert index_distance_threshold(fitted) is None
+    assert index_distance_threshold(fitted | {"embedding_threshold": 0.05}) == 0.05

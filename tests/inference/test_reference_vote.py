@@ -9,13 +9,12 @@ import json
 import numpy as np
 import pytest
 import torch
+from conftest import save_tiny_taxonomy_model
 
-from barcodefm import BarcodeCharTokenizer, BarcodeMambaForTaxonomicClassification, config_from_tokenizer
 from barcodefm.cli import main
 from barcodefm.data import iter_barcodes, sample_path
 from barcodefm.inference.kmer_reference import KmerReference
 from barcodefm.inference.reference_vote import RULES, ReferenceSet, build_reference_set, combine_rule, run_model
-from barcodefm.models.taxonomy import TaxonomySpec
 
 RANKS = ("order", "family", "genus", "species")
 
@@ -27,16 +26,9 @@ def records():
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory, records):
-    torch.manual_seed(0)
     train = records[:200]
-    spec = TaxonomySpec.from_columns({r: [x[r] for x in train] for r in RANKS})
-    tok = BarcodeCharTokenizer()
-    model = BarcodeMambaForTaxonomicClassification(
-        config_from_tokenizer(tok, d_model=32, n_layer=1, headdim=16, d_state=16, taxonomy=spec.to_dict())
-    ).eval()
     out = tmp_path_factory.mktemp("reference-model")
-    model.save_pretrained(out)
-    tok.save_pretrained(out)
+    model, tok = save_tiny_taxonomy_model(out, train, RANKS)
 
     def rows(part, novel):
         d = {r: [x[r] for x in part] for r in RANKS}

@@ -59,9 +59,9 @@ def add_arguments(p):
         default=None,
         help="a reference index built with this model (barcodefm index build): adds the nearest references, "
         "their per-rank vote and a call combining it with the model's (--min-prob then cuts the combined call; "
-        "a tie goes to the nearest reference's label); novelty then becomes the distance to the nearest of the "
-        "model's training barcodes and the index's references, and likely_novel compares it with the model's "
-        "threshold: a barcode close to an index reference is not novel",
+        "a tie goes to the nearest reference's label); likely_novel then also needs the barcode to be new to the "
+        "index (no index reference within the model's embedding-distance threshold): a barcode close to an index "
+        "reference is not novel; novelty stays the model's own score",
     )
     p.add_argument("--index-k", type=int, default=10, help="nearest references per query from --index (default 10)")
     add_trust_remote_code(p)

@@ -91,6 +91,7 @@ def species_report(summary: dict) -> str:
 def taxonomy_report(taxonomy: dict) -> str:
     """Step 5: the per-rank calls of the ITS queries, per-rank accuracy, the novelty threshold."""
     from ..data.labels import normalize_label
+    from ..inference.novelty import NoveltyScore
 
     ranks, truth, calls = taxonomy["ranks"], taxonomy["true_records"], taxonomy["queries"]
 
@@ -136,7 +137,7 @@ def taxonomy_report(taxonomy: dict) -> str:
     novelty = taxonomy["novelty"]
     if novelty.get("saved"):
         lines.append(
-            f"novelty threshold {novelty['threshold']:.4f} (cosine distance to the nearest training barcode): "
+            f"novelty threshold {novelty['threshold']:.4f} (novelty score: {NoveltyScore.from_info(novelty).describe()}): "
             f"flags {100 * novelty.get('detection_rate', float('nan')):.0f}% of unseen_key barcodes, "
             f"{100 * novelty['false_alarm_rate']:.0f}% of seen-species val barcodes"
         )

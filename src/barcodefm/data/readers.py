@@ -125,7 +125,8 @@ class BarcodeReader:
         try:
             sequence, n_ambiguous = normalize_sequence(sequence, record=record_id)
         except InvalidSequenceError as exc:
-            rejects.skip(record_id, reasons.INVALID_CHARACTER, number, str(exc))
+            example = f"{record_id}: {exc.character!r} at position {exc.position}" if exc.character else ""
+            rejects.skip(record_id, reasons.INVALID_CHARACTER, number, str(exc), example=example)
             return None
         # Terminal N runs are alignment padding (BOLD pads with '-') or failed read ends: they
         # carry nothing, so trim them as the shared data does; inner gaps/IUPAC stay N (SPEC 1).

@@ -83,12 +83,14 @@ class Rejects:
         else:
             self._ids.add(record_id)
 
-    def skip(self, record_id: str, reason: str, record_number: int, detail: str = "") -> None:
+    def skip(self, record_id: str, reason: str, record_number: int, detail: str = "", example: str = "") -> None:
+        """Count a skipped record; ``example``: how the summary names it (default its id), e.g. with
+        the offending character, so the one log line already says what is wrong."""
         self.n_read += 1
         self.counts[reason] += 1
         examples = self.examples.setdefault(reason, [])
         if len(examples) < EXAMPLES_PER_REASON:
-            examples.append(record_id)
+            examples.append(example or record_id)
         if self._file is not None:
             self._file.write(f"{_cell(record_id)}\t{reason}\t{record_number}\t{_cell(detail)}\n")
 

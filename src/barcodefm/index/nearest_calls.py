@@ -124,9 +124,10 @@ class IndexCalls:
             + ["nearest_ids", "nearest_similarities", "nearest_labels"]
         )
 
-    def rows(self, embeddings, preds: list[dict], novelty=None) -> tuple[list[list[str]], np.ndarray | None]:
-        """(the extra cells of each query, ``novelty`` lowered to the cosine distance of each query to
-        its nearest reference of the index where that is nearer; None without ``novelty``)."""
+    def rows(self, embeddings, preds: list[dict]) -> tuple[list[list[str]], np.ndarray]:
+        """(the extra cells of each query, the cosine distance of each query to its nearest reference
+        of the index: ``classify`` calls a query likely novel only if that is beyond the model's
+        ``index_threshold``, so a barcode close to an index reference is not novel)."""
         sims, rows = self.index.search(embeddings, self.k)
         cells = []
         for query_sims, query_rows, pred in zip(sims, rows, preds):
@@ -143,10 +144,7 @@ class IndexCalls:
             row.append(";".join(f"{s:.4f}" for s in query_sims[valid]))
             row.append(";".join(self._lowest_label(int(i)) for i in query_rows[valid]))
             cells.append(row)
-        if novelty is None:
-            return cells, None
-        nearest = np.where(rows[:, 0] >= 0, 1.0 - sims[:, 0], np.inf)
-        return cells, np.minimum(np.asarray(novelty, dtype=np.float64), nearest)
+        return cells, np.where(rows[:, 0] >= 0, 1.0 - sims[:, 0], np.inf)
 
     def _lowest_label(self, row: int) -> str:
         return next((label for r in reversed(self.index.ranks) if (label := self.index.label(r, row))), "")

@@ -4,8 +4,9 @@ a label table with a species classifier (a ``*ForSequenceClassification`` folder
 the label column being the run's ``--label-column``, ``species`` by default).
 
 Columns: ``id``; per rank ``<rank>`` and ``<rank>_prob``; ``consistent`` (every predicted child
-belongs to the predicted parent); ``novelty`` (cosine distance to the nearest training
-reference) and ``likely_novel`` when the model folder carries a novelty reference. With
+belongs to the predicted parent); ``novelty`` (how unlike the training barcodes the
+query is: the folder's novelty score, :mod:`.novelty`) and ``likely_novel`` (above the folder's
+threshold) when the model folder carries a novelty reference. With
 ``min_prob`` the assignment stops at the first rank below it (SINTAX-style): those cells are
 empty rather than a guess. Rows are written and flushed batch by batch, one per kept record in
 input order (a repeated id gets a row each time); ``resume=True`` keeps an existing output and
@@ -26,7 +27,7 @@ from ..data.readers import no_records_error
 from ..models.taxonomy import predict
 from ..outputs import claim_output
 from .batching import iter_batches
-from .novelty import NOVELTY_FILE, load_novelty_reference, nearest_distance
+from .novelty import NOVELTY_FILE, NoveltyScore, index_distance_threshold, load_novelty_reference, nearest_distance
 from .progress import Progress, reader_total
 from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
@@ -125,8 +126,10 @@ def classify_file(
 
     With ``index`` (a folder of ``barcodefm index build``, made with this model) each row also gets
     the ``index_k`` nearest references, their per-rank vote and the call combining it with the
-    model's (:mod:`barcodefm.index.nearest_calls`); ``min_prob`` then cuts the combined call and
-    novelty is the distance to the nearest reference of the model's and the index's.
+    model's (:mod:`barcodefm.index.nearest_calls`); ``min_prob`` then cuts the combined call, and a
+    query is ``likely_novel`` only if it is new to the index too: its nearest index reference lies
+    beyond the folder's embedding-distance threshold (:func:`.novelty.index_distance_threshold`);
+    ``novelty`` stays the model's own score.
 
     Barcodes are cut to ``max_length`` bases; by default to the run's ``--max-length`` (from
     ``run_options.json`` in ``model_dir``), as in fine-tuning and in the novelty reference.
@@ -182,6 +185,8 @@ def classify_file(
             reference.k,
             reference.embeddings.shape[0],
         )
+    novelty_score = NoveltyScore.from_info(novelty[1] if novelty is not None else None)
+    index_threshold = index_distance_threshold(novelty[1]) if novelty is not None else None
     if novelty is None and label is None:  # a species classifier never had one: nothing to warn about
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
     columns = ["id"] + [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
@@ -224,18 +229,22 @@ def classify_file(
                         )
                 elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
-                    combined, nearest = reference.identify(probs, emb, whole)
+                    combined, evidence = reference.identify(probs, emb, whole)
                     preds = predict(as_logits(combined), spec, min_prob=min_prob)
-                    dist = (1.0 - nearest).numpy()  # the novelty reference holds the same embeddings
                 else:
                     out = model(**enc)
                     preds = model.predict_from_logits(out.logits, min_prob=min_prob)
                 if novelty is not None and reference is None:  # a novelty-only folder: its own embedding pass
                     emb = model.embed(enc["input_ids"], enc["attention_mask"], pooling=novelty[1].get("pooling"))
-                    dist = nearest_distance(emb.float().cpu(), novelty[0])
+                    evidence = {"embedding": nearest_distance(emb.float().cpu(), novelty[0])}
                 if index_calls is not None:
                     query = emb if reference is not None else model.embed(enc["input_ids"], enc["attention_mask"])
-                    extra, dist = index_calls.rows(query.float().cpu(), preds, dist if novelty is not None else None)
+                    extra, index_distance = index_calls.rows(query.float().cpu(), preds)
+                if novelty is not None:
+                    dist = novelty_score(evidence)
+                    novel = dist > novelty[1]["threshold"]
+                    if index_calls is not None and index_threshold is not None:  # and new to the index too
+                        novel &= index_distance > index_threshold
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
                 for rank in ranks:
@@ -244,7 +253,7 @@ def classify_file(
                 if label is None:
                     row.append(str(pred["consistent"]).lower())
                 if novelty is not None:
-                    row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(dist[i] > novelty[1]["threshold"])).lower()]
+                    row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(novel[i])).lower()]
                 if index_calls is not None:
                     row += extra[i]
                 writer.writerow(row)

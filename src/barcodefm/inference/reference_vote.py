@@ -34,7 +34,9 @@ head and a vote that agrees is less sure than either, though right as often). Ea
 distribution is therefore raised to the power ``1 / T`` and renormalised, with ``T`` chosen on the
 selection records to minimise the expected calibration error of the calls (``calibration`` in
 ``identification.json``; 1 = unchanged). It never changes which label is called, only how sure the
-call says it is, and so what ``--min-prob`` keeps.
+call says it is, and so what ``--min-prob`` keeps. At the lowest rank the call's probability then
+also takes the novelty score into account (``call_confidence``, :mod:`.call_confidence`): a sure
+vote for the nearest known species is not a sure name when the barcode looks novel.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ import numpy as np
 import torch
 
 from .alignment import IDENTITY_DEFINITIONS
+from .call_confidence import CallConfidence, choose_call_confidence
 from .kmer_reference import ALIGN_CANDIDATES, KMER_SIZES, K, KmerReference
+from .novelty import NOVELTY_FILE, REFERENCE_FILE, NoveltyScore, calibrate_threshold, choose_novelty_score
 
 logger = logging.getLogger(__name__)
 
@@ -82,12 +86,13 @@ class ReferenceSet:
     # built before the choice existed used "shorter".
     align_identity: str = "shorter"
     calibration: dict[str, float] | None = None  # rank -> T of p ** (1 / T); None or missing: 1
+    novelty: NoveltyScore = NoveltyScore()  # from novelty.json (missing: the embedding distance)
+    # The lowest rank's call probability given novelty (:mod:`.call_confidence`); None: unchanged.
+    call_confidence: CallConfidence | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ReferenceSet | None:
         from safetensors.torch import load_file
-
-        from .novelty import REFERENCE_FILE
 
         model_dir = Path(model_dir)
         paths = [model_dir / name for name in (REFERENCE_FILE, LABELS_FILE, RULES_FILE)]
@@ -97,15 +102,19 @@ class ReferenceSet:
         embeddings = load_file(str(paths[0]))["embeddings"].float()
         labels = {name.split(".", 1)[1]: t.long() for name, t in load_file(str(paths[1])).items()}
         rules = {rank: ALIASES.get(rule, rule) for rank, rule in settings["rules"].items()}
-        uses_kmer = any(v in r.split("+") for r in rules.values() for v in SEQUENCE_VOTES)
-        kmer = KmerReference.load(model_dir, int(settings.get("kmer_k", K))) if uses_kmer else None
-        if kmer is not None and len(kmer) != embeddings.shape[0]:
-            raise ValueError(f"{model_dir}: {len(kmer)} reference sequences but {embeddings.shape[0]} embeddings")
-        if kmer is None and uses_kmer:
-            raise FileNotFoundError(
-                f"{model_dir}: identification.json uses a sequence-space vote but the folder has no "
-                "reference_sequences.fasta.gz"
-            )
+        novelty_file = model_dir / NOVELTY_FILE
+        novelty = NoveltyScore.from_info(json.loads(novelty_file.read_text()) if novelty_file.is_file() else None)
+        sources = {v for r in rules.values() for v in r.split("+")} | set(novelty.features)
+        kmer = None
+        if sources & set(SEQUENCE_VOTES):  # a rule or the novelty score reads the reference sequences
+            kmer = KmerReference.load(model_dir, int(settings.get("kmer_k", K)))
+            if kmer is None:
+                raise FileNotFoundError(
+                    f"{model_dir}: identification.json or novelty.json uses a sequence-space vote but the folder "
+                    "has no reference_sequences.fasta.gz"
+                )
+            if len(kmer) != embeddings.shape[0]:
+                raise ValueError(f"{model_dir}: {len(kmer)} reference sequences but {embeddings.shape[0]} embeddings")
         return cls(
             torch.nn.functional.normalize(embeddings, dim=1),
             labels,
@@ -117,6 +126,8 @@ class ReferenceSet:
             settings["sequence_max_length"] if "sequence_max_length" in settings else settings.get("max_length"),
             settings.get("align_identity", "shorter"),
             settings.get("calibration"),
+            novelty,
+            CallConfidence.from_info(settings.get("call_confidence")),
         )
 
     def uses(self, source: str) -> bool:
@@ -132,15 +143,14 @@ class ReferenceSet:
         embeddings: torch.Tensor,
         sequences: Sequence[str],
         found: dict[str, tuple[torch.Tensor, torch.Tensor]] | None = None,
-    ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        """(per-rank distributions of each rank's rule, cosine similarity of each query to its
-        nearest reference in embedding space: the novelty score's input). ``embeddings`` are the
-        network's (of the barcodes cut to its length); ``sequences`` the whole barcodes;
-        ``found``: their neighbours when already searched (:meth:`find`)."""
+    ) -> tuple[dict[str, torch.Tensor], dict[str, np.ndarray]]:
+        """(per-rank distributions of each rank's rule, the novelty evidence of each query:
+        :func:`novelty_evidence`, what ``self.novelty`` scores). ``embeddings`` are the network's
+        (of the barcodes cut to its length); ``sequences`` the whole barcodes; ``found``: their
+        neighbours when already searched (:meth:`find`)."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
         if found is None:
             found = self.find(embeddings, [s[: self.sequence_max_length] for s in sequences])
-        sims = found["reference"][0]
         out = {}
         for rank, probs in head_probs.items():
             rule = (self.rules or {}).get(rank, "head")
@@ -152,17 +162,23 @@ class ReferenceSet:
                 if source in found
             }
             out[rank] = calibrate(combine_rule(rule, probs, **votes), (self.calibration or {}).get(rank, 1.0))
-        return out, sims[:, 0]
+        lowest = list(head_probs)[-1]
+        evidence = novelty_evidence(found, out[lowest])
+        if self.call_confidence is not None:
+            out[lowest] = self.call_confidence.apply(out[lowest], self.novelty(evidence))
+        return out, evidence
 
     def find(
         self, embeddings: torch.Tensor, sequences: Sequence[str] | None = None, sources: Sequence[str] | None = None
     ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         """The neighbours each vote reads: ``{source: (similarities, indices)}``, each (batch, k).
-        ``sources``: the votes wanted (default: those a rule uses; the embedding vote always, as
-        novelty reads it); the sequence-space votes need ``sequences``. One k-mer search serves
+        ``sources``: the votes wanted (default: those a rule or the novelty score uses; the embedding
+        vote always); the sequence-space votes need ``sequences``. One k-mer search serves
         both the k-mer vote (its first ``k``) and the alignment vote (its first
         ``ALIGN_CANDIDATES``, re-ranked)."""
-        wanted = set(sources if sources is not None else (s for s in SEQUENCE_VOTES if self.uses(s)))
+        if sources is None:
+            sources = [s for s in SEQUENCE_VOTES if self.uses(s) or s in self.novelty.features]
+        wanted = set(sources)
         found = {"reference": self.neighbours(embeddings)}
         if self.kmer is None or sequences is None or not wanted & set(SEQUENCE_VOTES):
             return found
@@ -201,6 +217,20 @@ class ReferenceSet:
             total = dist.sum(dim=1, keepdim=True)
             out[rank] = torch.where(total > 0, dist / total.clamp(min=1e-12), dist)
         return out
+
+
+def novelty_evidence(
+    found: dict[str, tuple[torch.Tensor, torch.Tensor]], lowest: torch.Tensor
+) -> dict[str, np.ndarray]:
+    """Per query, how far it lies from the training barcodes (:data:`.novelty.NOVELTY_EVIDENCE`):
+    1 - the similarity of the nearest neighbour of each search in ``found``, and 1 - the probability
+    of the call in ``lowest`` (the lowest rank's final distribution)."""
+    evidence = {
+        "embedding" if source == "reference" else source: 1.0 - sims[:, 0].double().numpy()
+        for source, (sims, _) in found.items()
+    }
+    evidence["call"] = 1.0 - lowest.max(dim=1).values.double().numpy()
+    return evidence
 
 
 def combine_rule(
@@ -419,8 +449,6 @@ def build_reference_set(
     """
     from safetensors.torch import save_file
 
-    from .novelty import NOVELTY_FILE, REFERENCE_FILE, calibrate_threshold
-
     spec = model.taxonomy.spec
     ranks = list(spec.ranks)
     seen, keep = set(), []
@@ -435,6 +463,7 @@ def build_reference_set(
     embeddings = embeddings.half().float()  # stored in float16: choose the rules on what is stored
     sel_heads, sel_emb = run_model(model, tokenizer, [s[:max_length] for s in selection["sequence"]], batch_size)
     truth = encode_labels(spec, ranks, selection)
+    truth_with_absent = {r: v.copy() for r, v in truth.items()}  # -1: no label, or one training never held
     # Novel records are of species the training never saw: they score the ranks above species only.
     # (A table joined from two sources can give one a species the other trained on; at that rank it
     # is neither a seen-species record nor a novel one.)
@@ -504,13 +533,33 @@ def build_reference_set(
         "max_length": max_length,  # bases the network read (classify cuts the same)
         "sequence_max_length": None,  # bases the sequence-space votes read: the whole barcode
     }
+    # Novelty: the score and its threshold, chosen on the selection records (seen species = those
+    # whose species the model knows, novel = the others), from the calibrated calls.
+    reference.calibration = calibration
+    combined_calibrated, evidence = reference.identify(sel_heads, sel_emb, sel_sequences, found=chosen_found)
+    reference.novelty, auroc = choose_novelty_score(evidence, novel)
+    score = reference.novelty(evidence)
+    logger.info("novelty score %s (selection AUROC per candidate: %s)", reference.novelty, auroc)
+    info = calibrate_threshold(score[~novel], score[novel] if novel.any() else None)
+    # The species call's probability given novelty, fitted on the seen-species records as they come
+    # (a species the training never held is a wrong call there, as for a user).
+    lowest = ranks[-1]
+    labelled = ~novel & np.array([bool(v) for v in selection[lowest]])
+    p_call, call = combined_calibrated[lowest].max(dim=1)
+    right = call.numpy() == truth_with_absent[lowest]
+    reference.call_confidence, call_report = choose_call_confidence(
+        p_call.numpy()[labelled], right[labelled], score[labelled]
+    )
+    logger.info("%s call confidence given novelty: %s (%s)", lowest, reference.call_confidence, call_report)
+    settings["call_confidence"] = None if reference.call_confidence is None else reference.call_confidence.to_info()
+    settings["call_confidence_selection"] = call_report
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
-    # Novelty: distance to the nearest stored reference, calibrated on the selection records
-    # (seen species = those whose species the model knows, novel = the others).
-    sims, _ = reference.neighbours(sel_emb, k=1)
-    dist = (1.0 - sims[:, 0]).numpy()
-    info = calibrate_threshold(dist[~novel], dist[novel] if novel.any() else None)
     info.update(
+        embedding_threshold=calibrate_threshold(
+            evidence["embedding"][~novel], evidence["embedding"][novel] if novel.any() else None
+        )["threshold"],
+        score=reference.novelty.to_info(),
+        selection_auroc=auroc,
         n_references=len(keep),
         n_val_seen=int((~novel).sum()),
         n_val_novel=int(novel.sum()),

@@ -90,7 +90,15 @@ class TaxonomicClassifierMixin:
 
     @torch.no_grad()
     def predict_taxonomy(self, input_ids, attention_mask=None, min_prob: float | None = None) -> list[dict[str, Any]]:
-        """Names, probabilities and a consistency flag per rank (see :func:`predict`)."""
+        """Names, probabilities and a consistency flag per rank (see :func:`predict`) of tokenised
+        barcodes: ``model.predict_taxonomy(**tokenizer(barcodes, padding=True, return_tensors="pt"))``."""
+        if isinstance(input_ids, str) or (
+            isinstance(input_ids, (list, tuple)) and input_ids and isinstance(input_ids[0], str)
+        ):
+            raise TypeError(
+                "predict_taxonomy takes token ids, not barcode strings: tokenise them first, e.g. "
+                'model.predict_taxonomy(**tokenizer(barcodes, padding=True, return_tensors="pt"))'
+            )
         logits = self(input_ids=input_ids, attention_mask=attention_mask).logits
         return self.predict_from_logits(logits, min_prob=min_prob)
 

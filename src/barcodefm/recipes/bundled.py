@@ -181,12 +181,25 @@ def card_section(recipe: Recipe, run_dir: str | Path) -> str:
     the identification rule per rank and why."""
     import json
 
+    from ..inference.novelty import NOVELTY_FILE, NoveltyScore
+
     run_dir = Path(run_dir)
     log = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines() if line.strip()]
     timed = [x for x in log if "time" in x]
     wall_min = (timed[-1]["time"] - timed[0]["time"]) / 60 if len(timed) > 1 else float("nan")
     cpu_min = max((x.get("cpu_s", 0) for x in log), default=0) / 60
     ident = json.loads((run_dir / "identification.json").read_text())
+    novelty_file = run_dir / NOVELTY_FILE
+    novelty_info = json.loads(novelty_file.read_text()) if novelty_file.is_file() else None
+    novelty_words = NoveltyScore.from_info(novelty_info).describe()
+    call_words = (
+        "gives the species call a probability refitted from its calibrated probability and the novelty score "
+        "(`call_confidence` in `identification.json`: a sure vote for the nearest known species is not a sure "
+        "name for a barcode that looks novel)"
+        if ident.get("call_confidence")
+        else "keeps the species call's calibrated probability (a refit given the novelty score did not lower the "
+        "held-out calibration error on `val`)"
+    )
     o = recipe.options
     rules = ", ".join(f"{rank}: {rule}" for rank, rule in ident["rules"].items())
     kmer_k = ident.get("kmer_k", 6)
@@ -227,8 +240,12 @@ barcodefm recipe {recipe.name} --data-dir ../shared/data --output runs/{recipe.n
   (the scores above; `identification.json` lists every rule tried).
 
 With barcodefm installed, `barcodefm classify QUERIES.fasta --model {recipe.name} -o calls.tsv` runs the
-heads and the votes by these rules and adds a novelty score (cosine distance to the nearest training
-barcode in the network's embedding space). Loaded with plain `AutoModel` (no barcodefm),
+heads and the votes by these rules, and
+- adds a novelty score: {novelty_words} (`novelty.json` holds it with its threshold and the selection
+  AUROC of every candidate score);
+- {call_words}.
+
+Loaded with plain `AutoModel` (no barcodefm),
 `model.predict_taxonomy(...)` gives the heads' calls only (the "heads only" rows of the benchmark);
 `reference_sequences.fasta.gz` holds the training barcodes the votes read, for BLAST or VSEARCH too.
 This folder ships inside the barcodefm package (no download): in Python,

@@ -151,6 +151,11 @@ def release_model(
     if results_path is None and (model_dir / RESULTS_FILE).is_file():
         results_path = model_dir / RESULTS_FILE
     results = read_json(results_path, "results file") if results_path is not None else None
+    novelty_file = model_dir / "novelty.json"
+    if results is not None and isinstance(results.get("novelty"), dict) and novelty_file.is_file():
+        # The novelty the folder ships, not the training run's: a reference rebuilt after training
+        # (the bundled recipes' reference step) chooses its own score and threshold.
+        results = results | {"novelty": {"saved": True, **read_json(novelty_file, "novelty file")}}
     run_options = (
         read_json(model_dir / RUN_OPTIONS_FILE, "run options") if (model_dir / RUN_OPTIONS_FILE).is_file() else None
     )

@@ -156,9 +156,9 @@ class Identifier:
                 preds = self.model.predict_from_logits(self.model(**enc).logits)
             else:
                 probs, emb = heads_and_embeddings(self.model, enc["input_ids"], enc["attention_mask"])
-                combined, nearest = self.reference.identify(probs, emb, whole)
+                combined, evidence = self.reference.identify(probs, emb, whole)
                 preds = predict(as_logits(combined), self.spec)
-                dist = (1.0 - nearest).numpy()  # as in classify: the novelty reference holds these embeddings
+                dist = self.reference.novelty(evidence)  # the folder's novelty score, as in classify
                 neighbours = self._neighbours(emb, whole)
                 xy = self.projection.transform(torch.nn.functional.normalize(emb, dim=1).numpy())
         rows = []

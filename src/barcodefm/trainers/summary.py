@@ -59,7 +59,7 @@ def finetune_summary(results: dict, output: str | Path) -> str:
     novelty = results.get("novelty")
     if isinstance(novelty, dict) and novelty.get("saved"):
         lines.append(
-            f"  novelty: distance > {_number(novelty.get('threshold'))} flags "
+            f"  novelty: score > {_number(novelty.get('threshold'))} flags "
             f"{_pct(novelty.get('detection_rate'))} of unseen-species and "
             f"{_pct(novelty.get('false_alarm_rate'))} of seen-species validation barcodes"
         )
