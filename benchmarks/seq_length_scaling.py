@@ -275,7 +275,10 @@ def main(argv=None):
     for model_name, batch, n_bases in tqdm(points, desc="points", unit="point"):
         rows.append(run_point(model_name, n_bases, batch, args))
     args.load = (load_start, os.getloadavg()[0])
-    command = "python benchmarks/seq_length_scaling.py" + "".join(" " + shlex.quote(a) for a in (argv or sys.argv[1:]))
+    # Paths inside the repository are written relative to it: the command reads the same on any checkout.
+    root = str(Path(__file__).resolve().parent.parent) + "/"
+    args_text = (a[len(root) :] if a.startswith(root) else a for a in (argv or sys.argv[1:]))
+    command = "python benchmarks/seq_length_scaling.py" + "".join(" " + shlex.quote(a) for a in args_text)
     table = markdown(rows, command, args)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -104,5 +104,6 @@ def run(args) -> int:
         index_k=args.index_k,
         **file_run_options(args),
     )
-    print(f"classified {summary['classified']} barcodes -> {args.output}" + skipped_records_note(summary))
+    n = summary["classified"]
+    print(f"classified {n} barcode{'' if n == 1 else 's'} -> {args.output}" + skipped_records_note(summary))
     return 0
