@@ -91,3 +91,16 @@ print("barcodemamba" in CONFIG_MAPPING and "barcodemae" in CONFIG_MAPPING
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip().splitlines()[-1] == "True"
+
+
+def test_a_missing_input_or_an_existing_output_fails_before_the_heavy_imports(tmp_path):
+    # A typo should fail at once, not after seconds of importing torch and transformers.
+    fasta = tmp_path / "q.fasta"
+    fasta.write_text(">a\n" + "ACGT" * 30 + "\n")
+    taken = tmp_path / "calls.tsv"
+    taken.write_text("id\n")
+    for argv in (
+        ["classify", str(tmp_path / "missing.fasta"), "--model", "coi-insect", "-o", str(tmp_path / "o.tsv")],
+        ["classify", str(fasta), "--model", "coi-insect", "-o", str(taken)],
+    ):
+        assert _heavy_modules_after(argv) == [], argv

@@ -90,10 +90,16 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
 
 
 def run(args) -> int:
-    from ..inference.classify import classify_file
+    from ..inputs import require_barcode_file
+    from ..outputs import claim_output
     from .common import file_run_options, skipped_records_note
 
     model_dir, input_path = model_and_input(args)
+    # Before importing torch and transformers (seconds): a typo or an existing output fails at once.
+    require_barcode_file(input_path)
+    claim_output(args.output, overwrite=args.overwrite, resume=args.resume)
+    from ..inference.classify import classify_file
+
     summary = classify_file(
         model_dir,
         input_path,

@@ -19,17 +19,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
+from ..inputs import require_barcode_file
+
 _MAGIC = {b"\x1f\x8b": gzip.open, b"BZh": bz2.open, b"\xfd7zXZ\x00": lzma.open}
 _CHUNK = 1 << 20
 
 
 def open_binary(path: str | Path) -> BinaryIO:
     """Open ``path`` for binary reading, decompressing gzip/bzip2/xz transparently."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"barcode file not found: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"expected a barcode file, got a directory: {path}")
+    path = require_barcode_file(path)
     with open(path, "rb") as raw:
         head = raw.read(6)
     for magic, opener in _MAGIC.items():

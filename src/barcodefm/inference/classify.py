@@ -24,6 +24,7 @@ import torch
 
 from ..data import iter_barcodes
 from ..data.readers import no_records_error
+from ..inputs import require_barcode_file
 from ..models.taxonomy import predict
 from ..outputs import claim_output
 from .batching import iter_batches
@@ -140,10 +141,7 @@ def classify_file(
     """
     from ..factory import load_model, load_tokenizer
 
-    if not Path(input_path).exists():  # before the model loads: a typo should fail at once
-        raise FileNotFoundError(f"barcode file not found: {input_path}")
-    if Path(input_path).is_dir():
-        raise IsADirectoryError(f"expected a barcode file, got a directory: {input_path}")
+    require_barcode_file(input_path)  # before the model loads: a typo should fail at once
     output = claim_output(output, overwrite=overwrite, resume=resume)
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     max_length = trained_max_length(model_dir) if max_length is None else max_length

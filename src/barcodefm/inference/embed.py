@@ -29,6 +29,7 @@ import torch
 
 from ..data import iter_barcodes
 from ..data.readers import no_records_error
+from ..inputs import require_barcode_file
 from ..outputs import OutputExistsError, claim_output, occupied
 from .batching import iter_batches
 from .progress import Progress, reader_total
@@ -167,10 +168,7 @@ def embed_file(
     (barcodefm's own folders always load with the installed classes)."""
     from ..factory import load_model, load_tokenizer
 
-    if not Path(input_path).exists():  # before the model loads: a typo should fail at once
-        raise FileNotFoundError(f"barcode file not found: {input_path}")
-    if Path(input_path).is_dir():
-        raise IsADirectoryError(f"expected a barcode file, got a directory: {input_path}")
+    require_barcode_file(input_path)  # before the model loads: a typo should fail at once
     output = Path(output)
     partial, results = output_paths(output)
     if resume and not occupied(partial) and any(p.exists() for p in results):
