@@ -127,8 +127,9 @@ def choose_novelty_score(
 
 def monotone_logistic_regression(x: np.ndarray, y: np.ndarray, balanced: bool = True):
     """(the columns kept, a logistic regression fitted on them, with classes weighted equally when
-    ``balanced``) such that every weight is positive: more distant never means less novel. The evidence is correlated, and given the others
-    one piece can take a negative weight (a query farther in embedding space "less novel"): the most
+    ``balanced``) such that every weight is positive. Each column is oriented so that larger means
+    more of what is predicted (more distant: more novel). The columns are correlated, and given the
+    others one can take a negative weight (a query farther in embedding space "less novel"): the most
     negative is left out and the rest refitted, until every weight is positive or one column is left."""
     from sklearn.linear_model import LogisticRegression
 
