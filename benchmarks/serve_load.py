@@ -72,7 +72,12 @@ def sample_fastas(n_clients: int, n_barcodes: int) -> list[tuple[list[str], str]
 def run_client(url: str, ids: list[str], text: str, timeout: float) -> dict:
     start = time.perf_counter()
     with httpx.Client(timeout=60) as client:
-        answer = client.post(f"{url}/api/jobs", params={"name": "load.fasta"}, content=text.encode())
+        answer = client.post(
+            f"{url}/api/jobs",
+            params={"name": "load.fasta"},
+            content=text.encode(),
+            headers={"Content-Type": "application/octet-stream"},  # the page's upload type; others get 415
+        )
         if answer.status_code != 202:
             return {"ok": False, "error": f"{answer.status_code}: {answer.text[:200]}", "seconds": 0.0}
         job_id = answer.json()["id"]

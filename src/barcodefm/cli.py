@@ -67,6 +67,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"barcodefm {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        # Ctrl-C: one line, saying what was written and how to continue when the command knows
+        # (barcodefm.outputs.Interrupted), and the exit status of a process ended by SIGINT.
+        if args.verbose:
+            raise
+        print(f"barcodefm {args.command}: {exc or 'interrupted'}", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

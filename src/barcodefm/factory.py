@@ -166,17 +166,49 @@ def load_tokenizer(path: str | Path, trust_remote_code: bool = False):
         raise
 
 
+def check_safetensors_files(path: str | Path) -> None:
+    """Open every ``*.safetensors`` file of a local model folder (the weights, the novelty and
+    reference files) as safetensors, which reads and checks the header against the file's size and
+    runs no code: a truncated or hostile file, or a pickle under that name, fails here in one line
+    naming it (a ValueError), before anything loads it. Weights are only ever read from
+    safetensors files (:func:`load_model`): a pickle is never unpickled."""
+    folder = Path(str(path))
+    if not folder.is_dir():
+        return  # a Hub id: transformers checks what it downloads
+    from safetensors import SafetensorError, safe_open
+
+    files = sorted(folder.glob("*.safetensors"))
+    if not files:
+        pickles = ", ".join(sorted(p.name for p in folder.glob("*.bin"))) or "no weights file"
+        raise FileNotFoundError(
+            f"{folder}: no model.safetensors ({pickles}): barcodefm reads weights from safetensors files only, "
+            "never from pickle files such as pytorch_model.bin"
+        )
+    for file in files:
+        try:
+            with safe_open(str(file), framework="numpy"):
+                pass
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ValueError(
+                f"{file}: not a readable safetensors file (truncated or damaged, or another format such as a "
+                f"pickle?): {_first_line(exc)}"
+            ) from None
+
+
 def load_model(path: str | Path, auto_class: str = "AutoModel", trust_remote_code: bool = False, **kwargs):
     """A saved model through the named Auto class. A barcodefm folder loads with the installed
     classes (``AutoModel`` gives the class it was saved from when that is the backbone or a
     taxonomic classifier, see ``registration.py``), on every transformers release, and never runs
     the folder's copy of the code, whatever ``trust_remote_code`` says. Any other folder gets
     exactly ``trust_remote_code`` (default off, as in transformers): a :class:`RemoteCodeNotTrusted`
-    error when it needs its own code and the flag is off."""
+    error when it needs its own code and the flag is off. Weights come from safetensors files
+    only, checked first (:func:`check_safetensors_files`)."""
     import transformers
 
     cls = getattr(transformers, auto_class)
     trust = False if is_barcodefm_folder(path) else bool(trust_remote_code)
+    check_safetensors_files(path)
+    kwargs.setdefault("use_safetensors", True)  # never fall back to unpickling pytorch_model.bin
     try:
         return cls.from_pretrained(str(path), trust_remote_code=trust, **kwargs)
     except ValueError as exc:

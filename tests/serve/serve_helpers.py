@@ -18,12 +18,13 @@ httpx = pytest.importorskip("httpx", reason="the serve tests talk to the server 
 _bundled = None
 
 
-def start_server(app) -> SimpleNamespace:
-    """Run ``app`` with uvicorn in a thread, on a free loopback port; ``.url``, ``.stop()``."""
+def start_server(app, host: str = "127.0.0.1") -> SimpleNamespace:
+    """Run ``app`` with uvicorn in a thread, on a free port of ``host`` (an IPv4 or IPv6 loopback
+    address); ``.url``, ``.port``, ``.stop()``."""
     import uvicorn
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((host, 0))
     port = sock.getsockname()[1]
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -39,7 +40,8 @@ def start_server(app) -> SimpleNamespace:
         thread.join(15)
         sock.close()
 
-    return SimpleNamespace(url=f"http://127.0.0.1:{port}", app=app, server=server, thread=thread, stop=stop)
+    shown = f"[{host}]" if ":" in host else host
+    return SimpleNamespace(url=f"http://{shown}:{port}", port=port, app=app, server=server, thread=thread, stop=stop)
 
 
 def bundled_server() -> SimpleNamespace:
@@ -103,6 +105,49 @@ def wait_for_job(client, url: str, job_id: str, timeout: float = 120.0) -> dict:
         time.sleep(0.1)
 
 
-def upload(client, url: str, body: bytes | str, name: str = "queries.fasta", **params):
+def upload(client, url: str, body: bytes | str, name: str = "queries.fasta", headers: dict | None = None, **params):
+    """POST ``body`` as the page does (raw bytes, ``application/octet-stream``)."""
     data = body.encode() if isinstance(body, str) else body
-    return client.post(f"{url}/api/jobs", params={"name": name, **params}, content=data)
+    headers = {"Content-Type": "application/octet-stream", **(headers or {})}
+    return client.post(f"{url}/api/jobs", params={"name": name, **params}, content=data, headers=headers)
+
+
+GOOD = ">a\n" + "ACGT" * 40 + "\n>b\n" + "TTGCA" * 40 + "\n"
+
+
+class SlowIdentifier:
+    """A stand-in model (no weights): names every record "X" at each rank, one batch per ``step``
+    release (or at once, once ``open`` is set); ``fail_next`` (a message) makes the next job fail."""
+
+    ranks = ["genus", "species"]
+    has_novelty = False
+    profile = None  # no reference barcodes: no strand or marker columns
+
+    def __init__(self):
+        self.step = threading.Semaphore(0)
+        self.open = threading.Event()
+        self.fail_next: str | None = None
+
+    def describe(self):
+        return {"model": "stand-in", "ranks": self.ranks, "references": 0, "map_method": None}
+
+    def reference_map(self):
+        return None
+
+    def identify(self, records, batch_size=64, on_batch=None, cancelled=None):
+        from barcodefm.serve.identifier import Cancelled
+
+        if self.fail_next:
+            message, self.fail_next = self.fail_next, None
+            raise RuntimeError(message)
+        rows = []
+        for start in range(0, len(records), batch_size):
+            while not self.open.is_set() and not self.step.acquire(timeout=0.02):
+                if cancelled():
+                    raise Cancelled
+            if cancelled():
+                raise Cancelled
+            for r in records[start : start + batch_size]:
+                rows.append({"id": r["id"], "labels": ["X", "X y"], "probs": [1.0, 0.5], "inconsistent": []})
+            on_batch(len(rows))
+        return rows

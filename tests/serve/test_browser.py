@@ -126,7 +126,7 @@ def test_the_page_end_to_end(browser, tmp_path):
     while not saved.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert saved.read_text() == httpx.get(href).text
-    assert saved.read_text().splitlines()[0].startswith("id\torder\torder_prob\tfamily")
+    assert saved.read_text().splitlines()[0].startswith("id\tstrand\tmarker_kmers\tstatus\torder\torder_prob\tfamily")
 
     # The nearest references of a clicked row; the map and the confidence chart are drawn.
     driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")[3].click()  # the slider redrew the rows
@@ -156,3 +156,63 @@ def test_the_page_end_to_end(browser, tmp_path):
         SCREENSHOT.parent.mkdir(exist_ok=True)
         # 256 colours: a third of the bytes for the repository, no visible change for a page.
         Image.open(shot).convert("RGB").quantize(colors=256, dither=Image.Dither.NONE).save(SCREENSHOT, optimize=True)
+
+
+ATTACKER_PAGE = """<!doctype html><html><body>
+<form id="form" method="post" enctype="text/plain" action="{target}/api/jobs?name=form.fasta&source=paste">
+<textarea name="&gt;from_a_form">x
+{sequence}</textarea></form>
+<script>
+function sendByFetch(done) {{
+  fetch("{target}/api/jobs?name=fetch.fasta&source=paste",
+        {{method: "POST", mode: "no-cors", body: ">from_fetch\\n{sequence}\\n"}})
+    .then(() => done("answered"), (e) => done("failed: " + e));
+}}
+</script></body></html>"""
+
+
+def test_a_page_of_another_origin_cannot_start_a_job(browser, caplog):
+    """Another local web server (another port: another origin, the same site) tries a form POST
+    and a no-cors fetch, the two requests a browser sends cross-site without asking the server."""
+    import http.server
+    import threading
+
+    from serve_helpers import SlowIdentifier, start_server
+
+    from barcodefm.serve.app import create_app
+
+    driver, _ = browser
+    identifier = SlowIdentifier()
+    identifier.open.set()
+    served = start_server(create_app(identifier))
+    page = ATTACKER_PAGE.format(target=served.url, sequence="ACGT" * 60).encode()
+
+    class AttackerPage(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), AttackerPage)
+    threading.Thread(target=attacker.serve_forever, daemon=True).start()
+    try:
+        with caplog.at_level("WARNING", logger="barcodefm.serve"):
+            driver.get(f"http://127.0.0.1:{attacker.server_address[1]}/")
+            assert driver.execute_async_script("sendByFetch(arguments[0])") == "answered"
+            driver.execute_script("document.getElementById('form').submit()")
+            WebDriverWait(driver, 30).until(lambda d: d.current_url.startswith(served.url + "/api/jobs"))
+            WebDriverWait(driver, 30).until(lambda d: d.find_element(By.TAG_NAME, "body").text)
+        queue = served.app.state.queue
+        assert queue.jobs == {} and not queue._waiting and queue._reserved == 0
+        assert "cross-site" in driver.find_element(By.TAG_NAME, "body").text  # the form's answer
+        refused = [r.getMessage() for r in caplog.records if "refused" in r.getMessage()]
+        assert len(refused) == 2, refused  # both requests reached the server, and were turned away
+    finally:
+        attacker.shutdown()
+        attacker.server_close()
+        served.stop()

@@ -4,48 +4,8 @@ deterministic (no weights are loaded here)."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from serve_helpers import httpx, start_server, upload, wait_for_job
-
-from barcodefm.serve.identifier import Cancelled
-
-GOOD = ">a\n" + "ACGT" * 40 + "\n>b\n" + "TTGCA" * 40 + "\n"
-
-
-class SlowIdentifier:
-    """Names every record "X" at each rank, one batch per ``step`` release (or at once, if open)."""
-
-    ranks = ["genus", "species"]
-    has_novelty = False
-
-    def __init__(self):
-        self.step = threading.Semaphore(0)
-        self.open = threading.Event()
-        self.fail_next = False
-
-    def describe(self):
-        return {"model": "stand-in", "ranks": self.ranks, "references": 0, "map_method": None}
-
-    def reference_map(self):
-        return None
-
-    def identify(self, records, batch_size=64, on_batch=None, cancelled=None):
-        if self.fail_next:
-            self.fail_next = False
-            raise RuntimeError("out of memory (simulated)")
-        rows = []
-        for start in range(0, len(records), batch_size):
-            while not self.open.is_set() and not self.step.acquire(timeout=0.02):
-                if cancelled():
-                    raise Cancelled
-            if cancelled():
-                raise Cancelled
-            for r in records[start : start + batch_size]:
-                rows.append({"id": r["id"], "labels": ["X", "X y"], "probs": [1.0, 0.5], "inconsistent": []})
-            on_batch(len(rows))
-        return rows
+from serve_helpers import GOOD, SlowIdentifier, httpx, start_server, upload, wait_for_job
 
 
 @pytest.fixture
@@ -110,7 +70,7 @@ def test_cancel_a_running_and_a_queued_job(slow):
 def test_a_failing_job_reports_and_the_worker_goes_on(slow):
     c, url = slow.client, slow.url
     slow.identifier.open.set()
-    slow.identifier.fail_next = True
+    slow.identifier.fail_next = "out of memory (simulated)"
     failed = wait_for_job(c, url, upload(c, url, GOOD).json()["id"])
     assert failed["state"] == "failed" and "out of memory (simulated)" in failed["error"]
     assert wait_for_job(c, url, upload(c, url, GOOD).json()["id"])["state"] == "done"
@@ -167,3 +127,17 @@ def test_finished_results_are_bounded_in_rows(slow, monkeypatch):
     wait_for_job(c, url, upload(c, url, GOOD).json()["id"])  # 4 rows kept > 3: the oldest job goes
     assert c.get(f"{url}/api/jobs/{first}").status_code == 404
     assert c.get(f"{url}/api/jobs/{second}").json()["state"] == "done"
+
+
+def test_download_neutralises_spreadsheet_formulas(slow):
+    import csv
+    import io
+
+    c, url = slow.client, slow.url
+    slow.identifier.open.set()
+    ids = ['=HYPERLINK("http://evil.example","click")', "+1+2", "-2+3", "@SUM(A1:A9)", "plain_id"]
+    job = wait_for_job(c, url, upload(c, url, "".join(f">{i}\n{'ACGT' * 40}\n" for i in ids)).json()["id"])
+    assert [row["id"] for row in job["rows"]] == ids  # the page shows them as they are
+    table = c.get(f"{url}/api/jobs/{job['id']}/table.tsv").text
+    cells = [row[0] for row in csv.reader(io.StringIO(table), delimiter="\t")][1:]
+    assert cells == ["'" + i for i in ids[:4]] + ["plain_id"]

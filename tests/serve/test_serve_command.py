@@ -52,24 +52,39 @@ class _StubIdentifier:
         return None
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "0.0.0.0"])
-def test_binds_where_told_and_warns_off_loopback(monkeypatch, caplog, capsys, host):
+@pytest.mark.parametrize(
+    "host, bound, url",
+    [
+        ("127.0.0.1", "127.0.0.1", "http://127.0.0.1:8123/"),
+        ("::1", "::1", "http://[::1]:8123/"),
+        ("[::1]", "::1", "http://[::1]:8123/"),
+        ("0.0.0.0", "0.0.0.0", "http://127.0.0.1:8123/"),
+    ],
+)
+def test_binds_where_told_and_warns_off_loopback(monkeypatch, caplog, capsys, host, bound, url):
     pytest.importorskip("starlette")
     uvicorn = pytest.importorskip("uvicorn")
+    from barcodefm.serve import app as app_module
     from barcodefm.serve import identifier
 
-    calls = []
+    calls, options = [], {}
+    real_create_app = app_module.create_app
+    monkeypatch.setattr(
+        app_module, "create_app", lambda ident, **kw: options.update(kw) or real_create_app(ident, **kw)
+    )
     monkeypatch.setattr(identifier, "Identifier", _StubIdentifier)
     monkeypatch.setattr(uvicorn, "run", lambda app, host, port, **kw: calls.append((app, host, port)))
     with caplog.at_level(logging.WARNING):
-        assert main(["serve", "--host", host, "--port", "8123"]) == 0
-    app, bound, port = calls[0]
-    assert (bound, port) == (host, 8123)
+        assert main(["serve", "--host", host, "--port", "8123", "--upload-timeout", "5"]) == 0
+    app, bound_to, port = calls[0]
+    assert (bound_to, port) == (bound, 8123)
     warned = [r.getMessage() for r in caplog.records if "not a loopback address" in r.getMessage()]
-    assert bool(warned) is (host != "127.0.0.1")
-    # On loopback, requests naming another host are refused (the app is wrapped); elsewhere not.
-    assert (type(app).__name__ == "LoopbackHostsOnly") is (host == "127.0.0.1")
-    assert "ready on http://127.0.0.1:8123/" in capsys.readouterr().out
+    assert bool(warned) is (host == "0.0.0.0")
+    assert (options["bind_host"], options["upload_timeout"]) == (bound, 5.0)
+    # Requests must name this machine; off loopback, any of its addresses (never a foreign name).
+    assert "localhost" in app.allowed_hosts and "evil.example" not in app.allowed_hosts
+    assert ("192.0.2.7" in app.allowed_hosts) is (host == "0.0.0.0")
+    assert f"ready on {url} " in capsys.readouterr().out
     app.state.queue.close()
     shutil.rmtree(app.state.temp_root)
 
@@ -80,6 +95,7 @@ def test_binds_where_told_and_warns_off_loopback(monkeypatch, caplog, capsys, ho
         (["serve", "--model", "coi-insekt"], "did you mean 'coi-insect'"),
         (["serve", "--max-upload-mb", "0"], "--max-upload-mb must be > 0"),
         (["serve", "--queue-size", "0"], "--queue-size >= 1"),
+        (["serve", "--upload-timeout", "0"], "--upload-timeout must be > 0"),
     ],
 )
 def test_bad_options_fail_with_one_line(argv, words, capsys):

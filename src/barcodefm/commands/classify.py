@@ -29,7 +29,13 @@ def add_arguments(p):
         "(barcodefm finetune --task taxonomy), a species classifier folder (barcodefm finetune, "
         "the demo's DIR/model: columns id, species, species_prob) or a Hub id",
     )
-    p.add_argument("-o", "--output", required=True, help="output TSV")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="output TSV (never the input; text cells spreadsheet-safe: a cell that a spreadsheet would read "
+        "as a formula starts with ')",
+    )
     p.add_argument(
         "--min-prob",
         type=float,
@@ -42,9 +48,17 @@ def add_arguments(p):
     p.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run: keep an existing output's rows, classify the records after them",
+        help="continue an interrupted run (after Ctrl-C, a kill or a read error): keep the rows of OUTPUT, or of "
+        "OUTPUT.partial that an interrupted --overwrite left, and classify the records after them (a torn last "
+        "row is redone)",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output: the new table is written to OUTPUT.partial and renamed over OUTPUT "
+        "once every record is classified, so a failed or interrupted run leaves the old OUTPUT as it was "
+        "(--resume continues OUTPUT.partial)",
+    )
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     add_input_file_flags(p)
     p.add_argument(
@@ -91,13 +105,13 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
 
 def run(args) -> int:
     from ..inputs import require_barcode_file
-    from ..outputs import claim_output
+    from ..outputs import claim_outputs
     from .common import file_run_options, skipped_records_note
 
     model_dir, input_path = model_and_input(args)
-    # Before importing torch and transformers (seconds): a typo or an existing output fails at once.
+    # Before importing torch and transformers (seconds): a typo or a clash of outputs fails at once.
     require_barcode_file(input_path)
-    claim_output(args.output, overwrite=args.overwrite, resume=args.resume)
+    claim_outputs(args.output, input_path, args.rejects, overwrite=args.overwrite, resume=args.resume)
     from ..inference.classify import classify_file
 
     summary = classify_file(

@@ -26,7 +26,14 @@ def add_input_file_flags(parser) -> None:
     parser.add_argument(
         "--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)"
     )
-    parser.add_argument("--rejects", default=None, help="write skipped records (id, reason) to this TSV")
+    parser.add_argument(
+        "--rejects",
+        default=None,
+        help="write the skipped records (id, reason, record number, detail) to this TSV; like the output it is "
+        "never the input or another output, and an existing file needs --overwrite, or --resume (the resumed run "
+        "reads the input from its start again and rewrites the file whole); an existing file is replaced only "
+        "when the input has been read to its end",
+    )
 
 
 def run_training(args, options_class, train, summarize) -> int:

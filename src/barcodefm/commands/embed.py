@@ -16,7 +16,12 @@ def add_arguments(p):
         "(or an embedding backbone) or a Hub id",
     )
     p.add_argument("input", help="FASTA, BOLD TSV, BIOSCAN CSV or shared TSV (.gz fine)")
-    p.add_argument("-o", "--output", required=True, help="OUT.npy (+ OUT.ids.txt) or OUT.parquet")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        help="OUT.npy (+ OUT.ids.txt, ids spreadsheet-safe) or OUT.parquet (ids as read); never the input",
+    )
     p.add_argument("--pooling", choices=POOLINGS, default=None, help="default: the model's")
     p.add_argument(
         "--batch-size", type=int, default=64, help="barcodes per forward pass (default 64; results do not depend on it)"
@@ -24,9 +29,16 @@ def add_arguments(p):
     p.add_argument("--max-length", type=int, default=None, help="truncate to this many tokens")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     p.add_argument(
-        "--resume", action="store_true", help="continue an interrupted run (OUT.partial/) after the records it wrote"
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run (Ctrl-C, a kill, a read error) from OUT.partial/, after the records it wrote",
     )
-    p.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (and drop an OUT.partial/): the old files stay until the new ones are "
+        "whole, and are then renamed over",
+    )
     add_input_file_flags(p)
     p.add_argument(
         "--shard-size",

@@ -40,7 +40,7 @@ def run(args) -> int:
     from ..outputs import claim_output
 
     if args.output:
-        claim_output(args.output, overwrite=args.overwrite)  # before the probes run, not after
+        claim_output(args.output, overwrite=args.overwrite, inputs=[args.data])  # before the probes run, not after
     probes = PROBES if args.probe == "all" else tuple(p.strip() for p in args.probe.split(","))
     if args.probe == "all":
         from ..factory import load_model

@@ -42,6 +42,12 @@ def add_arguments(p):
         default=8,
         help="uploads that may wait for the model while it names another (default 8); more are answered 'busy, retry'",
     )
+    p.add_argument(
+        "--upload-timeout",
+        type=float,
+        default=30.0,
+        help="seconds an upload may send nothing before it is refused (default 30); it holds no queue place meanwhile",
+    )
     p.add_argument("--marker", default="COI-5P", help="BOLD marker kept from tables (default COI-5P; 'all' keeps all)")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     add_trust_remote_code(p)
@@ -61,16 +67,18 @@ def run(args) -> int:
 
     if args.max_upload_mb <= 0 or args.queue_size < 1:
         raise UserError("--max-upload-mb must be > 0 and --queue-size >= 1")
+    if args.upload_timeout <= 0:
+        raise UserError(f"--upload-timeout must be > 0 seconds, got {args.upload_timeout:g}")
+    host = args.host.strip("[]")  # "[::1]" as in a URL is the address ::1
     try:
         resolve_model(args.model)  # a typo fails at once, before the libraries load
     except (ValueError, FileNotFoundError) as exc:
         raise UserError(str(exc)) from None
-    loopback = is_loopback(args.host)
-    if not loopback:
+    if not is_loopback(host):
         logger.warning(
             "listening on %s, not a loopback address: anyone who can reach this machine on port %d can use "
             "the page and run the model (there is no password); use --host 127.0.0.1 to keep it local",
-            args.host,
+            host,
             args.port,
         )
     logger.info("loading %s ...", args.model)
@@ -80,9 +88,16 @@ def run(args) -> int:
         max_upload_mb=args.max_upload_mb,
         queue_size=args.queue_size,
         marker=None if args.marker == "all" else args.marker,
-        loopback=loopback,
+        bind_host=host,
+        upload_timeout=args.upload_timeout,
     )
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
-    print(f"barcodefm serve: {args.model} ready on http://{shown}:{args.port}/ (Ctrl+C stops)", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    print(f"barcodefm serve: {args.model} ready on {page_url(host, args.port)} (Ctrl+C stops)", flush=True)
+    uvicorn.run(app, host=host, port=args.port, log_level="warning")
     return 0
+
+
+def page_url(host: str, port: int) -> str:
+    """The address to open for a server listening on ``host``: on every address, a loopback one;
+    an IPv6 address in brackets."""
+    shown = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{shown}]:{port}/" if ":" in shown else f"http://{shown}:{port}/"

@@ -48,17 +48,26 @@ def add_arguments(parser) -> None:
     parser.add_argument(
         "--marker", default="COI-5P", help="BOLD marker to keep (default COI-5P; 'all' keeps every marker)"
     )
-    parser.add_argument("--rejects", metavar="REJECTS.tsv", help="write the skipped input records here")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    parser.add_argument(
+        "--rejects",
+        metavar="REJECTS.tsv",
+        help="write the skipped input records here (never the input or the output; an existing file needs --overwrite)",
+    )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing output (and rejects file): the old one stays until the new one is whole",
+    )
 
 
 def run(args) -> int:
     from ..cli import UserError
     from ..data import load_barcodes, split_dataset, split_summary, write_barcodes_tsv
     from ..data.splits import SplitRecipe
-    from ..outputs import claim_output
+    from ..outputs import claim_outputs, replacing
 
-    output = claim_output(args.output, overwrite=args.overwrite)  # before the (long) read
+    # Before the (long) read: neither path is the input, nor each other, nor an existing file.
+    output, rejects_path = claim_outputs(args.output, args.input, args.rejects, overwrite=args.overwrite)
     marker = None if str(args.marker).lower() in ("all", "none", "") else args.marker
     try:  # validate the options before spending time on reading
         SplitRecipe(
@@ -70,7 +79,7 @@ def run(args) -> int:
     except ValueError as exc:
         raise UserError(str(exc)) from None
     dataset, rejects = load_barcodes(
-        args.input, format=args.format, marker=marker, rejects_path=args.rejects, return_rejects=True
+        args.input, format=args.format, marker=marker, rejects_path=rejects_path, return_rejects=True
     )
     if args.rank not in dataset.column_names:
         raise UserError(
@@ -86,12 +95,8 @@ def run(args) -> int:
         rare_split=args.rare_split,
         dedup=args.dedup,
     )
-    partial = output.with_name(f".{output.stem}.partial{output.suffix}")  # a failed write leaves no half table
-    try:
-        n = write_barcodes_tsv(dataset, partial)
-        partial.replace(output)
-    finally:
-        partial.unlink(missing_ok=True)
+    with replacing(output) as tmp:  # a failed write leaves no half table, and an old one intact
+        n = write_barcodes_tsv(dataset, tmp)
     duplicates = dataset["dup_in_train"][:] if args.dedup else None
     print(split_summary(dataset["split"][:], dataset[args.rank][:], duplicates))
     if rejects.total:

@@ -18,6 +18,10 @@ must be known before reading):
   ``Insecta``), in which case genus and species stay unknown, since a family name in the genus
   column would teach a classifier a wrong genus.
 - ``plain``: ``>id description``; the id is the first word, no labels.
+
+A record is read a line at a time and held only up to ``max_bases + 1`` characters: a longer one
+(a wrong file, or a 100 Mbp record in a small gzip) comes out cut there, for the reader to reject
+as ``too_long``, and its remaining lines are skipped until the next header.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from .textfile import iter_lines
+from .textfile import CutLine, iter_lines
 
 UNITE_RANKS = ("kingdom", "phylum", "class", "order", "family", "genus", "species")
 _PREFIX_RANK = {"k": "kingdom", "p": "phylum", "c": "class", "o": "order", "f": "family", "g": "genus", "s": "species"}
@@ -84,9 +88,10 @@ class FastaSource:
     """Raw records of a FASTA file: dicts with ``number``, ``id``, ``sequence``, ``labels`` and
     the extra fields the header flavour provides (``marker``, ``bin`` for BOLD)."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, max_bases: int):
         self.path = Path(path)
-        lines = iter_lines(self.path, any_ending=True)
+        self.max_bases = max_bases
+        lines = iter_lines(self.path, any_ending=True, max_length=max_bases)
         first = next((line for line in lines if line.startswith(">")), ">")
         lines.close()
         self.flavour = header_flavour(first)
@@ -107,22 +112,28 @@ class FastaSource:
     def __iter__(self) -> Iterator[dict]:
         number = 0
         header = None
+        long_header = False
         chunks: list[str] = []
-        for line in iter_lines(self.path, any_ending=True):
+        size = 0
+        for line in iter_lines(self.path, any_ending=True, max_length=self.max_bases):
             if line.startswith(">"):
                 if header is not None:
-                    yield self._record(number, header, "".join(chunks))
+                    yield self._record(number, header, "".join(chunks), long_header)
                 number += 1
                 header = line[1:].strip()
-                chunks = []
-            elif header is not None:
-                chunks.append(line)
+                long_header = isinstance(line, CutLine)
+                chunks, size = [], 0
+            elif header is not None and size <= self.max_bases:  # past the limit: rejected, stop holding it
+                chunks.append(line[: self.max_bases + 1 - size])
+                size += len(chunks[-1])
             # Lines before the first header (blank lines, old ';' comments) carry no record.
         if header is not None:
-            yield self._record(number, header, "".join(chunks))
+            yield self._record(number, header, "".join(chunks), long_header)
 
-    def _record(self, number: int, header: str, sequence: str) -> dict:
+    def _record(self, number: int, header: str, sequence: str, long_header: bool = False) -> dict:
         record = {"number": number, "sequence": sequence, "labels": {}}
+        if long_header:
+            record["too_long"] = f"a header line longer than {self.max_bases:,} characters"
         if self.flavour == "unite":
             self._parse_unite(header, record)
         elif self.flavour == "sintax":

@@ -11,15 +11,18 @@ and ``split``, ``bin``, ``dup_in_train`` when the source has them (``marker`` to
 record number); tabs and line breaks inside an id become spaces.
 
 Bad records (no sequence, empty sequence, non-DNA characters, only N, fewer than
-:data:`MIN_BASES` A/C/G/T, more than :data:`MAX_N_SHARE` N, a malformed row, another marker) are
-skipped, counted in a :class:`~barcodefm.data.rejects.Rejects` and logged once per pass; a bad
-FILE raises :class:`~barcodefm.data.formats.BarcodeFileError` naming it.
+:data:`MIN_BASES` A/C/G/T, more than :data:`MAX_N_SHARE` N, more than :data:`MAX_RECORD_BASES`
+characters, a malformed row, another marker) are skipped, counted in a
+:class:`~barcodefm.data.rejects.Rejects` and logged once per pass; a bad FILE raises
+:class:`~barcodefm.data.formats.BarcodeFileError` naming it (a compressed file cut short says it is
+truncated, after the records before the cut were read).
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import lzma
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -49,6 +52,14 @@ MIN_BASES = 20
 # A record whose N share (after trimming end runs) is above this is not a barcode: e.g. a protein
 # that uses only IUPAC letters; real barcodes have a few percent N at most.
 MAX_N_SHARE = 0.5
+# A barcode is at most a few kb (COI-5P ~650 bases, ITS ~600, a whole rDNA operon ~6 kb). A longer
+# record is a wrong file or a hostile one (a 215 KB gzip can hold one 100 Mbp record, which drove
+# classify to 11.9 GB): it is rejected as too_long, and the sources never hold more than this of it.
+MAX_RECORD_BASES = 100_000
+
+
+# What reading a damaged file raises (OSError: a bad gzip header or CRC; EOFError: data cut short).
+_READ_ERRORS = (OSError, EOFError, lzma.LZMAError)
 
 
 class BarcodeReader:
@@ -70,8 +81,17 @@ class BarcodeReader:
             raise ValueError(f"min_bases must be >= 1, got {min_bases}")
         self.min_bases = min_bases
         self.path = Path(path)
+        self.max_bases = MAX_RECORD_BASES
         kind = sniff_format(self.path, format)
-        self.source = FastaSource(self.path) if kind == FASTA else TableSource(self.path, kind)
+        try:
+            if kind == FASTA:
+                self.source = FastaSource(self.path, self.max_bases)
+            else:
+                self.source = TableSource(self.path, kind, self.max_bases)
+        except _READ_ERRORS as exc:
+            raise BarcodeFileError(
+                f"{self.path}: cannot read its first lines: {exc} (truncated or corrupt file?)"
+            ) from exc
         self.layout: str = self.source.layout
         self.marker = marker.strip() if isinstance(marker, str) and marker.strip() else None
         self._filter_marker = self.marker is not None and "marker" in self.source.extras
@@ -91,18 +111,25 @@ class BarcodeReader:
     def __iter__(self) -> Iterator[dict]:
         rejects = self.rejects
         rejects.open()
+        complete = False
         try:
             for raw in self.source:
                 record = self._clean(raw, rejects)
                 if record is not None:
                     rejects.check_id(record["id"])
                     yield record
-        except (OSError, EOFError) as exc:
+            complete = True
+        except EOFError as exc:  # gzip/bz2/xz data that stops before its end marker
+            raise BarcodeFileError(
+                f"{self.path} is truncated: it ends inside record {rejects.n_read + 1:,}, after "
+                f"{rejects.n_read:,} records were read ({exc})"
+            ) from exc
+        except _READ_ERRORS as exc:
             raise BarcodeFileError(
                 f"{self.path}: cannot read past record {rejects.n_read:,}: {exc} (truncated or corrupt file?)"
             ) from exc
         finally:
-            rejects.close(logger)
+            rejects.close(logger, complete=complete)
 
     def _clean(self, raw: dict, rejects: Rejects) -> dict | None:
         number = raw["number"]
@@ -111,6 +138,10 @@ class BarcodeReader:
             rejects.skip(record_id, reasons.MALFORMED_ROW, number, raw["error"])
             return None
         sequence = raw.get("sequence")
+        if "too_long" in raw or (sequence is not None and len(sequence) > self.max_bases):
+            detail = raw.get("too_long") or f"longer than {self.max_bases:,} bases (a barcode is at most a few kb)"
+            rejects.skip(record_id, reasons.TOO_LONG, number, detail)
+            return None
         if sequence is None or sequence.strip().lower() in _MISSING_CELLS:
             rejects.skip(record_id, reasons.MISSING_SEQUENCE, number, "no sequence value")
             return None

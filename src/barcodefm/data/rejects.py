@@ -1,15 +1,25 @@
 """Accounting of the records a reader skipped: counts per reason, first ids, optional TSV.
 
 A bad record never stops a read; it is counted here, written to the optional rejects file
-(``id``, ``reason``, ``record`` = 1-based record number in the input, ``detail``) and summarised
-in ONE log line at the end of the pass, so a CLI can also print :meth:`Rejects.summary`.
+(``id``, ``reason``, ``record`` = 1-based record number in the input, ``detail``; cells
+spreadsheet-safe) and summarised in ONE log line at the end of the pass, so a CLI can also print
+:meth:`Rejects.summary`.
+
+Each pass writes the file from its start. A new file is written as the records are read; an
+existing one (a rerun with ``--overwrite`` or ``--resume``, or another pass) is replaced only by a
+complete pass: it is written to ``REJECTS.partial`` and renamed over the file at the end, and a pass
+that stops early (an error, Ctrl-C) leaves the old file as it was.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 from collections import Counter
 from pathlib import Path
+
+from ..outputs import partial_path
+from .writers import spreadsheet_safe
 
 logger = logging.getLogger(__name__)
 
@@ -21,14 +31,15 @@ TOO_SHORT = "too_short"  # fewer A/C/G/T than readers.MIN_BASES: gives (almost) 
 MOSTLY_AMBIGUOUS = "mostly_ambiguous"  # more N than readers.MAX_N_SHARE: not a barcode (a protein?)
 INVALID_CHARACTER = "invalid_character"  # a character that is not DNA
 MALFORMED_ROW = "malformed_row"  # a table row with more cells than the header
+TOO_LONG = "too_long"  # longer than readers.MAX_RECORD_BASES: not a barcode (a barcode is a few kb at most)
 OTHER_MARKER = "other_marker"  # a BOLD record of a marker that was not requested
 
 EXAMPLES_PER_REASON = 5
 
 
 def _cell(text) -> str:
-    """One TSV cell: tabs and line breaks inside would break the row."""
-    return " ".join(str(text).split())
+    """One TSV cell: tabs and line breaks inside would break the row; a formula is neutralised."""
+    return spreadsheet_safe(" ".join(str(text).split()))
 
 
 class Rejects:
@@ -38,6 +49,7 @@ class Rejects:
         self.source = str(source)
         self.rejects_path = Path(rejects_path) if rejects_path is not None else None
         self._file = None
+        self._writing: Path | None = None  # the rejects file, or its .partial while replacing it
         self.start()
 
     def start(self) -> None:
@@ -60,11 +72,13 @@ class Rejects:
         return sum(self.counts.values())
 
     def open(self) -> None:
-        """Start a pass: zero the counters and (re)create the rejects file with its header."""
+        """Start a pass: zero the counters and start the rejects file with its header (beside an
+        existing one, which :meth:`close` replaces once the pass is complete)."""
         self.start()
         if self.rejects_path is not None:
             self.rejects_path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = open(self.rejects_path, "w", encoding="utf-8", newline="\n")
+            self._writing = partial_path(self.rejects_path) if self.rejects_path.exists() else self.rejects_path
+            self._file = open(self._writing, "w", encoding="utf-8", newline="\n")
             self._file.write("id\treason\trecord\tdetail\n")
 
     def kept(self, n_ambiguous: int) -> None:
@@ -98,11 +112,17 @@ class Rejects:
         self.other_markers[marker or "(none)"] += 1
         self.skip(record_id, OTHER_MARKER, record_number, f"marker {marker or '(none)'!s}, kept {wanted}")
 
-    def close(self, log: logging.Logger | None = None) -> None:
-        """End a pass: close the rejects file and log the one-line summary."""
+    def close(self, log: logging.Logger | None = None, complete: bool = True) -> None:
+        """End a pass: close the rejects file (an existing one is replaced only if the pass was
+        ``complete``) and log the one-line summary."""
         if self._file is not None:
             self._file.close()
             self._file = None
+            if self._writing != self.rejects_path:
+                if complete:
+                    os.replace(self._writing, self.rejects_path)
+                else:
+                    self._writing.unlink(missing_ok=True)
         self.finished = True
         self._ids = set()  # only needed during the pass
         log = log or logger

@@ -24,6 +24,10 @@ quoted the ``csv`` module's way (``"..."`` with ``""`` for each ``"`` inside, as
 ``classify`` write a cell holding ``"``) is unquoted; any other ``"`` is kept as text. CSV goes
 through the ``csv`` module so quoted cells work. Cells are stripped, so BOLD's blank ``" "`` cells
 are empty.
+
+Rows are read a line at a time, each held only up to ``max_bases`` + :data:`OTHER_CELLS_CHARS`
+characters: a longer row (a 100 Mbp sequence cell in a small gzip) is cut there and comes out
+flagged ``too_long`` for the reader to reject, with the id its first cells give.
 """
 
 from __future__ import annotations
@@ -35,8 +39,10 @@ from pathlib import Path
 
 from .formats import CSV, BarcodeFileError
 from .labels import RANKS
-from .textfile import iter_lines
+from .textfile import CutLine, iter_lines
 
+# Room a row has besides its sequence: a BOLD v3 row's ~80 other cells take a few kB.
+OTHER_CELLS_CHARS = 1 << 20
 ID_COLUMNS = ("processid", "id", "record_id", "seqid", "sequence_id", "accession")
 SEQUENCE_COLUMNS = ("dna", "sequence", "nucleotides", "nuc", "dna_barcode", "seq")
 EXTRA_COLUMNS = {
@@ -80,10 +86,11 @@ class TableSource:
     """Raw records of a TSV/CSV file: dicts with ``number`` (1-based data row), ``id``,
     ``sequence`` (``None`` when the row has no such cell), ``labels`` and the extra roles found."""
 
-    def __init__(self, path: str | Path, kind: str):
+    def __init__(self, path: str | Path, kind: str, max_bases: int):
         self.path = Path(path)
         self.delimiter = "," if kind == CSV else "\t"
-        lines = iter_lines(self.path)
+        self.max_row = max_bases + OTHER_CELLS_CHARS
+        lines = iter_lines(self.path, max_length=self.max_row)
         raw_header = next((line for line in lines if line.strip()), "")
         lines.close()
         self.header = [name.strip().strip('"').lower() for name in self._split(raw_header)]
@@ -113,8 +120,25 @@ class TableSource:
             return _split_tsv(line)
         return next(csv.reader([line]), [])
 
-    def _rows(self) -> Iterator[list[str]]:
-        lines = iter_lines(self.path)
+    def _lines(self, state: dict) -> Iterator[str]:
+        """The file's lines for the row parser, noting in ``state`` whether the row being parsed
+        had a line cut (``cut``) and how long it is so far (``chars``; the caller resets both)."""
+        for line in iter_lines(self.path, max_length=self.max_row):
+            if isinstance(line, CutLine):
+                state["cut"] = True
+                if self.delimiter == ",":  # an open quote in the cut part would join the next rows to it
+                    line = line.replace('"', "")
+            else:
+                state["chars"] += len(line)
+                if state["chars"] > self.max_row:  # a quoted CSV cell spanning line after line
+                    raise BarcodeFileError(
+                        f"{self.path}: a row runs past {self.max_row:,} characters over several lines "
+                        "(an unclosed quote?)"
+                    )
+            yield line
+
+    def _rows(self, state: dict) -> Iterator[list[str]]:
+        lines = self._lines(state)
         if self.delimiter == "\t":
             return (_split_tsv(line) for line in lines)
         csv.field_size_limit(max(csv.field_size_limit(), min(sys.maxsize, 2**31 - 1)))
@@ -122,14 +146,21 @@ class TableSource:
 
     def __iter__(self) -> Iterator[dict]:
         n_columns = len(self.header)
-        rows = self._rows()
+        state = {"cut": False, "chars": 0}
+        rows = self._rows(state)
         next((row for row in rows if any(cell.strip() for cell in row)), None)  # the header
+        state.update(cut=False, chars=0)
         number = 0
         for row in rows:
+            cut = state["cut"]
+            state.update(cut=False, chars=0)
             if not any(cell.strip() for cell in row):
                 continue  # blank line: not a record
             number += 1
             record_id = row[self.id_index].strip() if self.id_index is not None and self.id_index < len(row) else ""
+            if cut:
+                yield {"number": number, "id": record_id, "too_long": f"a row longer than {self.max_row:,} characters"}
+                continue
             if len(row) > n_columns and any(cell.strip() for cell in row[n_columns:]):
                 yield {
                     "number": number,

@@ -5,7 +5,9 @@ Columns, in order: ``id``, the rank columns (highest first), ``bin_uri``, ``mark
 ``cut``/``less``); only the columns the records carry are written. ``.gz`` paths are gzipped.
 Missing values are empty cells; tabs or line breaks inside a label become spaces. Rows go through
 the ``csv`` module (tab-delimited) like ``classify``'s table, so a cell holding ``"`` is quoted;
-the TSV reader unquotes such cells.
+the TSV reader unquotes such cells. These tables are data that barcodefm reads back, so their cells
+are written as they are; the result tables a person opens (classify's, rejects files, embed's ids)
+go through :func:`spreadsheet_safe` instead.
 """
 
 from __future__ import annotations
@@ -13,10 +15,33 @@ from __future__ import annotations
 import csv
 import gzip
 import itertools
+import re
 from collections.abc import Iterable
 from pathlib import Path
 
 from .labels import RANKS
+
+# A cell starting with one of these is read by spreadsheets (Excel, LibreOffice, Google Sheets) as a
+# formula, which can run commands or leak data when the file is opened ("CSV injection"); a cell
+# starting with ' is included so that the prefix can be undone exactly.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it as text: one that would be read as a formula (it starts
+    with ``=``, ``+``, ``-``, ``@``, a tab or a CR) gets a leading ``'``. A plain number such as
+    ``-0.5`` is kept: a spreadsheet reads it as that number, not a formula. A cell that starts with
+    ``'`` gets a second one, so :func:`from_spreadsheet_safe` gives back exactly the original."""
+    if cell.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(cell):
+        return "'" + cell
+    return cell
+
+
+def from_spreadsheet_safe(cell: str) -> str:
+    """The cell :func:`spreadsheet_safe` was given (how ``--resume`` reads back the ids it wrote)."""
+    return cell[1:] if cell.startswith("'") else cell
+
 
 # Record key -> TSV header name (BOLD's name for the BIN, so BOLD users recognise it).
 _HEADER_NAMES = {"bin": "bin_uri"}

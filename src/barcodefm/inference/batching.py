@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from ..data.formats import BarcodeFileError
+
 
 class ResumeMismatchError(ValueError):
     """An output being resumed was not written from this input (its rows name other records)."""
@@ -17,7 +19,9 @@ def iter_batches(
     ``done`` are the ids of the rows an interrupted run wrote, in order. Resume is keyed by
     position, not by id (a file can repeat an id: each record still gets its own row): record i
     must carry ``done[i]``, else the output was written from another input or with other options
-    and :class:`ResumeMismatchError` names the first difference.
+    and :class:`ResumeMismatchError` names the first difference. A read error after some records
+    (:class:`~barcodefm.data.formats.BarcodeFileError`) comes after the batch of the records read
+    before it.
     """
     records = iter(records)
     for i, expected in enumerate(done):
@@ -34,10 +38,17 @@ def iter_batches(
                 "again"
             )
     batch = []
-    for record in records:
-        batch.append(record)
-        if len(batch) == batch_size:
+    try:
+        for record in records:
+            batch.append(record)
+            if len(batch) == batch_size:
+                yield batch
+                batch = []
+    except BarcodeFileError:
+        # A file cut short (a truncated gzip): the records read before the cut are processed and
+        # written first, then the error ends the run.
+        if batch:
             yield batch
-            batch = []
+        raise
     if batch:
         yield batch

@@ -24,11 +24,14 @@ import torch
 
 from ..data import iter_barcodes
 from ..data.readers import no_records_error
+from ..data.writers import from_spreadsheet_safe, spreadsheet_safe
 from ..inputs import require_barcode_file
 from ..models.taxonomy import predict
-from ..outputs import claim_output
+from ..outputs import Interrupted, claim_outputs, partial_path
 from .batching import iter_batches
+from .kmer_reference import MAX_VOTE_BASES
 from .novelty import NOVELTY_FILE, NoveltyScore, index_distance_threshold, load_novelty_reference, nearest_distance
+from .orientation import ORIENTATION_COLUMNS, MarkerProfile
 from .progress import Progress, reader_total
 from .reference_vote import ReferenceSet, as_logits, heads_and_embeddings
 
@@ -36,33 +39,81 @@ logger = logging.getLogger(__name__)
 
 
 def _done_rows(path: Path) -> tuple[list[str], list[str]]:
-    """(header, ids of the complete rows in order) of an output being resumed."""
-    with open(path, newline="") as f:
-        rows = list(csv.reader(f, delimiter="\t"))
-    # A kill can leave a half-written last line: keep only complete rows.
-    width = len(rows[0]) if rows else 0
-    complete = [r for r in rows[1:] if len(r) == width]
-    if len(complete) != len(rows) - 1:
-        with open(path, "w", newline="") as f:
-            csv.writer(f, delimiter="\t", lineterminator="\n").writerows([rows[0]] + complete)
-    return (rows[0] if rows else []), [r[0] for r in complete]
+    """(header, ids of the complete rows in order) of an output being resumed: its ``OUT.partial``
+    when an interrupted ``--overwrite`` run left one (that is what :class:`_RowWriter` continues),
+    else the output itself. Ids are read back from their spreadsheet-safe form.
+
+    A kill can tear the last row anywhere, even inside its last cell, where it still parses to the
+    right number of cells: a last row that does not end in a newline, or that has another width
+    than the header, is cut off the file (and its record classified again). A wrong width before
+    the last row is no kill's doing: the file is refused."""
+    partial = partial_path(path)
+    path = partial if partial.exists() else path
+    header: list[str] | None = None
+    ids: list[str] = []
+    kept = 0  # bytes of the header and the complete rows
+    torn = None
+    with open(path, "rb") as f:
+        for number, raw in enumerate(f, start=1):  # cells never hold a line break: one row a line
+            if torn is not None:
+                raise ValueError(
+                    f"{path}: line {torn:,} does not have the header's {len(header or [])} cells: not a table "
+                    "barcodefm classify wrote? pass --overwrite to start it again"
+                )
+            cells = next(csv.reader([raw.decode("utf-8", errors="replace").rstrip("\r\n")], delimiter="\t"), [])
+            if not raw.endswith(b"\n") or (header is not None and len(cells) != len(header)):
+                torn = number
+                continue
+            if header is None:
+                header = cells
+            else:
+                ids.append(from_spreadsheet_safe(cells[0]))
+            kept += len(raw)
+    if torn is not None:
+        logger.warning("%s: its last row was cut off by the interruption: it is classified again", path)
+        with open(path, "r+b") as f:
+            f.truncate(kept)
+    return header or [], ids
 
 
 class _RowWriter:
     """The output TSV, opened at the first row: a run that fails before classifying anything
-    (an empty or unreadable input) leaves no file behind, and an output it was to replace intact."""
+    (an empty or unreadable input) leaves no file behind, and an output it was to replace intact.
+
+    A new output is written in place, flushed batch by batch: a killed run keeps its rows for
+    ``--resume``. An existing one (``--overwrite``) is replaced through ``OUT.partial``, renamed
+    over it once every record is classified: a run that fails or is interrupted leaves the old
+    output as it was and its finished rows in ``OUT.partial``, which ``--resume`` continues (and
+    ``--overwrite`` starts again). Cells are written spreadsheet-safe. Ctrl-C ends the run with
+    :class:`~barcodefm.outputs.Interrupted` (how many rows the file holds, and where)."""
 
     def __init__(self, path: Path, header: list[str], append: bool):
-        self.path, self.header, self.append = path, header, append
+        self.final, self.header, self.append = path, header, append
+        partial = partial_path(path)
+        # Continuing: where _done_rows found the finished rows. Starting: beside an old output.
+        self.path = partial if (partial.exists() if append else path.exists()) else path
         self._file = self._writer = None
+
+    @staticmethod
+    def claim(
+        output: str | Path, input_path: str | Path, rejects_path, overwrite: bool, resume: bool
+    ) -> tuple[Path, Path | None]:
+        """The output rule for ``output`` and the rejects file (:func:`~barcodefm.outputs.claim_outputs`)."""
+        output, rejects_path = claim_outputs(output, input_path, rejects_path, overwrite=overwrite, resume=resume)
+        partial = partial_path(output)
+        if resume and not output.exists() and partial.exists():
+            partial.replace(output)  # an interrupted replacement whose old output is gone: its rows are the output
+        return output, rejects_path
 
     def writerow(self, row: list[str]) -> None:
         if self._file is None:
-            self._file = open(self.path, "a" if self.append else "w", newline="")
+            if self.path == self.final:  # a new output supersedes the rows of an older replacement
+                partial_path(self.final).unlink(missing_ok=True)
+            self._file = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="")
             self._writer = csv.writer(self._file, delimiter="\t", lineterminator="\n")
             if not self.append:
                 self._writer.writerow(self.header)
-        self._writer.writerow(row)
+        self._writer.writerow([spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row])
 
     def flush(self) -> None:
         if self._file is not None:
@@ -71,9 +122,18 @@ class _RowWriter:
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type, exc, traceback) -> None:
         if self._file is not None:
             self._file.close()
+        if exc_type is None:
+            if self.path != self.final and (self._file is not None or self.append):
+                self.path.replace(self.final)  # the replacement is whole: only now does the old output go
+        elif issubclass(exc_type, KeyboardInterrupt) and not isinstance(exc, Interrupted):
+            n_rows = 0
+            if self.path.exists():
+                with open(self.path, "rb") as f:
+                    n_rows = max(sum(1 for _ in f) - 1, 0)
+            raise Interrupted(n_rows, self.path) from None
 
 
 def trained_max_length(model_dir: str | Path) -> int | None:
@@ -142,7 +202,7 @@ def classify_file(
     from ..factory import load_model, load_tokenizer
 
     require_barcode_file(input_path)  # before the model loads: a typo should fail at once
-    output = claim_output(output, overwrite=overwrite, resume=resume)
+    output, rejects_path = _RowWriter.claim(output, input_path, rejects_path, overwrite=overwrite, resume=resume)
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
@@ -183,11 +243,20 @@ def classify_file(
             reference.k,
             reference.embeddings.shape[0],
         )
+    # Strand and marker check from the folder's reference barcodes (none: records read as given).
+    profile = MarkerProfile.load(
+        model_dir, references=reference.kmer.sequences if reference and reference.kmer else None
+    )
+    if profile is None:
+        logger.warning("%s has no reference sequences: records are read on the strand given, unchecked", model_dir)
+    else:
+        logger.info("strand: the one sharing more %d-mers with the references; %s", profile.k, profile.describe())
     novelty_score = NoveltyScore.from_info(novelty[1] if novelty is not None else None)
     index_threshold = index_distance_threshold(novelty[1]) if novelty is not None else None
     if novelty is None and label is None:  # a species classifier never had one: nothing to warn about
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
-    columns = ["id"] + [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
+    columns = ["id"] + ([] if profile is None else list(ORIENTATION_COLUMNS))
+    columns += [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
     if novelty is not None:
         columns += ["novelty", "likely_novel"]
     index_calls = None
@@ -207,10 +276,16 @@ def classify_file(
             )
         logger.info("resuming: %d records already classified", len(done))
     progress = Progress("classifying", "classified", total=reader_total(reader))  # bar, or log lines
-    n_new = n_cut = 0
+    n_new = n_cut = n_long = n_reverse = n_other = 0
     with _RowWriter(output, columns, append=bool(done)) as writer:
         for batch in iter_batches(reader, batch_size, done=done, output=output):
             sequences = whole = [r["sequence"] for r in batch]  # the sequence-space votes read all of it
+            n_long += sum(len(seq) > MAX_VOTE_BASES for seq in sequences)
+            if profile is not None:
+                oriented = profile.orient(sequences)
+                sequences = whole = oriented.sequences
+                n_reverse += int(oriented.reverse.sum())
+                n_other += int((~oriented.on_marker).sum())
             if max_length is not None:
                 n_cut += sum(len(seq) > max_length for seq in sequences)
                 sequences = [seq[:max_length] for seq in sequences]
@@ -245,13 +320,17 @@ def classify_file(
                         novel &= index_distance > index_threshold
             for i, (record, pred) in enumerate(zip(batch, preds)):
                 row = [record["id"]]
+                named = profile is None or bool(oriented.on_marker[i])  # another marker gets no name
+                if profile is not None:
+                    status = "identified" if named else "other_marker"
+                    row += [oriented.strands[i], f"{oriented.shared[i]:.4f}", status]
                 for rank in ranks:
-                    call = pred["labels"][rank]
+                    call = pred["labels"][rank] if named else None
                     row += [call or "", "" if call is None else f"{pred['probs'][rank]:.4f}"]
                 if label is None:
-                    row.append(str(pred["consistent"]).lower())
+                    row.append(str(pred["consistent"]).lower() if named else "")
                 if novelty is not None:
-                    row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(novel[i])).lower()]
+                    row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(novel[i])).lower() if named else ""]
                 if index_calls is not None:
                     row += extra[i]
                 writer.writerow(row)
@@ -261,6 +340,21 @@ def classify_file(
     progress.close()
     if not n_new and not done:
         raise no_records_error(reader)  # the reader has logged what it skipped, once
+    if n_reverse:
+        logger.info("%d barcode(s) were read on the reverse strand: classified as their reverse complement", n_reverse)
+    if n_other:
+        logger.warning(
+            "%d record(s) are not the model's marker (%s): status other_marker, no name at any rank",
+            n_other,
+            profile.describe(),
+        )
+    if n_long:
+        logger.warning(
+            "%d record(s) longer than %d bases (no barcode is): the sequence votes read their first %d bases",
+            n_long,
+            MAX_VOTE_BASES,
+            MAX_VOTE_BASES,
+        )
     if n_cut:
         logger.info(
             "%d barcode(s) longer than %d bases were cut to their first %d bases, as in training",
@@ -272,6 +366,8 @@ def classify_file(
         "classified": n_new + len(done),
         "new": n_new,
         "cut_to_max_length": n_cut,
+        "reverse_strand": n_reverse,
+        "other_marker": n_other,
         "max_length": max_length,
         "skipped_records": reader.rejects.total,
         "rejects": reader.rejects.summary() if reader.rejects.total else "",

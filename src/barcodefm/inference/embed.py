@@ -2,13 +2,15 @@
 
 Output formats (by the output name): ``OUT.npy`` (float32 matrix, with the ids in
 ``OUT.ids.txt``, one per line, same order, written by the ``csv`` module as a one-column TSV like
-``classify``'s table, so an id holding ``"`` is quoted) or ``OUT.parquet`` (columns ``id``,
-``embedding``). Vectors are written batch by batch and flushed, so an interrupted run keeps what it
-finished: rows go to ``OUT.partial/`` while running and ``resume=True`` continues after the rows
-already there (by record position, checking their ids: a repeated id gets a row each time), after
-cutting off a write the kill tore; the final file appears when the input is exhausted. An existing
-output is refused unless ``resume`` or ``overwrite``; a run that fails before embedding anything
-leaves no ``OUT.partial/`` behind.
+``classify``'s table, so an id holding ``"`` is quoted, and spreadsheet-safe like it) or
+``OUT.parquet`` (columns ``id``, ``embedding``; ids as read). Vectors are written batch by batch and
+flushed, so an interrupted run keeps what it finished: rows go to ``OUT.partial/`` while running
+and ``resume=True`` continues after the rows already there (by record position, checking their
+ids: a repeated id gets a row each time), after cutting off a write the kill tore; the final files
+appear when the input is exhausted, each written beside its target and renamed over it, so an old
+result (``overwrite``) stays whole until the new one is. An existing output is refused unless
+``resume`` or ``overwrite``; a run that fails before embedding anything leaves no ``OUT.partial/``
+behind, and Ctrl-C ends it with :class:`~barcodefm.outputs.Interrupted` (rows kept, for ``resume``).
 
 Under ``torchrun`` / ``accelerate launch`` each process embeds its own shards of the records
 (:mod:`barcodefm.index.sharded_embed`): finished shards survive a crash, ``resume`` skips them, and
@@ -29,8 +31,9 @@ import torch
 
 from ..data import iter_barcodes
 from ..data.readers import no_records_error
+from ..data.writers import spreadsheet_safe
 from ..inputs import require_barcode_file
-from ..outputs import OutputExistsError, claim_output, occupied
+from ..outputs import Interrupted, OutputExistsError, claim_outputs, occupied, replacing
 from .batching import iter_batches
 from .progress import Progress, reader_total
 
@@ -38,7 +41,8 @@ logger = logging.getLogger(__name__)
 
 
 def _write_ids(path: Path, ids: list[str], mode: str = "a") -> None:
-    """Ids one per line, quoted like ``classify``'s TSV cells (csv module, tab-delimited)."""
+    """Ids one per line, quoted like ``classify``'s TSV cells (csv module, tab-delimited); as read
+    (``OUT.partial/ids.txt``: :func:`write_embeddings` makes the result's spreadsheet-safe)."""
     with open(path, mode, encoding="utf-8", newline="") as f:
         csv.writer(f, delimiter="\t", lineterminator="\n").writerows([i] for i in ids)
         f.flush()
@@ -133,15 +137,19 @@ class EmbeddingWriter:
 
 
 def write_embeddings(output: Path, ids: list[str], matrix: np.ndarray) -> None:
-    """The finished result: ``OUT.npy`` + ``OUT.ids.txt``, or ``OUT.parquet``."""
+    """The finished result: ``OUT.npy`` + ``OUT.ids.txt`` (spreadsheet-safe ids), or ``OUT.parquet``;
+    each file is written beside its target and renamed over it."""
     if output.suffix == ".npy":
-        np.save(output, matrix)
-        _write_ids(output.with_suffix(".ids.txt"), ids, mode="w")
+        with replacing(output) as tmp, open(tmp, "wb") as f:
+            np.save(f, matrix)
+        with replacing(output.with_suffix(".ids.txt")) as tmp:
+            _write_ids(tmp, [spreadsheet_safe(i) for i in ids], mode="w")
     else:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        pq.write_table(pa.table({"id": ids, "embedding": list(matrix)}), output)
+        with replacing(output) as tmp:
+            pq.write_table(pa.table({"id": ids, "embedding": list(matrix)}), tmp)
 
 
 def embed_file(
@@ -173,7 +181,9 @@ def embed_file(
     partial, results = output_paths(output)
     if resume and not occupied(partial) and any(p.exists() for p in results):
         raise OutputExistsError(f"{output} is complete (no {partial.name}/ to resume): pass --overwrite to replace it")
-    claim_output(output, overwrite=overwrite, resume=resume, also=[*results[1:], partial])
+    output, rejects_path = claim_outputs(
+        output, input_path, rejects_path, overwrite=overwrite, resume=resume, also=results[1:]
+    )
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     model = load_model(model_dir, "AutoModel", trust_remote_code=trust_remote_code).eval()
@@ -192,13 +202,18 @@ def embed_file(
         logger.info("resuming: %d records already embedded", len(writer.done_ids))
     progress = Progress("embedding", "embedded", total=reader_total(reader))  # bar, or log lines
     n_new = 0
-    for batch in iter_batches(reader, batch_size, done=writer.done_ids, output=writer.partial):
-        seqs = [r["sequence"] for r in batch]
-        vectors = model.embed_sequences(seqs, tokenizer, batch_size=len(seqs), pooling=pooling, max_length=max_length)
-        writer.write([r["id"] for r in batch], vectors.numpy())
-        dim = vectors.shape[1]
-        n_new += len(batch)
-        progress.update_to(reader.rejects.n_read, len(batch))  # records read, skipped ones too
+    try:
+        for batch in iter_batches(reader, batch_size, done=writer.done_ids, output=writer.partial):
+            seqs = [r["sequence"] for r in batch]
+            vectors = model.embed_sequences(
+                seqs, tokenizer, batch_size=len(seqs), pooling=pooling, max_length=max_length
+            )
+            writer.write([r["id"] for r in batch], vectors.numpy())
+            n_new += len(batch)
+            dim = vectors.shape[1]
+            progress.update_to(reader.rejects.n_read, len(batch))  # records read, skipped ones too
+    except KeyboardInterrupt:
+        raise Interrupted(len(writer.done_ids) + n_new, writer.partial) from None
     progress.close()
     if not n_new and not writer.done_ids:
         raise no_records_error(reader)  # nothing written: no output, no OUT.partial/ (the reader logged the skips)

@@ -34,6 +34,10 @@ KMER_SIZES = (6, 8)  # the k-mer sizes build_reference_set chooses from on the s
 QUERY_BLOCK = 512  # queries scored at once: a (512, n_references) float32 score matrix
 DENSE_QUERY_VALUES = 2**24  # ... and at most this many values in the densified query block (64 MiB)
 ALIGN_CANDIDATES = 50  # k-mer neighbours re-ranked by alignment identity for the "align" vote
+# Bases of a query the sequence-space votes read. A barcode is at most a few kb (the longest
+# reference of the bundled models: 1,551); past this a record is no barcode, and aligning all of it
+# to 50 candidates would hold a worker for minutes: its first MAX_VOTE_BASES bases are read.
+MAX_VOTE_BASES = 3000
 
 
 def _normalise_rows(counts):
@@ -176,9 +180,14 @@ class KmerReference:
 
     @classmethod
     def load(cls, model_dir: str | Path, k: int = K) -> KmerReference | None:
-        path = Path(model_dir) / SEQUENCES_FILE
-        if not path.is_file():
-            return None
-        with gzip.open(path, "rt", encoding="ascii") as f:
-            sequences = [line.strip() for line in io.StringIO(f.read()) if line.strip() and not line.startswith(">")]
-        return cls(sequences, k)
+        sequences = read_reference_sequences(model_dir)
+        return None if sequences is None else cls(sequences, k)
+
+
+def read_reference_sequences(model_dir: str | Path) -> list[str] | None:
+    """The reference barcodes of a model folder, in row order (None: the folder has none)."""
+    path = Path(model_dir) / SEQUENCES_FILE
+    if not path.is_file():
+        return None
+    with gzip.open(path, "rt", encoding="ascii") as f:
+        return [line.strip() for line in io.StringIO(f.read()) if line.strip() and not line.startswith(">")]

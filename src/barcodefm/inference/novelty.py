@@ -125,7 +125,7 @@ def choose_novelty_score(
     return NoveltyScore(tuple(features[i] for i in kept), tuple(float(w) for w in weights), bias), auroc
 
 
-def monotone_logistic_regression(x: np.ndarray, y: np.ndarray, balanced: bool = True):
+def monotone_logistic_regression(x: np.ndarray, y: np.ndarray, balanced: bool = True, sample_weight=None):
     """(the columns kept, a logistic regression fitted on them, with classes weighted equally when
     ``balanced``) such that every weight is positive. Each column is oriented so that larger means
     more of what is predicted (more distant: more novel). The columns are correlated, and given the
@@ -136,7 +136,7 @@ def monotone_logistic_regression(x: np.ndarray, y: np.ndarray, balanced: bool = 
     kept = list(range(x.shape[1]))
     while True:
         regression = LogisticRegression(class_weight="balanced" if balanced else None, max_iter=1000)
-        regression.fit(x[:, kept], y)
+        regression.fit(x[:, kept], y, sample_weight=sample_weight)
         weights = regression.coef_[0]
         if (weights > 0).all() or len(kept) == 1:
             return kept, regression

@@ -41,6 +41,7 @@ vote for the nearest known species is not a sure name when the barcode looks nov
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 import logging
@@ -53,8 +54,10 @@ import torch
 
 from .alignment import IDENTITY_DEFINITIONS
 from .call_confidence import CallConfidence, choose_call_confidence
-from .kmer_reference import ALIGN_CANDIDATES, KMER_SIZES, K, KmerReference
+from .distance_calibration import DistanceCalibration, fit_distance_calibration
+from .kmer_reference import ALIGN_CANDIDATES, KMER_SIZES, MAX_VOTE_BASES, K, KmerReference
 from .novelty import NOVELTY_FILE, REFERENCE_FILE, NoveltyScore, calibrate_threshold, choose_novelty_score
+from .orientation import MARKER_CHECK_KEY, marker_check_info
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,9 @@ class ReferenceSet:
     novelty: NoveltyScore = NoveltyScore()  # from novelty.json (missing: the embedding distance)
     # The lowest rank's call probability given novelty (:mod:`.call_confidence`); None: unchanged.
     call_confidence: CallConfidence | None = None
+    # Each rank's call probability given how far its supporting references are
+    # (:mod:`.distance_calibration`); None: unchanged.
+    distance_calibration: DistanceCalibration | None = None
 
     @classmethod
     def load(cls, model_dir: str | Path) -> ReferenceSet | None:
@@ -128,7 +134,28 @@ class ReferenceSet:
             settings.get("calibration"),
             novelty,
             CallConfidence.from_info(settings.get("call_confidence")),
+            DistanceCalibration.from_info(settings.get("distance_calibration")),
         )
+
+    def subset(self, keep: np.ndarray) -> ReferenceSet:
+        """The same identifier with only the references where ``keep`` is True (its sequences
+        recounted): what it would say had the others never been in its reference set."""
+        keep_t = torch.as_tensor(np.asarray(keep, dtype=bool))
+        kmer = None
+        if self.kmer is not None:
+            kmer = KmerReference([s for s, k in zip(self.kmer.sequences, keep) if k], self.kmer.k)
+        return dataclasses.replace(
+            self,
+            embeddings=self.embeddings[keep_t],
+            labels={rank: t[keep_t] for rank, t in self.labels.items()},
+            kmer=kmer,
+        )
+
+    @property
+    def vote_bases(self) -> int:
+        """Bases of each query the sequence-space votes read: the folder's limit, at most
+        :data:`.kmer_reference.MAX_VOTE_BASES`."""
+        return min(self.sequence_max_length or MAX_VOTE_BASES, MAX_VOTE_BASES)
 
     def uses(self, source: str) -> bool:
         """Whether any rank's rule reads ``source``."""
@@ -150,7 +177,7 @@ class ReferenceSet:
         neighbours when already searched (:meth:`find`)."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
         if found is None:
-            found = self.find(embeddings, [s[: self.sequence_max_length] for s in sequences])
+            found = self.find(embeddings, [s[: self.vote_bases] for s in sequences])
         out = {}
         for rank, probs in head_probs.items():
             rule = (self.rules or {}).get(rank, "head")
@@ -166,6 +193,8 @@ class ReferenceSet:
         evidence = novelty_evidence(found, out[lowest])
         if self.call_confidence is not None:
             out[lowest] = self.call_confidence.apply(out[lowest], self.novelty(evidence))
+        if self.distance_calibration is not None:
+            out = self.distance_calibration.apply(out, found, self.labels)
         return out, evidence
 
     def find(
@@ -432,6 +461,7 @@ def build_reference_set(
     batch_size: int = 64,
     k: int = DEFAULT_K,
     max_length: int | None = None,
+    marker: str | None = None,
 ) -> dict:
     """Embed the distinct training barcodes, store them (embeddings and sequences) with their
     labels, choose each rank's rule and vote temperatures on ``selection`` records, and write the
@@ -443,7 +473,8 @@ def build_reference_set(
 
     ``train`` / ``selection``: {"sequence": [...], rank: [...] for every rank of the model};
     ``selection["novel"]``: True for records of species absent from training (they calibrate the
-    novelty threshold against the others).
+    novelty threshold against the others). ``marker``: the marker's name (e.g. "COI-5P"), recorded
+    with the marker check (:mod:`.orientation`).
     Training records with the same sequence and labels are stored once (the vote is unchanged:
     duplicates have the same similarity, so they only reinforce their own label).
     """
@@ -532,6 +563,8 @@ def build_reference_set(
         "pooling": getattr(model.config, "pooling", "mean"),
         "max_length": max_length,  # bases the network read (classify cuts the same)
         "sequence_max_length": None,  # bases the sequence-space votes read: the whole barcode
+        # strand choice and marker check: the references' 12-mers, refusals on the selection records
+        MARKER_CHECK_KEY: marker_check_info(sequences, sel_sequences, novel, marker),
     }
     # Novelty: the score and its threshold, chosen on the selection records (seen species = those
     # whose species the model knows, novel = the others), from the calibrated calls.
@@ -553,6 +586,16 @@ def build_reference_set(
     logger.info("%s call confidence given novelty: %s (%s)", lowest, reference.call_confidence, call_report)
     settings["call_confidence"] = None if reference.call_confidence is None else reference.call_confidence.to_info()
     settings["call_confidence_selection"] = call_report
+    # Every rank's call probability given how far its supporting references are, fitted on the same
+    # records and on them with their taxa left out (:mod:`.distance_calibration`).
+    reference.distance_calibration, distance_report = fit_distance_calibration(
+        reference, spec, sel_heads, sel_emb, selection
+    )
+    logger.info("distance calibration: %s", {r: e.get("kept") for r, e in distance_report.items()})
+    settings["distance_calibration"] = (
+        None if reference.distance_calibration is None else reference.distance_calibration.to_info()
+    )
+    settings["distance_calibration_selection"] = distance_report
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
     info.update(
         embedding_threshold=calibrate_threshold(

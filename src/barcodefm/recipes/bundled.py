@@ -38,6 +38,8 @@ class Recipe:
     # a shared-data table read as it is, or None: the table is built into the run folder by ``build``
     shared_table: str | None = None
     build: Callable[[str | Path, Path], Path] | None = None
+    marker: str | None = None  # the marker's name, recorded with the marker check
+
 
     def table_path(self, data_dir: str | Path, run_dir: str | Path) -> Path:
         if self.shared_table:
@@ -79,6 +81,7 @@ RECIPES = {
         name="coi-insect",
         description="insect COI-5P, ranks order..species, BOLD train split (60,811 barcodes, 1,023 species)",
         shared_table=COI_TABLE,
+        marker="COI-5P",
         options=dict(
             COMMON,
             ranks=("order", "family", "subfamily", "genus", "species"),
@@ -91,6 +94,7 @@ RECIPES = {
         name="its-fungi",
         description="fungal ITS, ranks phylum..species, CBS ITS2 + MycoAI train and train_singleton",
         build=its_fungi_table,
+        marker="ITS",
         options=dict(
             COMMON,
             ranks=("phylum", "class", "order", "family", "genus", "species"),
@@ -131,6 +135,7 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
         reference_rows(records, ranks, splits=set(SELECTION_SPLITS)),
         batch_size=64,
         max_length=max_bases,
+        marker=recipe.marker,
     )
 
 

@@ -7,8 +7,10 @@ The pieces, one per file:
 - ``results.py``: the min-prob cutoff and the TSV download (the columns of ``barcodefm classify``);
 - ``uploads.py``: an upload received into a private temporary folder under a size limit, then
   read by the package's barcode readers (bad records are rejected with a reason, the rest kept);
-- ``jobs.py``: one worker thread runs the model; uploads wait in a bounded queue;
-- ``app.py``: the web application (Starlette) and its page, ``static/``.
+- ``jobs.py``: one worker thread runs the model, a few records at a time; uploads wait in a bounded
+  queue;
+- ``app.py``: the web application (Starlette) and its page, ``static/``, behind a guard against
+  other web sites (DNS rebinding, cross-site requests, framing).
 
 The web libraries are the ``serve`` extra (``pip install 'barcodefm[serve]'``): nothing here is
 imported by ``barcodefm --help``.

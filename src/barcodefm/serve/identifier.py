@@ -2,7 +2,7 @@
 
 Each record gets what ``barcodefm classify`` writes (per rank the name and probability, from the
 rule per rank stored with the model: heads, reference votes or their mean; the consistency flag;
-novelty), before any min-prob cutoff (:mod:`.results` applies it, so the page's slider needs no new
+novelty; the strand read and the marker check), before any min-prob cutoff (:mod:`.results` applies it, so the page's slider needs no new
 run), plus what the page shows: the nearest training references in the model's embedding space
 (cosine similarity, and alignment identity to the query when the folder stores the reference
 sequences) and the query's place on the 2-D map.
@@ -11,23 +11,64 @@ The map is a PCA (scikit-learn) fitted once, at start-up, on the model's referen
 (the L2-normalised embeddings the novelty score and the reference vote use); queries are placed
 with the same projection. A folder without a reference set is named by its heads alone: no
 novelty, no neighbours, no map.
+
+An upload is named in chunks (:class:`ChunkPlan`), shortest records first, each sized from the speed
+of the last to take about :data:`CHUNK_SECONDS`: a cancel is seen between chunks, so within about a
+second, and a record far longer than a barcode is named alone, last, holding no other record behind
+it (a cancel before it skips it).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
 NEIGHBOURS = 5  # training references shown per query
 MAP_POINTS = 5000  # reference points drawn on the map (a fixed random subset of them)
+CHUNK_SECONDS = 1.0  # the time a chunk should take: about the longest a cancel waits
+FIRST_CHUNK_BASES = 2_600  # four COI barcodes: the first chunk, before this machine's speed is known
+LONG_RECORD_BASES = 5_000  # longer than any barcode (COI 658 bp, fungal ITS under 1,500): named alone
 
 
 class Cancelled(Exception):
-    """The user cancelled the job: the records after the last finished batch were not named."""
+    """The user cancelled the job: the records after the last finished chunk were not named."""
+
+
+class ChunkPlan:
+    """The chunks in which to name records of these ``lengths``: lists of their indices, shortest
+    records first (so little padding), at most ``max_records`` and about ``seconds`` of work each
+    (:meth:`timed` reports how long the last one took), a record over :data:`LONG_RECORD_BASES` alone."""
+
+    def __init__(self, lengths: Sequence[int], max_records: int, seconds: float = CHUNK_SECONDS):
+        self.lengths = lengths
+        self.order = sorted(range(len(lengths)), key=lengths.__getitem__)  # stable: ties keep upload order
+        self.max_records = max(1, max_records)
+        self.seconds = seconds
+        self.max_bases = float(FIRST_CHUNK_BASES)
+
+    def __iter__(self) -> Iterator[list[int]]:
+        next_record = 0
+        while next_record < len(self.order):
+            chunk, bases = [], 0
+            for index in self.order[next_record : next_record + self.max_records]:
+                n = self.lengths[index]
+                if chunk and (bases + n > self.max_bases or n > LONG_RECORD_BASES):
+                    break
+                chunk.append(index)
+                bases += n
+            next_record += len(chunk)
+            yield chunk  # the caller names it and reports the time with timed() before the next
+
+    def timed(self, bases: int, seconds: float) -> None:
+        """Size the next chunks from the speed of the last (growing at most twofold at a time, so
+        one fast chunk cannot make the next one long)."""
+        if seconds > 0:
+            self.max_bases = max(1.0, min(2 * self.max_bases, bases / seconds * self.seconds))
 
 
 class Identifier:
@@ -39,6 +80,7 @@ class Identifier:
         from ..factory import load_model, load_tokenizer
         from ..inference.classify import sequence_classifier_label, trained_max_length
         from ..inference.novelty import NOVELTY_FILE
+        from ..inference.orientation import MarkerProfile
         from ..inference.reference_vote import ReferenceSet
         from ..registry import resolve_model
 
@@ -68,6 +110,9 @@ class Identifier:
             self.threshold = float(json.loads(novelty_file.read_text())["threshold"])
         if self.reference is None:
             logger.warning("%s has no reference set: heads only (no novelty, neighbours or map)", model)
+        # Strand and marker check, as in classify (:mod:`barcodefm.inference.orientation`).
+        kmer = self.reference.kmer if self.reference is not None else None
+        self.profile = MarkerProfile.load(self.model_dir, references=kmer.sequences if kmer is not None else None)
         self.projection, self.explained = self._fit_map()
 
     @property
@@ -98,6 +143,7 @@ class Identifier:
             "novelty_threshold": self.threshold,
             "map_method": method,
             "max_length": self.max_length,
+            "orientation": self.profile is not None,
         }
 
     def reference_map(self, max_points: int = MAP_POINTS) -> dict | None:
@@ -128,17 +174,25 @@ class Identifier:
         on_batch: Callable[[int], None] | None = None,
         cancelled: Callable[[], bool] | None = None,
     ) -> list[dict]:
-        """One result per record, in order (see :func:`.results.row_cells` for their use).
+        """One result per record, in order (see :func:`.results.row_cells` for their use), named in
+        chunks of at most ``batch_size`` records (:class:`ChunkPlan`).
 
-        ``on_batch(n_done)`` is called after each batch; ``cancelled()`` is asked before each
+        ``on_batch(n_done)`` is called after each chunk; ``cancelled()`` is asked before each
         and raises :class:`Cancelled` when true."""
-        results: list[dict] = []
-        for start in range(0, len(records), batch_size):
+        lengths = [len(r["sequence"]) for r in records]
+        plan = ChunkPlan(lengths, batch_size)
+        results: list[dict | None] = [None] * len(records)
+        n_done = 0
+        for chunk in plan:
             if cancelled is not None and cancelled():
                 raise Cancelled
-            results += self._identify_batch(records[start : start + batch_size])
+            start = time.perf_counter()
+            for index, row in zip(chunk, self._identify_batch([records[i] for i in chunk])):
+                results[index] = row
+            plan.timed(sum(lengths[i] for i in chunk), time.perf_counter() - start)
+            n_done += len(chunk)
             if on_batch is not None:
-                on_batch(len(results))
+                on_batch(n_done)
         return results
 
     def _identify_batch(self, batch: Sequence[dict]) -> list[dict]:
@@ -148,6 +202,9 @@ class Identifier:
         from ..models.taxonomy import predict
 
         whole = [r["sequence"] for r in batch]  # the sequence-space votes read all of each barcode
+        oriented = None if self.profile is None else self.profile.orient(whole)
+        if oriented is not None:
+            whole = oriented.sequences
         cut = whole if self.max_length is None else [s[: self.max_length] for s in whole]
         enc = self.tokenizer(cut, padding=True, return_tensors="pt").to(self.device)
         neighbours = dist = xy = None
@@ -170,6 +227,12 @@ class Identifier:
                 # Ranks whose call lies outside the call above: with a cutoff, only those above it count.
                 "inconsistent": [self.ranks.index(r) for r in pred["inconsistent_ranks"]],
             }
+            if oriented is not None:
+                row["strand"] = oriented.strands[i]
+                row["marker_kmers"] = float(oriented.shared[i])
+                row["status"] = "identified" if oriented.on_marker[i] else "other_marker"
+                if not oriented.on_marker[i]:  # another marker: no name at any rank
+                    row.update(labels=[None] * len(self.ranks), probs=[0.0] * len(self.ranks), inconsistent=[])
             if self.has_novelty:
                 row["novelty"] = max(float(dist[i]), 0.0)
                 row["likely_novel"] = bool(dist[i] > self.threshold)

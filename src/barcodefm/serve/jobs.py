@@ -1,12 +1,14 @@
 """One worker runs the model; uploads wait their turn in a bounded queue.
 
-A job is one upload's clean records. :meth:`JobQueue.reserve` holds a place before the upload is
-even received, so a full queue answers "busy, retry" at once (:class:`Busy`) instead of taking
-more memory; the place becomes a job with :meth:`JobQueue.submit` or is given back with
-:meth:`JobQueue.release`. The worker thread takes jobs in order, reports progress per batch and
-stops between batches when a job is cancelled. Finished jobs keep their results for
-:data:`KEEP_SECONDS`, for the page and its download: the newest :data:`KEEP_FINISHED` of them, and
-no more than :data:`KEEP_ROWS` rows in all (memory stays bounded however many users come).
+A job is one upload's clean records. A full queue answers "busy, retry" at once
+(:meth:`JobQueue.check_room` raises :class:`Busy`) before an upload is received; once its body is
+in, :meth:`JobQueue.reserve` holds a place while its records are read (so an upload that is slow
+to arrive, or stalls, holds none), and the place becomes a job with :meth:`JobQueue.submit` or is
+given back with :meth:`JobQueue.release`. The worker thread takes jobs in order, reports progress
+per chunk of records and stops between chunks (about a second each) when a job is cancelled.
+Finished jobs keep their results for :data:`KEEP_SECONDS`, for the page and its download: the
+newest :data:`KEEP_FINISHED` of them, and no more than :data:`KEEP_ROWS` rows in all (memory stays
+bounded however many users come).
 Job ids are random tokens: one user cannot guess another's.
 """
 
@@ -20,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 
 from .identifier import Cancelled
+from .uploads import one_line
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +74,15 @@ class JobQueue:
         self._worker = threading.Thread(target=self._work, name="barcodefm-serve-worker", daemon=True)
         self._worker.start()
 
-    def reserve(self) -> None:
+    def check_room(self) -> None:
+        """:class:`Busy` when no place is free (nothing is held: :meth:`reserve` takes one)."""
         with self._lock:
             if len(self._waiting) + self._reserved >= self.max_waiting:
                 raise Busy(f"busy: {self.max_waiting} uploads are already waiting for the model; retry in a minute")
+
+    def reserve(self) -> None:
+        with self._lock:
+            self.check_room()  # the lock is reentrant (a Condition over an RLock)
             self._reserved += 1
 
     def release(self) -> None:
@@ -165,7 +173,8 @@ class JobQueue:
         except Exception as exc:  # a failed job must not stop the worker: report it and go on
             logger.exception("job %s failed", job.id[:6])
             with self._lock:
-                self._finish(job, FAILED, f"the model failed on this upload: {type(exc).__name__}: {exc}")
+                # The log has the traceback; the page gets the message's first line.
+                self._finish(job, FAILED, one_line(f"the model failed on this upload: {type(exc).__name__}: {exc}"))
             return
         with self._lock:
             job.rows, job.seconds = rows, time.perf_counter() - start

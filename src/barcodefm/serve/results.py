@@ -4,8 +4,9 @@ The worker stores each record's calls before any cutoff; the page's slider and t
 it afterwards, as ``barcodefm classify --min-prob`` does (:func:`barcodefm.models.taxonomy.predict`):
 from the first rank whose probability is below the cutoff downwards the cells are empty, and a
 rank's call counts against ``consistent`` only while it and the rank above are both reported.
-The TSV has the columns and number formats of ``barcodefm classify``'s output. The page's script
-(``static/app.js``, ``cutAt``) applies the same rule.
+The page's script (``static/app.js``, ``cutAt``) applies the same rule. The TSV has the columns and
+number formats of ``barcodefm classify``'s output, except that a text cell a spreadsheet would run
+as a formula (an id from a FASTA header such as ``=HYPERLINK(...)``) starts with an apostrophe.
 """
 
 from __future__ import annotations
@@ -21,28 +22,48 @@ def cut_at(probs: list[float], min_prob: float | None) -> int:
     return next((j for j, p in enumerate(probs) if p < min_prob), len(probs))
 
 
-def columns(ranks: list[str], novelty: bool) -> list[str]:
-    return ["id", *[c for r in ranks for c in (r, f"{r}_prob")], "consistent"] + (
-        ["novelty", "likely_novel"] if novelty else []
+def columns(ranks: list[str], novelty: bool, orientation: bool = False) -> list[str]:
+    from ..inference.orientation import ORIENTATION_COLUMNS  # here: the page starts without torch
+
+    return (
+        ["id"]
+        + (list(ORIENTATION_COLUMNS) if orientation else [])
+        + [c for r in ranks for c in (r, f"{r}_prob")]
+        + ["consistent"]
+        + (["novelty", "likely_novel"] if novelty else [])
     )
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _spreadsheet_safe(cell: str) -> str:
+    """``cell`` as a spreadsheet shows it, never runs it: a leading ``'`` before a formula's first
+    character (OWASP's CSV injection advice; the apostrophe is hidden by Excel and LibreOffice)."""
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 def row_cells(row: dict, min_prob: float | None, novelty: bool) -> list[str]:
     """One TSV row: ``row`` as :meth:`.identifier.Identifier.identify` gives it."""
-    reported = cut_at(row["probs"], min_prob)
-    cells = [row["id"]]
+    named = row.get("status") != "other_marker"  # another marker: no name, as classify writes it
+    reported = cut_at(row["probs"], min_prob) if named else 0
+    cells = [_spreadsheet_safe(row["id"])]  # the upload's own text
+    if "strand" in row:
+        cells += [row["strand"], f"{row['marker_kmers']:.4f}", row["status"]]
     for j, (label, prob) in enumerate(zip(row["labels"], row["probs"])):
-        cells += [label, f"{prob:.4f}"] if j < reported else ["", ""]
-    cells.append(str(all(j >= reported for j in row["inconsistent"])).lower())
+        cells += [_spreadsheet_safe(label or ""), f"{prob:.4f}"] if j < reported else ["", ""]
+    cells.append(str(all(j >= reported for j in row["inconsistent"])).lower() if named else "")
     if novelty:
-        cells += [f"{row['novelty']:.4f}", str(row["likely_novel"]).lower()]
+        cells += [f"{row['novelty']:.4f}", str(row["likely_novel"]).lower() if named else ""]
     return cells
 
 
-def table_tsv(rows: list[dict], ranks: list[str], min_prob: float | None, novelty: bool) -> str:
+def table_tsv(
+    rows: list[dict], ranks: list[str], min_prob: float | None, novelty: bool, orientation: bool = False
+) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-    writer.writerow(columns(ranks, novelty))
+    writer.writerow(columns(ranks, novelty, orientation))
     writer.writerows(row_cells(row, min_prob, novelty) for row in rows)
     return out.getvalue()
 

@@ -21,11 +21,19 @@ MAX_REJECTS_SHOWN = 1000  # rejected records listed (all are counted in the summ
 FORMATS = ("auto", "fasta", "tsv", "csv")
 
 
+def one_line(text: str, limit: int = 500) -> str:
+    """The first non-blank line of ``text``, spaces collapsed, at most ``limit`` characters: what a
+    client is told of an error (never a multi-line dump or a traceback)."""
+    first = next((line for line in str(text).splitlines() if line.strip()), "")
+    line = " ".join(first.split())
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
 class UploadError(Exception):
     """An upload that gives no job: ``status`` is the HTTP answer, ``rejects`` its rejected records."""
 
     def __init__(self, message: str, status: int = 400, rejects: list[dict] | None = None):
-        super().__init__(message)
+        super().__init__(one_line(message))
         self.status = status
         self.rejects = rejects or []
 

@@ -29,13 +29,15 @@ for _code, _base in enumerate(b"ACGT"):
     _BASE_CODE[_base] = _code
 
 
-def _count_chunk(sequences: list[str], k: int) -> sparse.csr_matrix:
+def kmer_codes(sequences: Sequence[str], k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, code) of every overlapping ``k``-mer of normalised ``sequences`` that holds no ``N``:
+    ``code`` indexes the ``4**k`` k-mers in lexicographic ACGT order, ``row`` is the sequence.
+    Vectorised over the concatenated sequences (no Python loop over bases)."""
     lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
     bases = _BASE_CODE[np.frombuffer("".join(sequences).encode("ascii"), dtype=np.uint8)]
     n_windows = bases.size - k + 1
-    shape = (len(sequences), 4**k)
     if n_windows <= 0:
-        return sparse.csr_matrix(shape, dtype=np.float32)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     # Window code by Horner's rule over k shifted views; N is counted separately.
     codes = np.zeros(n_windows, dtype=np.int64)
     for j in range(k):
@@ -47,7 +49,12 @@ def _count_chunk(sequences: list[str], k: int) -> sparse.csr_matrix:
     ends = np.cumsum(lengths)
     fits = np.arange(n_windows) + k <= ends[row]
     valid = fits & ~has_n
-    counts = sparse.coo_matrix((np.ones(int(valid.sum()), dtype=np.float32), (row[valid], codes[valid])), shape=shape)
+    return row[valid], codes[valid]
+
+
+def _count_chunk(sequences: list[str], k: int) -> sparse.csr_matrix:
+    row, codes = kmer_codes(sequences, k)
+    counts = sparse.coo_matrix((np.ones(row.size, dtype=np.float32), (row, codes)), shape=(len(sequences), 4**k))
     return counts.tocsr()  # sums duplicate (row, k-mer) entries
 
 

@@ -202,22 +202,26 @@ function renderTable() {
   const first = state.page * PAGE_ROWS, last = Math.min(rows.length, first + PAGE_ROWS);
   const body = [];
   for (let i = first; i < last; i++) {
-    const row = rows[i], cut = cutAt(row.probs, min);
-    const tr = el("tr", { "data-index": i }, el("td", { text: row.id }));
+    const row = rows[i], other = row.status === "other_marker";
+    const cut = other ? 0 : cutAt(row.probs, min); // another marker: no name at any rank
+    const id = el("td", { text: row.id + " " });
+    if (row.strand === "reverse") id.append(el("span", { class: "badge", text: "reverse strand" }));
+    if (other) id.append(el("span", { class: "badge bad", text: "not the model's marker" }));
+    const tr = el("tr", { "data-index": i }, id);
     if (i === state.selected) tr.className = "selected";
     ranks.forEach((rank, j) => {
       const reported = j < cut;
       const td = el("td", { class: reported ? "call" : "call blank" });
       td.style.borderLeftColor = reported ? colour(row.labels[j]) : "transparent";
-      td.append(el("span", { text: reported ? row.labels[j] : "—" }), el("span", { class: "p", text: fmt(row.probs[j]) }));
-      if (!reported) td.title = `below min-prob: ${row.labels[j]} (${fmt(row.probs[j])})`;
+      td.append(el("span", { text: reported ? row.labels[j] : "—" }), el("span", { class: "p", text: other ? "" : fmt(row.probs[j]) }));
+      if (!reported) td.title = other ? `shares ${fmt(row.marker_kmers)} of its 12-mers with the references` : `below min-prob: ${row.labels[j]} (${fmt(row.probs[j])})`;
       tr.append(td);
     });
     const consistent = isConsistent(row, cut);
-    tr.append(el("td", {}, consistent ? "yes" : el("span", { class: "badge bad", text: "no" })));
+    tr.append(el("td", {}, other ? "" : consistent ? "yes" : el("span", { class: "badge bad", text: "no" })));
     if (state.info.novelty) {
       const td = el("td", { text: row.novelty.toFixed(4) + " " });
-      if (row.likely_novel) td.append(el("span", { class: "badge", text: "likely novel" }));
+      if (row.likely_novel && !other) td.append(el("span", { class: "badge", text: "likely novel" }));
       tr.append(td);
     }
     if (row.neighbours) {
