@@ -572,20 +572,22 @@ def markdown(reports: dict, command: str, threads: int, blast_sample: int | None
 
 
 CARD_HEADING = "## Measured against the classic tools"
+
+
 README_START, README_END = "<!-- bundled:start -->", "<!-- bundled:end -->"
 
 
-def update_readme(readme: Path, text: str) -> None:
-    """Replace the README's block between the bundled markers (headings one level down, plot paths
-    relative to the README)."""
+def update_readme(readme: Path, text: str, start: str = README_START, end: str = README_END) -> None:
+    """Replace the README's block between the ``start`` and ``end`` markers with ``text`` (without
+    its title; headings one level down, plot paths relative to the README)."""
     body = text.split("\n", 2)[2].strip()  # without the title
     body = body.replace("\n### ", "\n#### ").replace("\n## ", "\n### ")
     body = body.replace("](", "](benchmarks/results/").replace("](benchmarks/results/http", "](http")
     old = readme.read_text()
-    if README_START not in old:
-        raise ValueError(f"{readme} has no {README_START} ... {README_END} markers")
-    before, rest = old.split(README_START, 1)
-    readme.write_text(f"{before}{README_START}\n{body}\n{README_END}{rest.split(README_END, 1)[1]}")
+    if start not in old:
+        raise ValueError(f"{readme} has no {start} ... {end} markers")
+    before, rest = old.split(start, 1)
+    readme.write_text(f"{before}{start}\n{body}\n{end}{rest.split(end, 1)[1]}")
 
 
 def update_card(card: Path, name: str, text: str) -> None:

@@ -422,6 +422,9 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--update-readme", action="store_true", help="put the tables at the head of the README's Results"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     sys.path.insert(0, str(HERE))  # bundled_models' SINTAX ranks
@@ -437,6 +440,10 @@ def main(argv=None) -> int:
     (out / "real_input.md").write_text(text)
     plot(reports, out / "real_input.png")
     print(text)
+    if args.update_readme:
+        from bundled_models import update_readme
+
+        update_readme(REPO / "README.md", text, "<!-- real-input:start -->", "<!-- real-input:end -->")
     return 0
 
 

@@ -142,7 +142,13 @@ def test_overwrite_keeps_the_old_output_until_the_run_succeeds(fasta, tiny_taxon
     assert f"{partial} exists: pass --resume" in error_line(capsys)
     assert main([*argv, "--rejects", str(rejects), "--resume"]) == 0  # continues the replacement
     assert out.read_text() == expected and rejects.read_text() == expected_rejects
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.tsv", "q.fasta", "rejects.tsv"]
+    # the run's provenance record beside it, none of the replacement's
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "calls.provenance.json",
+        "calls.tsv",
+        "q.fasta",
+        "rejects.tsv",
+    ]
 
 
 def test_a_failed_overwrite_leaves_the_old_output(fasta, tiny_taxonomy_dir, tmp_path, capsys):
@@ -182,7 +188,7 @@ def test_write_order_leaves_no_temporary_file(fasta, tiny_taxonomy_dir, tmp_path
     inode = os.stat(out).st_ino
     assert main(["classify", str(fasta), "--model", str(tiny_taxonomy_dir), "-o", str(out), "--overwrite"]) == 0
     assert os.stat(out).st_ino != inode  # renamed into place, not truncated and rewritten
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.tsv", "q.fasta"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.provenance.json", "calls.tsv", "q.fasta"]
 
 
 def test_an_interrupted_new_output_is_continued_by_resume(fasta, tiny_taxonomy_dir, tmp_path, capsys):

@@ -10,6 +10,7 @@ so that a test run does not rewrite a tracked file).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import time
 from pathlib import Path
@@ -126,12 +127,19 @@ def test_the_page_end_to_end(browser, tmp_path):
     while not saved.is_file() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert saved.read_text() == httpx.get(href).text
-    assert saved.read_text().splitlines()[0].startswith("id\tstrand\tmarker_kmers\tstatus\torder\torder_prob\tfamily")
+    header = saved.read_text().splitlines()[0]
+    assert header.startswith("id\tstrand\tmarker_kmers\tstatus\torder\torder_prob\tfamily")
+    assert header.endswith("\tconsistent\tnearest_reference\tnearest_identity\tnearest_by\tnovelty\tlikely_novel")
 
     # The nearest references of a clicked row; the map and the confidence chart are drawn.
     driver.find_elements(By.CSS_SELECTOR, "#calls tbody tr")[3].click()  # the slider redrew the rows
     wait.until(lambda d: _text(d, "neighbours-of") == f"of {records[3]['id']}")
     assert len(driver.find_elements(By.CSS_SELECTOR, "#neighbours tbody tr")) == 5
+    refs = [
+        tr.find_elements(By.CSS_SELECTOR, "td")[1].text
+        for tr in driver.find_elements(By.CSS_SELECTOR, "#neighbours tbody tr")
+    ]
+    assert all(re.fullmatch(r"[A-Z0-9]+-\d{2}", ref) for ref in refs)  # BOLD process ids, as BLAST would name them
     painted = driver.execute_script(
         "const c = document.getElementById('map'); const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;"
         "let n = 0; for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++; return n;"

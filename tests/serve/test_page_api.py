@@ -5,6 +5,7 @@ server keeps running."""
 from __future__ import annotations
 
 import gzip
+import re
 
 import pytest
 from serve_helpers import BAD_RECORDS, bundled_server, fasta, httpx, sample_records, upload, wait_for_job
@@ -40,6 +41,10 @@ def test_good_records_are_identified_and_bad_ones_listed_with_their_reason(finis
         assert len(row["labels"]) == 5 and all(0.0 <= p <= 1.0 for p in row["probs"])
         assert len(row["neighbours"]) == 5 and len(row["xy"]) == 2
         assert 0.0 <= row["neighbours"][0]["identity"] <= 1.0
+        # References by their own ids (BOLD process ids), the nearest by alignment identity.
+        assert all(re.fullmatch(r"[A-Z0-9]+-\d{2}", n["ref"]) for n in row["neighbours"])
+        assert re.fullmatch(r"[A-Z0-9]+-\d{2}", row["nearest_reference"]) and row["nearest_by"] == "alignment"
+        assert 0.0 <= row["nearest_identity"] <= 1.0
         if record["split"] == "test":  # species the model was trained on: the order is right
             assert row["labels"][0] == record["order"]
     # Species never seen in training lie farther from every reference than the seen ones.
@@ -65,6 +70,7 @@ def test_download_is_the_table_barcodefm_classify_writes(served, client, finishe
     out = tmp_path / "calls.tsv"
     classify_module.classify_file(served.identifier.model_dir, source, out, min_prob=min_prob, device="cpu")
     assert download.text == out.read_text()
+    assert "\tconsistent\tnearest_reference\tnearest_identity\tnearest_by\tnovelty\t" in download.text.splitlines()[0]
 
 
 def test_pasted_sequences_one_per_line(served, client):

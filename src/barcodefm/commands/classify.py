@@ -34,7 +34,8 @@ def add_arguments(p):
         "--output",
         required=True,
         help="output TSV (never the input; text cells spreadsheet-safe: a cell that a spreadsheet would read "
-        "as a formula starts with ')",
+        "as a formula starts with '); beside it OUTPUT.provenance.json (calls.tsv -> calls.provenance.json) "
+        "records the model, its weights hash, versions, thresholds, options, times and counts",
     )
     p.add_argument(
         "--min-prob",
@@ -50,7 +51,8 @@ def add_arguments(p):
         action="store_true",
         help="continue an interrupted run (after Ctrl-C, a kill or a read error): keep the rows of OUTPUT, or of "
         "OUTPUT.partial that an interrupted --overwrite left, and classify the records after them (a torn last "
-        "row is redone)",
+        "row is redone); refused when OUTPUT.provenance.json says its rows were made with other weights or "
+        "another --min-prob, --max-length, --index or --index-k",
     )
     p.add_argument(
         "--overwrite",
@@ -106,12 +108,20 @@ def model_and_input(args, parser_name: str = "classify") -> tuple[str, str]:
 def run(args) -> int:
     from ..inputs import require_barcode_file
     from ..outputs import claim_outputs
+    from ..provenance import provenance_path
     from .common import file_run_options, skipped_records_note
 
     model_dir, input_path = model_and_input(args)
     # Before importing torch and transformers (seconds): a typo or a clash of outputs fails at once.
     require_barcode_file(input_path)
-    claim_outputs(args.output, input_path, args.rejects, overwrite=args.overwrite, resume=args.resume)
+    claim_outputs(
+        args.output,
+        input_path,
+        args.rejects,
+        overwrite=args.overwrite,
+        resume=args.resume,
+        also=[provenance_path(args.output)],
+    )
     from ..inference.classify import classify_file
 
     summary = classify_file(
@@ -122,6 +132,7 @@ def run(args) -> int:
         max_length=args.max_length,
         index=args.index,
         index_k=args.index_k,
+        model_name=args.model if args.model is not None else args.paths[0],
         **file_run_options(args),
     )
     n = summary["classified"]

@@ -5,9 +5,13 @@ For each query the ``k`` nearest references vote, each weighted by ``exp((s - s_
 vote runs down the ranks: once a rank is called, only the neighbours inside that taxon (or without
 a label there) vote at the ranks below, so the calls form one lineage.
 
-The combined call is the same walk over the mean of two distributions per rank: the index's vote
-and the model's call (its label with its probability). A rank the model does not know is the
-index's alone, and the other way round. ``min_prob`` (SINTAX-style) then empties the combined call
+The index's vote counts as much as its nearest voting reference is close (:class:`Closeness`:
+the share of queries whose nearest reference at that similarity carried their label, measured by
+the model far from its own references), so a library of one family does not name everything that
+family: a query far from every reference of the index keeps the model's call. The combined call is
+the same walk over the weighted mean of two distributions per rank: the model's call (its label
+with its probability, weight 1) and the index's vote (weight ``w``). A rank the model does not know
+is the index's alone, its probability scaled by ``w``; a rank the index does not hold is the model's. ``min_prob`` (SINTAX-style) then empties the combined call
 from the first rank below it downwards.
 
 Ties (shares within :data:`TIE_TOLERANCE`, e.g. an index sure of one label and a model sure of
@@ -25,6 +29,34 @@ import numpy as np
 from .reference_index import ReferenceIndex
 
 TEMPERATURE = 0.01
+
+
+class Closeness:
+    """How much an index's vote counts at each rank, from the cosine similarity of its nearest
+    voting reference: the share of queries whose nearest reference at that similarity carried
+    their label, measured by the model's own calibration far from its references (the model
+    folder's ``identification.json``, ``index_vote_weight``: records as they come and records of
+    species, genera, families left out of the model, weighted equally). A folder without it (made
+    before it existed) weighs every vote 1, as before."""
+
+    def __init__(self, tables: dict[str, dict] | None):
+        self.tables = tables or {}
+
+    @classmethod
+    def of(cls, model_dir: str | Path) -> Closeness:
+        import json
+
+        path = Path(model_dir) / "identification.json"
+        info = json.loads(path.read_text()) if path.is_file() else {}
+        return cls(info.get("index_vote_weight"))
+
+    def weight(self, rank: str, similarity: float) -> float:
+        table = self.tables.get(rank)
+        if table is None:
+            return 1.0
+        return float(np.interp(similarity, table["score_points"], table["probabilities"]))
+
+
 DEFAULT_K = 10
 TIE_TOLERANCE = 1e-6  # shares this close are a tie: float rounding must not pick the call
 
@@ -47,9 +79,11 @@ def lineage_call(
     sims: np.ndarray,
     rows: np.ndarray,
     model_call: dict[str, tuple[str | None, float]] | None = None,
+    closeness: Closeness | None = None,
 ) -> dict[str, tuple[str | None, float]]:
     """rank -> (label or None, probability) for one query with neighbours ``(sims, rows)``: the
-    index's vote walked down ``ranks``, averaged with ``model_call`` (rank -> (label, prob)) when given."""
+    index's vote walked down ``ranks``, weighted by how close its nearest voting reference is
+    (``closeness``; None: weight 1) and combined with ``model_call`` (rank -> (label, prob)) when given."""
     valid = rows >= 0
     sims, rows = sims[valid], rows[valid]
     nearest_first = np.argsort(-sims, kind="stable")  # FAISS's order; also for callers' own arrays
@@ -58,12 +92,15 @@ def lineage_call(
     out = {}
     for rank in ranks:
         dist = _vote(index, rank, sims, rows, alive) if rank in index.codes else {}
+        w = closeness.weight(rank, sims[alive].max(initial=-1.0)) if closeness is not None and dist else 1.0
         label, prob = (model_call or {}).get(rank, (None, 0.0))
-        if label is not None and dist:  # the mean of the two distributions
-            dist = {name: share / 2 for name, share in dist.items()}
-            dist[label] = dist.get(label, 0.0) + prob / 2
+        if label is not None and dist:  # the model's call and the index's vote, weighted 1 : w
+            dist = {name: share * w / (1 + w) for name, share in dist.items()}
+            dist[label] = dist.get(label, 0.0) + prob / (1 + w)
         elif label is not None:
             dist = {label: prob}
+        else:  # the index's alone: as sure as its nearest voting reference is close
+            dist = {name: share * w for name, share in dist.items()}
         if not dist:
             out[rank] = (None, 0.0)
             continue
@@ -116,6 +153,7 @@ class IndexCalls:
         self.index = ReferenceIndex.load(index_dir)
         self.index.check_model(model_dir)
         self.k, self.min_prob = k, min_prob
+        self.closeness = Closeness.of(model_dir)
         known = set(model_ranks) | set(self.index.ranks)
         self.ranks = [r for r in RANKS if r in known] + [r for r in model_ranks if r not in RANKS]
         self.columns = (
@@ -131,9 +169,10 @@ class IndexCalls:
         sims, rows = self.index.search(embeddings, self.k)
         cells = []
         for query_sims, query_rows, pred in zip(sims, rows, preds):
-            own = lineage_call(self.index, self.index.ranks, query_sims, query_rows)
+            own = lineage_call(self.index, self.index.ranks, query_sims, query_rows, closeness=self.closeness)
             model_call = {r: (pred["labels"].get(r), pred["probs"].get(r, 0.0)) for r in pred["labels"]}
-            combined = cut_at(lineage_call(self.index, self.ranks, query_sims, query_rows, model_call), self.min_prob)
+            combined = lineage_call(self.index, self.ranks, query_sims, query_rows, model_call, self.closeness)
+            combined = cut_at(combined, self.min_prob)
             row = []
             for r in self.index.ranks:
                 row += _cell(own[r])
@@ -171,6 +210,7 @@ def identify(
 
     from ..factory import load_model, load_tokenizer
     from ..inference.classify import trained_max_length
+    from ..inference.orientation import Strands
     from ..models.taxonomy import predict
     from ..registry import resolve_model
 
@@ -180,9 +220,10 @@ def identify(
     spec = network.taxonomy.spec if hasattr(network, "taxonomy") else None
     calls = IndexCalls(index, model_dir, list(spec.ranks) if spec else [], k=k, min_prob=min_prob)
     max_length = trained_max_length(model_dir)
+    strands = Strands.of(model_dir)  # each barcode on the model's strand, as classify reads it
     out = []
     for start in range(0, len(sequences), batch_size):
-        batch = [s[:max_length] for s in sequences[start : start + batch_size]]
+        batch = [s[:max_length] for s in strands(sequences[start : start + batch_size])]
         enc = tokenizer(batch, padding=True, return_tensors="pt")
         with torch.no_grad():
             emb = network.embed(enc["input_ids"], enc["attention_mask"]).float()
@@ -201,11 +242,13 @@ def identify(
                 for s, i in zip(query_sims, query_rows)
                 if i >= 0
             ]
-            combined = lineage_call(calls.index, calls.ranks, query_sims, query_rows, model_call)
+            combined = lineage_call(calls.index, calls.ranks, query_sims, query_rows, model_call, calls.closeness)
             out.append(
                 {
                     "nearest": nearest,
-                    "index_call": lineage_call(calls.index, calls.index.ranks, query_sims, query_rows),
+                    "index_call": lineage_call(
+                        calls.index, calls.index.ranks, query_sims, query_rows, closeness=calls.closeness
+                    ),
                     "model_call": model_call,
                     "combined_call": cut_at(combined, min_prob),
                 }

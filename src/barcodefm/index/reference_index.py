@@ -75,17 +75,19 @@ class _Embedder:
     def __init__(self, model_dir, reading: Reading):
         from ..factory import _config_dict, load_model, load_tokenizer
         from ..inference.classify import trained_max_length
+        from ..inference.orientation import Strands
 
         self.tokenizer = load_tokenizer(model_dir, trust_remote_code=reading.trust_remote_code)
         self.model = load_model(model_dir, "AutoModel", trust_remote_code=reading.trust_remote_code).eval()
         self.model.to(process_device(reading.device))
         self.max_length = trained_max_length(model_dir)
         self.pooling = getattr(self.model.config, "pooling", None) or _config_dict(model_dir).get("pooling")
+        self.strands = Strands.of(model_dir)  # references are embedded on the model's strand, as queries
 
     def __call__(self, sequences: list[str]) -> np.ndarray:
         import torch
 
-        cut = [s[: self.max_length] for s in sequences]
+        cut = [s[: self.max_length] for s in self.strands(sequences)]
         with torch.no_grad():
             return self.model.embed_sequences(cut, self.tokenizer, batch_size=len(cut)).numpy()
 
@@ -274,7 +276,7 @@ def build_index(
     ``torchrun`` / ``accelerate launch`` each process embeds its own shards; the first writes the
     index. Returns the index's ``index.json`` content (on every process: read back after the build).
     """
-    from ..outputs import OutputExistsError, claim_output
+    from ..outputs import OutputClashError, OutputExistsError, claim_output
     from ..registry import resolve_model
     from .model_identity import weights_sha256
 
@@ -282,7 +284,10 @@ def build_index(
     output = Path(output)
     if resume and (output / INDEX_FILE).is_file():
         raise OutputExistsError(f"{output} is a finished index: add references with `barcodefm index add`")
-    claim_output(output, overwrite=overwrite, resume=resume)
+    claim_output(output, overwrite=overwrite, resume=resume, inputs=references)
+    inside = [str(p) for p in references if Path(p).resolve().is_relative_to(output.resolve())]
+    if inside:  # --overwrite empties the folder first: it must not hold what is read
+        raise OutputClashError(f"the index folder {output} holds the reference file {inside[0]}: choose another -o")
     reading = Reading(**reading)
     readers = _readers(references, reading)
     _check_labelled(readers, allow_unlabelled)
@@ -313,6 +318,7 @@ def build_index(
         check_plan(output / SHARDS_DIR, plan | {"inputs": [str(Path(p).resolve()) for p in references]})
     barrier()  # the output is checked before any process writes to it
     n = _embed_references(output, readers, embedder, ranks, batch_size=batch_size, shard_size=shard_size, first_shard=0)
+    embedder.strands.log()
     barrier()
     if is_main_process():
         if not n:
@@ -383,6 +389,7 @@ def add_to_index(
     n = _embed_references(
         folder, readers, embedder, all_ranks, batch_size=batch_size, shard_size=info["shard_size"], first_shard=first
     )
+    embedder.strands.log()
     barrier()
     if is_main_process():
         previous = dict(info)

@@ -46,6 +46,7 @@ def embed_file_in_shards(
     device: str | None = None,
     shard_size: int | None = None,
     overwrite: bool = False,
+    strands=None,
 ) -> dict:
     """:func:`barcodefm.inference.embed.embed_file`'s work, split across the launched processes.
 
@@ -83,7 +84,11 @@ def embed_file_in_shards(
 
     def embed(sequences: list[str]) -> np.ndarray:
         vectors = model.embed_sequences(
-            sequences, tokenizer, batch_size=len(sequences), pooling=pooling, max_length=max_length
+            strands(sequences) if strands is not None else sequences,
+            tokenizer,
+            batch_size=len(sequences),
+            pooling=pooling,
+            max_length=max_length,
         )
         return vectors.numpy()
 

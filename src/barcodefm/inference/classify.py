@@ -6,11 +6,16 @@ the label column being the run's ``--label-column``, ``species`` by default).
 Columns: ``id``; per rank ``<rank>`` and ``<rank>_prob``; ``consistent`` (every predicted child
 belongs to the predicted parent); ``novelty`` (how unlike the training barcodes the
 query is: the folder's novelty score, :mod:`.novelty`) and ``likely_novel`` (above the folder's
-threshold) when the model folder carries a novelty reference. With
+threshold) when the model folder carries a novelty reference; with a reference set, before them,
+the evidence of each call: ``nearest_reference``, ``nearest_identity``, ``nearest_by`` (the
+nearest training reference by its own id, its alignment identity to the query and how it was
+found: :mod:`.nearest`), for records of another marker too. With
 ``min_prob`` the assignment stops at the first rank below it (SINTAX-style): those cells are
 empty rather than a guess. Rows are written and flushed batch by batch, one per kept record in
 input order (a repeated id gets a row each time); ``resume=True`` keeps an existing output and
-continues after its last complete row (by record position, checking the ids match).
+continues after its last complete row (by record position, checking the ids match). Beside the
+table, ``OUT.provenance.json`` records the run: model and weights hash, versions, thresholds,
+options, times and counts (:mod:`barcodefm.provenance`).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from __future__ import annotations
 import csv
 import json
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -28,8 +34,10 @@ from ..data.writers import from_spreadsheet_safe, spreadsheet_safe
 from ..inputs import require_barcode_file
 from ..models.taxonomy import predict
 from ..outputs import Interrupted, claim_outputs, partial_path
+from ..provenance import provenance_path
 from .batching import iter_batches
 from .kmer_reference import MAX_VOTE_BASES
+from .nearest import NEAREST_COLUMNS, nearest_cells, nearest_references, reference_records, vote_sequences
 from .novelty import NOVELTY_FILE, NoveltyScore, index_distance_threshold, load_novelty_reference, nearest_distance
 from .orientation import ORIENTATION_COLUMNS, MarkerProfile
 from .progress import Progress, reader_total
@@ -76,6 +84,16 @@ def _done_rows(path: Path) -> tuple[list[str], list[str]]:
     return header or [], ids
 
 
+def _table_counts(path: Path) -> dict:
+    """Records read on the reverse strand and of another marker in a finished output."""
+    n_reverse = n_other = 0
+    with open(path, encoding="utf-8", newline="") as f:
+        for row in csv.DictReader(f, delimiter="\t"):
+            n_reverse += row.get("strand") == "reverse"
+            n_other += row.get("status") == "other_marker"
+    return {"reverse_strand": n_reverse, "other_marker": n_other}
+
+
 class _RowWriter:
     """The output TSV, opened at the first row: a run that fails before classifying anything
     (an empty or unreadable input) leaves no file behind, and an output it was to replace intact.
@@ -85,10 +103,11 @@ class _RowWriter:
     over it once every record is classified: a run that fails or is interrupted leaves the old
     output as it was and its finished rows in ``OUT.partial``, which ``--resume`` continues (and
     ``--overwrite`` starts again). Cells are written spreadsheet-safe. Ctrl-C ends the run with
-    :class:`~barcodefm.outputs.Interrupted` (how many rows the file holds, and where)."""
+    :class:`~barcodefm.outputs.Interrupted` (how many rows the file holds, and where).
+    ``on_open(path)`` is called when the rows file opens, with the path the rows go to."""
 
-    def __init__(self, path: Path, header: list[str], append: bool):
-        self.final, self.header, self.append = path, header, append
+    def __init__(self, path: Path, header: list[str], append: bool, on_open: Callable[[Path], None] | None = None):
+        self.final, self.header, self.append, self.on_open = path, header, append, on_open
         partial = partial_path(path)
         # Continuing: where _done_rows found the finished rows. Starting: beside an old output.
         self.path = partial if (partial.exists() if append else path.exists()) else path
@@ -98,18 +117,27 @@ class _RowWriter:
     def claim(
         output: str | Path, input_path: str | Path, rejects_path, overwrite: bool, resume: bool
     ) -> tuple[Path, Path | None]:
-        """The output rule for ``output`` and the rejects file (:func:`~barcodefm.outputs.claim_outputs`)."""
-        output, rejects_path = claim_outputs(output, input_path, rejects_path, overwrite=overwrite, resume=resume)
+        """The output rule for ``output``, its provenance record and the rejects file
+        (:func:`~barcodefm.outputs.claim_outputs`)."""
+        output, rejects_path = claim_outputs(
+            output, input_path, rejects_path, overwrite=overwrite, resume=resume, also=[provenance_path(output)]
+        )
         partial = partial_path(output)
         if resume and not output.exists() and partial.exists():
             partial.replace(output)  # an interrupted replacement whose old output is gone: its rows are the output
+            sidecar = provenance_path(output)
+            if partial_path(sidecar).exists():
+                partial_path(sidecar).replace(sidecar)
         return output, rejects_path
 
     def writerow(self, row: list[str]) -> None:
         if self._file is None:
             if self.path == self.final:  # a new output supersedes the rows of an older replacement
                 partial_path(self.final).unlink(missing_ok=True)
+                partial_path(provenance_path(self.final)).unlink(missing_ok=True)
             self._file = open(self.path, "a" if self.append else "w", encoding="utf-8", newline="")
+            if self.on_open is not None:
+                self.on_open(self.path)
             self._writer = csv.writer(self._file, delimiter="\t", lineterminator="\n")
             if not self.append:
                 self._writer.writerow(self.header)
@@ -182,6 +210,7 @@ def classify_file(
     trust_remote_code: bool = False,
     index: str | Path | None = None,
     index_k: int = 10,
+    model_name: str | None = None,
 ) -> dict:
     """Classify every barcode of ``input_path`` into ``output`` (TSV, flushed per batch).
 
@@ -198,15 +227,62 @@ def classify_file(
     first rows must be the ones it holds), replaced with ``overwrite``, and refused otherwise.
     ``trust_remote_code`` lets a folder that is not a barcodefm model run its own code
     (barcodefm's own folders always load with the installed classes).
+
+    ``OUT.provenance.json`` (:mod:`barcodefm.provenance`) records the run; ``model_name``: the
+    model as the user named it (default: ``model_dir``). With ``resume``, rows made with other
+    weights or other ``min_prob``, ``max_length``, ``index`` or ``index_k`` are refused.
     """
+    from .. import provenance
     from ..factory import load_model, load_tokenizer
 
+    started = provenance.now()
     require_barcode_file(input_path)  # before the model loads: a typo should fail at once
     output, rejects_path = _RowWriter.claim(output, input_path, rejects_path, overwrite=overwrite, resume=resume)
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
+    given = {
+        "min_prob": min_prob,
+        "max_length": max_length,
+        "batch_size": batch_size,
+        "device": device,
+        "format": format,
+        "marker": marker,
+        "rejects": None if rejects_path is None else str(rejects_path),
+        "index": None if index is None else str(Path(index).resolve()),
+        "index_k": index_k,
+        "resume": resume,
+        "overwrite": overwrite,
+        "trust_remote_code": trust_remote_code,
+    }
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 base, got {max_length}")
+    run_record = {
+        "command": "barcodefm classify",
+        "output": str(output.resolve()),
+        "model": provenance.model_record(model_name, model_dir),
+        "input": {"path": str(Path(input_path).resolve()), "sha256": provenance.file_sha256(input_path)},
+        "versions": provenance.versions(),
+        "options": given,
+        # what the rows depend on besides the weights: --resume refuses other values
+        "result_options": {
+            "min_prob": min_prob,
+            "max_length": max_length,
+            "index": given["index"],
+            "index_k": None if index is None else index_k,
+        },
+        "started": started,
+        "resumed": [],
+        "finished": None,
+    }
+    continuing = resume and (output.exists() or partial_path(output).exists())
+    if continuing:  # read back before any work: the rows must be this model's with these options
+        stored = provenance.read(output)
+        if stored is None:
+            logger.warning("%s has no provenance record: cannot check it was made with this model", output)
+        else:
+            provenance.check_resume(stored, run_record, output)
+            run_record["started"] = stored.get("started", started)
+            run_record["resumed"] = [*stored.get("resumed", []), started]
     tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     label = sequence_classifier_label(model_dir)  # a species classifier: one label per barcode
     auto_class = "AutoModel" if label is None else "AutoModelForSequenceClassification"
@@ -243,6 +319,7 @@ def classify_file(
             reference.k,
             reference.embeddings.shape[0],
         )
+        reference_ids, reference_sequences = reference_records(reference, model_dir)
     # Strand and marker check from the folder's reference barcodes (none: records read as given).
     profile = MarkerProfile.load(
         model_dir, references=reference.kmer.sequences if reference and reference.kmer else None
@@ -257,6 +334,8 @@ def classify_file(
         logger.warning("%s has no novelty reference: the novelty columns are left out", model_dir)
     columns = ["id"] + ([] if profile is None else list(ORIENTATION_COLUMNS))
     columns += [c for r in ranks for c in (r, f"{r}_prob")] + ([] if label else ["consistent"])
+    if reference is not None:
+        columns += NEAREST_COLUMNS
     if novelty is not None:
         columns += ["novelty", "likely_novel"]
     index_calls = None
@@ -272,12 +351,28 @@ def classify_file(
         if header and header != columns:
             raise ValueError(
                 f"{output} has other columns than this model writes ({', '.join(header)}): it was "
-                "written by another model; pass --overwrite to start it again"
+                "written by another model or barcodefm version; pass --overwrite to start it again"
             )
         logger.info("resuming: %d records already classified", len(done))
+    run_record["thresholds"] = {
+        "min_prob": run_record["result_options"]["min_prob"],
+        "max_length": max_length,
+        "novelty_threshold": None if novelty is None else novelty[1].get("threshold"),
+        "index_distance_threshold": index_threshold if index_calls is not None else None,
+        "marker_check": None
+        if profile is None
+        else {"marker": profile.marker, "k": profile.k, "min_shared_kmers": profile.threshold},
+        "rules": None if reference is None else reference.rules,
+    }
+    run_record["columns"] = columns
+    sidecar = provenance_path(output)
+
+    def record_unfinished(rows: Path) -> None:  # beside the rows: what --resume reads back
+        provenance.write(sidecar if rows == output else partial_path(sidecar), run_record)
+
     progress = Progress("classifying", "classified", total=reader_total(reader))  # bar, or log lines
     n_new = n_cut = n_long = n_reverse = n_other = 0
-    with _RowWriter(output, columns, append=bool(done)) as writer:
+    with _RowWriter(output, columns, append=bool(done), on_open=record_unfinished) as writer:
         for batch in iter_batches(reader, batch_size, done=done, output=output):
             sequences = whole = [r["sequence"] for r in batch]  # the sequence-space votes read all of it
             n_long += sum(len(seq) > MAX_VOTE_BASES for seq in sequences)
@@ -302,8 +397,13 @@ def classify_file(
                         )
                 elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
-                    combined, evidence = reference.identify(probs, emb, whole)
+                    queries = vote_sequences(reference, whole)
+                    found = reference.find(emb, queries)  # once: the votes and the nearest reference
+                    combined, evidence = reference.identify(probs, emb, whole, found=found)
                     preds = predict(as_logits(combined), spec, min_prob=min_prob)
+                    nearest = nearest_references(
+                        found, queries, reference_ids, reference_sequences, reference.align_identity
+                    )
                 else:
                     out = model(**enc)
                     preds = model.predict_from_logits(out.logits, min_prob=min_prob)
@@ -329,6 +429,8 @@ def classify_file(
                     row += [call or "", "" if call is None else f"{pred['probs'][rank]:.4f}"]
                 if label is None:
                     row.append(str(pred["consistent"]).lower() if named else "")
+                if reference is not None:  # evidence: another marker's record gets it too
+                    row += nearest_cells(nearest[i])
                 if novelty is not None:
                     row += [f"{max(float(dist[i]), 0.0):.4f}", str(bool(novel[i])).lower() if named else ""]
                 if index_calls is not None:
@@ -362,6 +464,14 @@ def classify_file(
             max_length,
             max_length,
         )
+    counts = {"classified": n_new + len(done), "rejected": reader.rejects.total}
+    if done:  # a resumed run: counted on the whole table
+        counts |= _table_counts(output)
+    else:
+        counts |= {"reverse_strand": n_reverse, "other_marker": n_other}
+    run_record.update(finished=provenance.now(), counts=counts)
+    provenance.write(sidecar, run_record)
+    partial_path(sidecar).unlink(missing_ok=True)
     return {
         "classified": n_new + len(done),
         "new": n_new,
@@ -371,4 +481,5 @@ def classify_file(
         "max_length": max_length,
         "skipped_records": reader.rejects.total,
         "rejects": reader.rejects.summary() if reader.rejects.total else "",
+        "provenance": str(sidecar),
     }

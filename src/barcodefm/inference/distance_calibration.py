@@ -37,6 +37,7 @@ import torch
 from .call_confidence import _logit, with_call_probability
 
 SUPPORT_SOURCES = {"align": "align", "kmer": "kmer", "reference": "embedding"}  # search -> feature name
+SUPPORT_FEATURES = ("align", "kmer", "embedding", "agreement")
 FOLDS = 5
 MIN_RECORDS = 50
 
@@ -46,7 +47,9 @@ def support_evidence(
 ) -> dict[str, np.ndarray]:
     """Per search in ``found`` ({source: (similarities, reference indices)}, most similar first),
     the similarity of the nearest neighbour whose label (``labels``: one per reference, -1 unknown)
-    is the query's call (``calls``); the last neighbour's where none is."""
+    is the query's call (``calls``); the last neighbour's where none is. And ``agreement``: the share
+    of the sequence-space neighbours (aligned, else k-mer) that carry the call (a barcode of a known
+    genus has congeners all around it; one of a new genus has neighbours of several)."""
     out = {}
     for source, (sims, idx) in found.items():
         if source not in SUPPORT_SOURCES or sims.shape[1] == 0:
@@ -56,6 +59,10 @@ def support_evidence(
             carries.any(dim=1), carries.float().argmax(dim=1), torch.full_like(calls, sims.shape[1] - 1)
         )
         out[SUPPORT_SOURCES[source]] = sims.gather(1, first[:, None])[:, 0].double().numpy()
+    sequence_search = next((s for s in ("align", "kmer") if s in found and found[s][1].shape[1]), None)
+    if sequence_search is not None:
+        idx = found[sequence_search][1]
+        out["agreement"] = (labels[idx] == calls[:, None]).double().mean(dim=1).numpy()
     return out
 
 
@@ -138,7 +145,7 @@ class DistanceCalibration:
 
 # The share of the fit's weight on the records as they come (seen species, novel species); the
 # groups left out at a rank share the rest. Tried in turn, most weight on the novel groups first.
-IN_DISTRIBUTION_SHARES = (0.5, 0.8, 0.9)
+IN_DISTRIBUTION_SHARES = (0.5, 0.8, 0.9, 0.95, 0.98)
 # How much worse the calibration error of each group of records as they come (seen species, novel
 # species) may get, cross-validated, for a rank's fit to be kept: the price of honest probabilities
 # far from the references.
@@ -203,7 +210,7 @@ def choose_distance_calibration(
     kept_fits, report = {}, {}
     for rank, r in rows.items():
         p, right, groups = np.asarray(r["p"], float), np.asarray(r["right"], bool), np.asarray(r["group"])
-        features = [f for f in SUPPORT_SOURCES.values() if f in r]
+        features = [f for f in SUPPORT_FEATURES if f in r]
         in_distribution = np.isin(groups, ["seen", f"novel {lowest}"])
         entry = {"n": int(len(p)), "groups": {str(g): int((groups == g).sum()) for g in np.unique(groups)}}
         report[rank] = entry
@@ -263,7 +270,7 @@ def calibration_rows(
     combined, _ = reference.identify(heads, embeddings, sequences, found=found)
     runs = [(np.arange(len(sequences)), combined, found, reference, np.where(novel, "novel " + ranks[-1], "seen"))]
     for level in ranks[:-1]:
-        for records, fold_combined, fold_found, without in leave_out(
+        for records, fold_combined, fold_found, without, _ in leave_out(
             reference, spec, heads, embeddings, sequences, truth, level, max_records=max_records, seed=seed
         ):
             runs.append((records, fold_combined, fold_found, without, np.full(len(records), f"novel {level}")))
@@ -278,8 +285,39 @@ def calibration_rows(
             parts["group"].append(groups[keep])
             for name, values in support_evidence(run_found, run_reference.labels[rank], call).items():
                 parts.setdefault(name, []).append(values[keep])
+            # The nearest reference in embedding space alone: what an index's vote reads.
+            sims, idx = run_found["reference"]
+            nearest_label = run_reference.labels[rank][idx[:, 0]].numpy()
+            parts.setdefault("nearest_similarity", []).append(sims[:, 0].double().numpy()[keep])
+            parts.setdefault("nearest_right", []).append((nearest_label == truth[rank][records])[keep])
         rows[rank] = {name: np.concatenate(values) for name, values in parts.items()}
     return rows
+
+
+def choose_index_vote_weight(rows: dict[str, dict[str, np.ndarray]]) -> dict[str, dict]:
+    """Per rank, how often the nearest reference in embedding space carries the query's label, as a
+    non-decreasing function of its cosine similarity (isotonic, every group of ``rows`` weighing the
+    same: an index is a user's own library, and its queries can be far from all of it). An index's
+    vote at that rank counts with this weight (:mod:`barcodefm.index.nearest_calls`), so a library
+    of one family does not name everything that family."""
+    from sklearn.isotonic import IsotonicRegression
+
+    out = {}
+    for rank, r in rows.items():
+        sims, right, groups = r["nearest_similarity"], np.asarray(r["nearest_right"], bool), np.asarray(r["group"])
+        if len(sims) < MIN_RECORDS:
+            continue
+        names = np.unique(groups)
+        weights = np.zeros(len(groups))
+        for name in names:
+            weights[groups == name] = len(groups) / len(names) / (groups == name).sum()
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(sims, right, sample_weight=weights)
+        out[rank] = {
+            "input": "cosine similarity of the nearest index reference",
+            "score_points": [float(v) for v in iso.X_thresholds_],
+            "probabilities": [float(v) for v in iso.y_thresholds_],
+        }
+    return out
 
 
 MAX_LEAVE_OUT_RECORDS = 4000  # records identified again per rank left out (whole taxa, seeded)
@@ -293,10 +331,13 @@ def fit_distance_calibration(
     selection: dict,
     max_records: int | None = MAX_LEAVE_OUT_RECORDS,
     seed: int = 0,
-) -> tuple[DistanceCalibration | None, dict]:
-    """:func:`choose_distance_calibration` on the ``selection`` records (``{"sequence", rank...,
-    "novel"}``; ``heads`` and ``embeddings``: the network's on them) and on the same records with
-    their taxa left out at each rank."""
+) -> dict:
+    """What ``identification.json`` stores of the calibration far from the references, fitted on
+    the ``selection`` records (``{"sequence", rank..., "novel"}``; ``heads`` and ``embeddings``:
+    the network's on them) and on the same records with their taxa left out at each rank:
+    ``distance_calibration`` (:func:`choose_distance_calibration`; None where no rank kept one),
+    its report ``distance_calibration_selection``, and ``index_vote_weight``
+    (:func:`choose_index_vote_weight`)."""
     from ..models.taxonomy_spec import is_missing_label
     from .reference_vote import encode_labels
 
@@ -307,4 +348,9 @@ def fit_distance_calibration(
     rows = calibration_rows(
         reference, spec, heads, embeddings, list(selection["sequence"]), truth, labelled, novel, max_records, seed
     )
-    return choose_distance_calibration(rows, seed)
+    fit, report = choose_distance_calibration(rows, seed)
+    return {
+        "distance_calibration": None if fit is None else fit.to_info(),
+        "distance_calibration_selection": report,
+        "index_vote_weight": choose_index_vote_weight(rows),
+    }

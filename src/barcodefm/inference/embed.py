@@ -35,6 +35,7 @@ from ..data.writers import spreadsheet_safe
 from ..inputs import require_barcode_file
 from ..outputs import Interrupted, OutputExistsError, claim_outputs, occupied, replacing
 from .batching import iter_batches
+from .orientation import Strands
 from .progress import Progress, reader_total
 
 logger = logging.getLogger(__name__)
@@ -187,13 +188,16 @@ def embed_file(
     reader = iter_barcodes(input_path, format=format, marker=marker, rejects_path=rejects_path)  # sniffed now
     tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     model = load_model(model_dir, "AutoModel", trust_remote_code=trust_remote_code).eval()
+    strands = Strands.of(model_dir)
     from ..index.sharded_embed import embed_file_in_shards, sharded_run
 
     if sharded_run(partial, resume):  # under torchrun / accelerate launch, or continuing such a run
         options = dict(
             batch_size=batch_size, pooling=pooling, max_length=max_length, device=device, shard_size=shard_size
         )
-        return embed_file_in_shards(model, tokenizer, model_dir, reader, output, overwrite=overwrite, **options)
+        return embed_file_in_shards(
+            model, tokenizer, model_dir, reader, output, overwrite=overwrite, strands=strands, **options
+        )
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device)
     dim = getattr(model.config, "hidden_size", None)
@@ -204,7 +208,7 @@ def embed_file(
     n_new = 0
     try:
         for batch in iter_batches(reader, batch_size, done=writer.done_ids, output=writer.partial):
-            seqs = [r["sequence"] for r in batch]
+            seqs = strands([r["sequence"] for r in batch])
             vectors = model.embed_sequences(
                 seqs, tokenizer, batch_size=len(seqs), pooling=pooling, max_length=max_length
             )
@@ -218,4 +222,11 @@ def embed_file(
     if not n_new and not writer.done_ids:
         raise no_records_error(reader)  # nothing written: no output, no OUT.partial/ (the reader logged the skips)
     n_total = writer.finish(dim)
-    return {"embedded": n_total, "new": n_new, "skipped_records": reader.rejects.total, "dim": dim}
+    strands.log()
+    return {
+        "embedded": n_total,
+        "new": n_new,
+        "skipped_records": reader.rejects.total,
+        "dim": dim,
+        "reverse_strand": strands.n_reverse,
+    }

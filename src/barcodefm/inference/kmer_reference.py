@@ -13,8 +13,10 @@ which vote, and how they mix with the heads, is chosen on validation records
 File in the model folder: ``reference_sequences.fasta.gz``, the distinct training barcodes
 (whole; folders built before the votes read whole barcodes hold them cut to the network's
 ``max_length``), record ``i`` = row ``i`` of
-``novelty_reference.safetensors`` and ``reference_labels.safetensors``. Plain gzipped FASTA, so a
-user can also run BLAST or VSEARCH against exactly the model's reference.
+``novelty_reference.safetensors`` and ``reference_labels.safetensors``, named by the training
+record's own id (e.g. its BOLD process id; ``ref<i>`` in folders written without ids). Plain
+gzipped FASTA, so a user can also run BLAST or VSEARCH against exactly the model's reference and
+get the records' real ids.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import gzip
 import io
 import warnings
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,6 +87,7 @@ class KmerReference:
 
         self.sequences = list(sequences)
         self.k = int(k)
+        self.ids: list[str] | None = None  # each reference's own id, when read from a folder
         counts = kmer_count_matrix(self.sequences, self.k, progress=False)
         # Rows L2-normalised once, so a product with normalised queries is the cosine. Held as a
         # torch CSR matrix: sparse x dense is ~10x faster than densifying blocks of references.
@@ -170,24 +174,79 @@ class KmerReference:
         idx = kmer_hits[1][:, :wanted] if kmer_hits is not None else self.neighbours(sequences, wanted)[1]
         return self.rank_by_identity(sequences, idx, self.candidate_distances(sequences, idx), k, definition)
 
-    def save(self, model_dir: str | Path) -> Path:
-        """Write the reference as gzipped FASTA (``>ref<i>``), byte-identical for the same input."""
-        path = Path(model_dir) / SEQUENCES_FILE
-        text = "".join(f">ref{i}\n{seq}\n" for i, seq in enumerate(self.sequences))
-        with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
-            f.write(text.encode("ascii"))
-        return path
+    def save(self, model_dir: str | Path, ids: Sequence[str] | None = None) -> Path:
+        """Write the reference as gzipped FASTA, byte-identical for the same input: each record
+        named by its id in ``ids`` (the training record's own id, e.g. a BOLD process id, so that
+        BLAST or VSEARCH against the file reports it; one word each, all distinct), or ``ref<i>``
+        (its row) without ``ids``."""
+        return write_reference_sequences(model_dir, self.sequences, ids)
 
     @classmethod
     def load(cls, model_dir: str | Path, k: int = K) -> KmerReference | None:
-        sequences = read_reference_sequences(model_dir)
-        return None if sequences is None else cls(sequences, k)
+        """The folder's reference (None: it has none), with ``ids``: each record's id as stored
+        (``ref<i>`` in a folder written without ids)."""
+        stored = read_reference_records(model_dir)
+        if stored is None:
+            return None
+        reference = cls(stored[1], k)
+        reference.ids = stored[0]
+        return reference
+
+
+def write_reference_sequences(
+    model_dir: str | Path, sequences: Sequence[str], ids: Sequence[str] | None = None
+) -> Path:
+    """``SEQUENCES_FILE`` in ``model_dir``: gzipped FASTA (no timestamp: byte-identical for the
+    same input), one line per sequence, each record named by its id in ``ids`` or ``ref<i>``."""
+    path = Path(model_dir) / SEQUENCES_FILE
+    names = [f"ref{i}" for i in range(len(sequences))] if ids is None else check_reference_ids(ids, len(sequences))
+    text = "".join(f">{name}\n{seq}\n" for name, seq in zip(names, sequences))
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0, filename="") as f:
+        f.write(text.encode("ascii"))
+    return path
+
+
+def check_reference_ids(ids: Sequence[str], n: int) -> list[str]:
+    """``ids`` as FASTA record names of ``n`` references: one per reference, each one printable
+    word not starting with ``>``, all distinct (a ValueError otherwise)."""
+    ids = [str(i) for i in ids]
+    if len(ids) != n:
+        raise ValueError(f"{len(ids)} reference ids for {n} reference sequences")
+    for name in ids:
+        if not name or name.startswith(">") or not (name.isascii() and name.isprintable()) or " " in name:
+            raise ValueError(f"reference id {name!r} cannot name a FASTA record (one printable ASCII word)")
+    twice = [name for name, n_times in Counter(ids).items() if n_times > 1]
+    if twice:
+        raise ValueError(
+            f"{len(twice)} reference ids name more than one reference (e.g. {twice[0]!r}): ids must be distinct"
+        )
+    return ids
+
+
+def read_reference_records(model_dir: str | Path) -> tuple[list[str], list[str]] | None:
+    """(ids, sequences) of the reference barcodes of a model folder, in row order (None: the folder
+    has none). An id is the first word of the record's header: the training record's id, or
+    ``ref<i>`` in a folder written without ids (and for a sequence without a header)."""
+    path = Path(model_dir) / SEQUENCES_FILE
+    if not path.is_file():
+        return None
+    ids: list[str] = []
+    sequences: list[str] = []
+    name = None  # the header naming the next sequence
+    with gzip.open(path, "rt", encoding="ascii") as f:
+        for line in io.StringIO(f.read()):
+            line = line.strip()
+            if line.startswith(">"):
+                words = line[1:].split(maxsplit=1)
+                name = words[0] if words else None
+            elif line:  # one line per sequence, as save writes them
+                ids.append(name or f"ref{len(sequences)}")
+                sequences.append(line)
+                name = None
+    return ids, sequences
 
 
 def read_reference_sequences(model_dir: str | Path) -> list[str] | None:
     """The reference barcodes of a model folder, in row order (None: the folder has none)."""
-    path = Path(model_dir) / SEQUENCES_FILE
-    if not path.is_file():
-        return None
-    with gzip.open(path, "rt", encoding="ascii") as f:
-        return [line.strip() for line in io.StringIO(f.read()) if line.strip() and not line.startswith(">")]
+    stored = read_reference_records(model_dir)
+    return None if stored is None else stored[1]

@@ -58,11 +58,11 @@ def leave_out(
     folds: int = DEFAULT_FOLDS,
     max_records: int | None = None,
     seed: int = 0,
-) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor], dict, object]]:
+) -> Iterator[tuple[np.ndarray, dict[str, torch.Tensor], dict, object, dict[str, torch.Tensor]]]:
     """For each fold of the ``level`` taxa of the records (``truth``: rank -> spec ids, -1 unknown):
     (the indices of the records of those taxa, their per-rank distributions and neighbours from the
-    identifier without those taxa, that identifier). ``max_records``: at most this many records in
-    all (a seeded choice of taxa, whole taxa kept)."""
+    identifier without those taxa, that identifier, their heads without those taxa).
+    ``max_records``: at most this many records in all (a seeded choice of taxa, whole taxa kept)."""
     rng = np.random.default_rng(seed)
     codes = np.asarray(truth[level])
     taxa = np.unique(codes[codes >= 0])
@@ -81,4 +81,4 @@ def leave_out(
         fold_sequences = [sequences[i] for i in records]
         found = without.find(embeddings[rows], [s[: without.vote_bases] for s in fold_sequences])
         combined, _ = without.identify(fold_heads, embeddings[rows], fold_sequences, found=found)
-        yield records, combined, found, without
+        yield records, combined, found, without, fold_heads

@@ -154,6 +154,44 @@ class MarkerProfile:
         return f"{name}marker check: a record's better strand shares >= {self.threshold:.3f} of its {self.k}-mers"
 
 
+class Strands:
+    """Turns each batch of barcodes to the model's strand (the folder's :class:`MarkerProfile`),
+    counting those turned and those that fail the marker check, for ``embed`` and ``index
+    build/add``, which keep every record (an embedding is asked for, not a name); a folder without
+    reference barcodes reads them as given."""
+
+    def __init__(self, profile: MarkerProfile | None):
+        self.profile = profile
+        self.n_reverse = self.n_other = 0
+
+    @classmethod
+    def of(cls, model_dir: str | Path) -> Strands:
+        profile = MarkerProfile.load(model_dir)
+        if profile is None:
+            logger.info("%s has no reference barcodes: records are read on the strand given", model_dir)
+        return cls(profile)
+
+    def __call__(self, sequences: Sequence[str]) -> list[str]:
+        if self.profile is None:
+            return list(sequences)
+        oriented = self.profile.orient(sequences)
+        self.n_reverse += int(oriented.reverse.sum())
+        self.n_other += int((~oriented.on_marker).sum())
+        return oriented.sequences
+
+    def log(self) -> None:
+        if self.n_reverse:
+            logger.info(
+                "%d barcode(s) were read on the reverse strand: embedded as their reverse complement", self.n_reverse
+            )
+        if self.n_other:
+            logger.warning(
+                "%d record(s) do not look like the model's marker (%s); embedded anyway",
+                self.n_other,
+                self.profile.describe(),
+            )
+
+
 def marker_check_info(
     references: Sequence[str], selection: Sequence[str], novel: Sequence[bool] | None = None, marker: str | None = None
 ) -> dict:

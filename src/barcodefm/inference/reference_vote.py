@@ -144,6 +144,8 @@ class ReferenceSet:
         kmer = None
         if self.kmer is not None:
             kmer = KmerReference([s for s, k in zip(self.kmer.sequences, keep) if k], self.kmer.k)
+            if self.kmer.ids is not None:
+                kmer.ids = [i for i, k in zip(self.kmer.ids, keep) if k]
         return dataclasses.replace(
             self,
             embeddings=self.embeddings[keep_t],
@@ -588,14 +590,12 @@ def build_reference_set(
     settings["call_confidence_selection"] = call_report
     # Every rank's call probability given how far its supporting references are, fitted on the same
     # records and on them with their taxa left out (:mod:`.distance_calibration`).
-    reference.distance_calibration, distance_report = fit_distance_calibration(
-        reference, spec, sel_heads, sel_emb, selection
+    far = fit_distance_calibration(reference, spec, sel_heads, sel_emb, selection)
+    reference.distance_calibration = DistanceCalibration.from_info(far["distance_calibration"])
+    logger.info(
+        "distance calibration kept: %s", {r: e.get("kept") for r, e in far["distance_calibration_selection"].items()}
     )
-    logger.info("distance calibration: %s", {r: e.get("kept") for r, e in distance_report.items()})
-    settings["distance_calibration"] = (
-        None if reference.distance_calibration is None else reference.distance_calibration.to_info()
-    )
-    settings["distance_calibration_selection"] = distance_report
+    settings.update(far)
     (model_dir / RULES_FILE).write_text(json.dumps(settings, indent=1))
     info.update(
         embedding_threshold=calibrate_threshold(

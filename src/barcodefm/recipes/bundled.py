@@ -40,7 +40,6 @@ class Recipe:
     build: Callable[[str | Path, Path], Path] | None = None
     marker: str | None = None  # the marker's name, recorded with the marker check
 
-
     def table_path(self, data_dir: str | Path, run_dir: str | Path) -> Path:
         if self.shared_table:
             return require(data_dir, self.shared_table)
@@ -127,7 +126,7 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
     ranks = list(model.taxonomy.spec.ranks)
     max_bases = recipe.options["max_length"]
     torch.manual_seed(0)
-    return build_reference_set(
+    settings = build_reference_set(
         model,
         tokenizer,
         run_dir,
@@ -137,6 +136,84 @@ def build_identification_reference(recipe: Recipe, data_dir: str | Path, run_dir
         max_length=max_bases,
         marker=recipe.marker,
     )
+    store_reference_ids(run_dir, records, ranks, recipe.options["train_splits"])
+    return settings
+
+
+def reference_ids(records, ranks, splits) -> tuple[list[str], list[str], dict[str, list]]:
+    """(ids, sequences, labels per rank) of the references :func:`build_reference_set` stores for
+    the training records of ``splits`` in ``records`` (a ``datasets.Dataset`` with ``id``): their
+    distinct (sequence, labels), the first record of each in table order, as it keeps them."""
+    from ..inference.reference_vote import reference_rows
+
+    splits = set(splits)
+    rows = reference_rows(records, ranks, splits=splits)
+    ids = [i for i, split in zip(records["id"], records["split"]) if split in splits]  # reference_rows' order
+    if len(ids) != len(rows["sequence"]):
+        raise ValueError(f"{len(ids)} ids for {len(rows['sequence'])} training records")
+    seen, keep = set(), []
+    for i, key in enumerate(zip(rows["sequence"], *(rows[r] for r in ranks))):
+        if key not in seen:
+            seen.add(key)
+            keep.append(i)
+    return [ids[i] for i in keep], [rows["sequence"][i] for i in keep], {r: [rows[r][i] for i in keep] for r in ranks}
+
+
+def store_reference_ids(model_dir: str | Path, records, ranks, splits) -> Path:
+    """Name the records of ``model_dir``'s ``reference_sequences.fasta.gz`` by the ids of the
+    training records they are (``reference_ids``; ``ref<i>`` as :func:`build_reference_set` writes
+    them otherwise): BOLD process ids, CBS/MycoAI accessions. Checked first, row by row: the same
+    sequences, and the same labels as ``reference_labels.safetensors`` holds (a ValueError
+    otherwise, and the file is left as it was)."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    from ..inference.kmer_reference import read_reference_records, write_reference_sequences
+    from ..inference.reference_vote import LABELS_FILE
+
+    model_dir = Path(model_dir)
+    ids, sequences, labels = reference_ids(records, ranks, splits)
+    stored = read_reference_records(model_dir)
+    if stored is None:
+        raise FileNotFoundError(f"{model_dir} has no reference sequences")
+    if len(stored[1]) != len(sequences):
+        raise ValueError(f"{model_dir}: {len(stored[1])} references stored, {len(sequences)} rebuilt from the table")
+    wrong = next((i for i, (a, b) in enumerate(zip(stored[1], sequences)) if a != b), None)
+    if wrong is not None:
+        raise ValueError(f"{model_dir}: reference {wrong} is not the sequence of training record {ids[wrong]}")
+    names = json.loads((model_dir / "config.json").read_text())["taxonomy"]["labels"]
+    codes = load_file(str(model_dir / LABELS_FILE))
+    for rank in ranks:
+        position = {label: j for j, label in enumerate(names[rank])}
+        expected = [position.get(label, -1) if label else -1 for label in labels[rank]]
+        found = codes[f"labels.{rank}"].tolist()
+        wrong = next((i for i, (a, b) in enumerate(zip(found, expected)) if a != b), None)
+        if wrong is not None:
+            raise ValueError(f"{model_dir}: reference {wrong} does not have the {rank} of training record {ids[wrong]}")
+    path = write_reference_sequences(model_dir, sequences, ids)
+    if read_reference_records(model_dir) != (ids, sequences):
+        raise RuntimeError(f"{path} does not read back as written")
+    return path
+
+
+def restore_reference_ids(name: str, data_dir: str | Path, model_dir: str | Path | None = None) -> Path:
+    """:func:`store_reference_ids` for the bundled identifier ``name`` (its folder in the package,
+    or ``model_dir``), from its recipe's training table in the shared ``data_dir``: for a folder
+    built before the references carried their ids. Run once per folder::
+
+        python -c "from barcodefm.recipes.bundled import restore_reference_ids as r; r('coi-insect', '../shared/data')"
+    """
+    import tempfile
+
+    from ..registry import bundled_model_path
+    from ..trainers.data_selection import read_barcodes
+
+    recipe = RECIPES[name]
+    model_dir = Path(model_dir) if model_dir is not None else Path(bundled_model_path(name))
+    with tempfile.TemporaryDirectory() as tmp:
+        records = read_barcodes(recipe.prepare(data_dir, Path(tmp) / "run"))  # a built table goes beside it
+        return store_reference_ids(model_dir, records, list(recipe.options["ranks"]), recipe.options["train_splits"])
 
 
 def bundle(recipe: Recipe, run_dir: str | Path, dest: str | Path, extra_card: str = "") -> Path:
@@ -252,7 +329,8 @@ heads and the votes by these rules, and
 
 Loaded with plain `AutoModel` (no barcodefm),
 `model.predict_taxonomy(...)` gives the heads' calls only (the "heads only" rows of the benchmark);
-`reference_sequences.fasta.gz` holds the training barcodes the votes read, for BLAST or VSEARCH too.
+`reference_sequences.fasta.gz` holds the training barcodes the votes read, each named by its training
+record's id (what `classify` reports as `nearest_reference`), for BLAST or VSEARCH too.
 This folder ships inside the barcodefm package (no download): in Python,
 `AutoModel.from_pretrained(barcodefm.registry.bundled_model_path("{recipe.name}"), trust_remote_code=True)`.
 """

@@ -237,7 +237,8 @@ def create_app(
     upload_timeout: float = 30.0,
 ):
     """The application around a loaded :class:`.identifier.Identifier` (or an object with its
-    ``describe``, ``reference_map``, ``identify``, ``ranks`` and ``has_novelty``), guarded by
+    ``describe``, ``reference_map``, ``identify``, ``ranks``, ``has_novelty`` and, optionally,
+    ``has_nearest``), guarded by
     :class:`RequestGuard` for requests to ``bind_host`` (the ``--host`` address). An upload that
     sends no byte for ``upload_timeout`` seconds is answered 408."""
     if max_upload_mb <= 0:
@@ -387,7 +388,12 @@ def create_app(
         if job.state != DONE:
             return JSONResponse({"error": f"the job is {job.state}: no table"}, 409)
         text = results.table_tsv(
-            job.rows, identifier.ranks, min_prob, identifier.has_novelty, identifier.profile is not None
+            job.rows,
+            identifier.ranks,
+            min_prob,
+            identifier.has_novelty,
+            identifier.profile is not None,
+            getattr(identifier, "has_nearest", False),  # a stand-in without a reference set has none
         )
         stem = clean_name(job.name, "barcodes").split(".")[0] or "barcodes"
         return Response(

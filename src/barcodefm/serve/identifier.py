@@ -2,10 +2,11 @@
 
 Each record gets what ``barcodefm classify`` writes (per rank the name and probability, from the
 rule per rank stored with the model: heads, reference votes or their mean; the consistency flag;
-novelty; the strand read and the marker check), before any min-prob cutoff (:mod:`.results` applies it, so the page's slider needs no new
+novelty; the strand read and the marker check; the nearest reference, :mod:`barcodefm.inference.nearest`),
+before any min-prob cutoff (:mod:`.results` applies it, so the page's slider needs no new
 run), plus what the page shows: the nearest training references in the model's embedding space
-(cosine similarity, and alignment identity to the query when the folder stores the reference
-sequences) and the query's place on the 2-D map.
+(by their own ids, cosine similarity, and alignment identity to the query when the folder stores
+the reference sequences) and the query's place on the 2-D map.
 
 The map is a PCA (scikit-learn) fitted once, at start-up, on the model's reference embeddings
 (the L2-normalised embeddings the novelty score and the reference vote use); queries are placed
@@ -114,10 +115,19 @@ class Identifier:
         kmer = self.reference.kmer if self.reference is not None else None
         self.profile = MarkerProfile.load(self.model_dir, references=kmer.sequences if kmer is not None else None)
         self.projection, self.explained = self._fit_map()
+        if self.reference is not None:
+            from ..inference.nearest import reference_records
+
+            self.reference_ids, self.reference_sequences = reference_records(self.reference, self.model_dir)
 
     @property
     def has_novelty(self) -> bool:
         return self.threshold is not None
+
+    @property
+    def has_nearest(self) -> bool:
+        """Whether each row carries its nearest reference (the table's ``nearest_*`` columns)."""
+        return self.reference is not None
 
     def _fit_map(self):
         if self.reference is None:
@@ -198,6 +208,7 @@ class Identifier:
     def _identify_batch(self, batch: Sequence[dict]) -> list[dict]:
         import torch
 
+        from ..inference.nearest import nearest_references, vote_sequences
         from ..inference.reference_vote import as_logits, heads_and_embeddings
         from ..models.taxonomy import predict
 
@@ -207,16 +218,26 @@ class Identifier:
             whole = oriented.sequences
         cut = whole if self.max_length is None else [s[: self.max_length] for s in whole]
         enc = self.tokenizer(cut, padding=True, return_tensors="pt").to(self.device)
-        neighbours = dist = xy = None
+        neighbours = dist = xy = nearest = None
         with torch.no_grad():
             if self.reference is None:
                 preds = self.model.predict_from_logits(self.model(**enc).logits)
             else:
                 probs, emb = heads_and_embeddings(self.model, enc["input_ids"], enc["attention_mask"])
-                combined, evidence = self.reference.identify(probs, emb, whole)
+                queries = vote_sequences(self.reference, whole)
+                found = self.reference.find(emb, queries)  # once: the votes, the nearest reference, the neighbours
+                combined, evidence = self.reference.identify(probs, emb, whole, found=found)
                 preds = predict(as_logits(combined), self.spec)
                 dist = self.reference.novelty(evidence)  # the folder's novelty score, as in classify
-                neighbours = self._neighbours(emb, whole)
+                neighbours, first_identity = self._neighbours(emb, queries, found)
+                nearest = nearest_references(
+                    found,
+                    queries,
+                    self.reference_ids,
+                    self.reference_sequences,
+                    self.reference.align_identity,
+                    embedding_identity=first_identity,
+                )
                 xy = self.projection.transform(torch.nn.functional.normalize(emb, dim=1).numpy())
         rows = []
         for i, (record, pred) in enumerate(zip(batch, preds)):
@@ -233,6 +254,9 @@ class Identifier:
                 row["status"] = "identified" if oriented.on_marker[i] else "other_marker"
                 if not oriented.on_marker[i]:  # another marker: no name at any rank
                     row.update(labels=[None] * len(self.ranks), probs=[0.0] * len(self.ranks), inconsistent=[])
+            if nearest is not None:  # evidence: another marker's record gets it too
+                ref, identity, by = nearest[i]
+                row.update(nearest_reference=ref, nearest_identity=identity, nearest_by=by)
             if self.has_novelty:
                 row["novelty"] = max(float(dist[i]), 0.0)
                 row["likely_novel"] = bool(dist[i] > self.threshold)
@@ -242,31 +266,37 @@ class Identifier:
             rows.append(row)
         return rows
 
-    def _neighbours(self, embeddings, sequences: Sequence[str]) -> list[list[dict]]:
-        """The nearest references of each query in embedding space, with their labels, cosine
-        similarity and (with stored sequences) alignment identity to the query."""
+    def _neighbours(self, embeddings, sequences: Sequence[str], found: dict | None = None):
+        """(the nearest references of each query in embedding space, with their ids, labels, cosine
+        similarity and (with stored sequences) alignment identity to the query; each query's
+        unrounded identity to the first of them, or None). ``sequences``: the queries as the votes
+        read them; ``found``: ``ReferenceSet.find``'s neighbours (its embedding search is reused)."""
         from ..inference.alignment import identities
 
-        sims, idx = self.reference.neighbours(embeddings, k=NEIGHBOURS)
-        kmer = self.reference.kmer
+        reused = found is not None and found["reference"][1].shape[1] >= NEIGHBOURS
+        if reused:
+            sims, idx = (t[:, :NEIGHBOURS] for t in found["reference"])
+        else:
+            sims, idx = self.reference.neighbours(embeddings, k=NEIGHBOURS)
+        references = self.reference_sequences
         identity = None
-        if kmer is not None:
-            cut = self.reference.sequence_max_length
-            pairs = [(seq[:cut], kmer.sequences[j]) for seq, row in zip(sequences, idx.tolist()) for j in row]
+        if references is not None:
+            pairs = [(seq, references[j]) for seq, row in zip(sequences, idx.tolist()) for j in row]
             identity = identities(pairs, definition=self.reference.align_identity).reshape(idx.shape).tolist()
         codes = {rank: self.reference.labels[rank][idx].tolist() for rank in self.ranks}  # (batch, k) each
         out = []
         for q, (row_sims, row_idx) in enumerate(zip(sims.tolist(), idx.tolist())):
-            found = []
+            shown = []
             for n, (sim, j) in enumerate(zip(row_sims, row_idx)):
                 labels = [codes[r][q][n] for r in self.ranks]
-                found.append(
+                shown.append(
                     {
-                        "ref": f"ref{j}",  # its record name in the folder's reference_sequences.fasta.gz
+                        "ref": self.reference_ids[j],  # its record name in the folder's reference_sequences.fasta.gz
                         "similarity": round(sim, 4),
                         "identity": None if identity is None else round(float(identity[q][n]), 4),
                         "labels": [self.spec.labels[r][c] if c >= 0 else None for r, c in zip(self.ranks, labels)],
                     }
                 )
-            out.append(found)
-        return out
+            out.append(shown)
+        first = reused and identity is not None and idx.shape[1] > 0  # the embedding-space nearest of find
+        return out, [row[0] for row in identity] if first else None

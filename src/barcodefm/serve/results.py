@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 
+from ..data.writers import spreadsheet_safe
+
 
 def cut_at(probs: list[float], min_prob: float | None) -> int:
     """Number of ranks reported (from the top) under ``min_prob``."""
@@ -22,49 +24,52 @@ def cut_at(probs: list[float], min_prob: float | None) -> int:
     return next((j for j, p in enumerate(probs) if p < min_prob), len(probs))
 
 
-def columns(ranks: list[str], novelty: bool, orientation: bool = False) -> list[str]:
-    from ..inference.orientation import ORIENTATION_COLUMNS  # here: the page starts without torch
+def columns(ranks: list[str], novelty: bool, orientation: bool = False, nearest: bool = False) -> list[str]:
+    from ..inference.nearest import NEAREST_COLUMNS  # here: the page starts without torch
+    from ..inference.orientation import ORIENTATION_COLUMNS
 
     return (
         ["id"]
         + (list(ORIENTATION_COLUMNS) if orientation else [])
         + [c for r in ranks for c in (r, f"{r}_prob")]
         + ["consistent"]
+        + (list(NEAREST_COLUMNS) if nearest else [])
         + (["novelty", "likely_novel"] if novelty else [])
     )
 
 
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _spreadsheet_safe(cell: str) -> str:
-    """``cell`` as a spreadsheet shows it, never runs it: a leading ``'`` before a formula's first
-    character (OWASP's CSV injection advice; the apostrophe is hidden by Excel and LibreOffice)."""
-    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
-
-
-def row_cells(row: dict, min_prob: float | None, novelty: bool) -> list[str]:
+def row_cells(row: dict, min_prob: float | None, novelty: bool, nearest: bool = False) -> list[str]:
     """One TSV row: ``row`` as :meth:`.identifier.Identifier.identify` gives it."""
     named = row.get("status") != "other_marker"  # another marker: no name, as classify writes it
     reported = cut_at(row["probs"], min_prob) if named else 0
-    cells = [_spreadsheet_safe(row["id"])]  # the upload's own text
+    cells = [spreadsheet_safe(row["id"])]  # the upload's own text
     if "strand" in row:
         cells += [row["strand"], f"{row['marker_kmers']:.4f}", row["status"]]
     for j, (label, prob) in enumerate(zip(row["labels"], row["probs"])):
-        cells += [_spreadsheet_safe(label or ""), f"{prob:.4f}"] if j < reported else ["", ""]
+        cells += [spreadsheet_safe(label or ""), f"{prob:.4f}"] if j < reported else ["", ""]
     cells.append(str(all(j >= reported for j in row["inconsistent"])).lower() if named else "")
+    if nearest:  # the evidence, whatever the cutoff and the marker check
+        from ..inference.nearest import nearest_cells
+
+        ref = row["nearest_reference"]
+        cells += nearest_cells((spreadsheet_safe(ref), row["nearest_identity"], row["nearest_by"]))
     if novelty:
         cells += [f"{row['novelty']:.4f}", str(row["likely_novel"]).lower() if named else ""]
     return cells
 
 
 def table_tsv(
-    rows: list[dict], ranks: list[str], min_prob: float | None, novelty: bool, orientation: bool = False
+    rows: list[dict],
+    ranks: list[str],
+    min_prob: float | None,
+    novelty: bool,
+    orientation: bool = False,
+    nearest: bool = False,
 ) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-    writer.writerow(columns(ranks, novelty, orientation))
-    writer.writerows(row_cells(row, min_prob, novelty) for row in rows)
+    writer.writerow(columns(ranks, novelty, orientation, nearest))
+    writer.writerows(row_cells(row, min_prob, novelty, nearest) for row in rows)
     return out.getvalue()
 
 

@@ -16,6 +16,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..data.writers import from_spreadsheet_safe
+
 REJECTS_FILE = ".rejects.tsv"  # a cleaned upload name never starts with "."
 MAX_REJECTS_SHOWN = 1000  # rejected records listed (all are counted in the summary)
 FORMATS = ("auto", "fasta", "tsv", "csv")
@@ -130,6 +132,11 @@ def read_rejects(path: Path) -> list[dict]:
     with open(path, encoding="utf-8", newline="") as f:
         rows = csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
         return [
-            {"record": int(r["record"]), "id": r["id"], "reason": r["reason"], "detail": r["detail"]}
+            {
+                "record": int(r["record"]),
+                "id": from_spreadsheet_safe(r["id"]),  # the rejects file is spreadsheet-safe; the page shows the id
+                "reason": r["reason"],
+                "detail": from_spreadsheet_safe(r["detail"]),
+            }
             for _, r in zip(range(MAX_REJECTS_SHOWN), rows)
         ]
