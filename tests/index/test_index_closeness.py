@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
-
 from barcodefm.cli import main
 from barcodefm.data import iter_barcodes, sample_path
 from barcodefm.index.nearest_calls import Closeness
