@@ -239,7 +239,7 @@ def orientation_on_full_splits(name: str, records: dict) -> dict:
     return out
 
 
-def evaluate(name: str, data_dir: Path, n: int, n_blast: int, threads: int, seed: int) -> dict:
+def evaluate(name: str, data_dir: Path, n: int, n_blast: int, threads: int, seed: int, tools=TOOLS) -> dict:
     records = recipe_records(name, data_dir)
     ranks = records["ranks"]
     refs = [records["sequence"][i] for i in records["ref_idx"]]
@@ -254,7 +254,7 @@ def evaluate(name: str, data_dir: Path, n: int, n_blast: int, threads: int, seed
             truth = {r: [records[r][i] for i in idx] for r in ranks}
             key = f"{name}__{split}__{variant}__{n}__{seed}".replace(" ", "_").replace("'", "").replace("%", "pc")
             methods = {f"{name} (model)": cached(key + "__model", model_calls, name, seqs, ranks, threads)}
-            for tool in TOOLS:
+            for tool in tools:
                 picked = list(range(len(seqs))) if tool != "BLAST" else list(range(min(n_blast, len(seqs))))
                 sub = [seqs[j] for j in picked]
                 res = cached(f"{key}__{tool.split()[0]}", tool_calls, tool, refs, ref_labels, sub, ranks, threads)
@@ -289,7 +289,7 @@ def evaluate(name: str, data_dir: Path, n: int, n_blast: int, threads: int, seed
     for label, seqs in others.items():
         key = f"{name}__other__{label.split()[0]}__{n}__{seed}"
         methods = {f"{name} (model)": cached(key + "__model", model_calls, name, seqs, ranks, threads)}
-        for tool in TOOLS:
+        for tool in tools:
             sub = seqs if tool != "BLAST" else seqs[:n_blast]
             methods[tool] = cached(f"{key}__{tool.split()[0]}", tool_calls, tool, refs, ref_labels, sub, ranks, threads)
         report["other_marker"][label] = {
@@ -420,6 +420,7 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=int, default=1000, help="records per split (test, unseen_query)")
     parser.add_argument("--blast-sample", type=int, default=200, help="of them, records BLAST reads")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--tools", default=",".join(TOOLS), help=f"classic tools to run (default {','.join(TOOLS)})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
@@ -429,7 +430,9 @@ def main(argv=None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     sys.path.insert(0, str(HERE))  # bundled_models' SINTAX ranks
     reports = {
-        name: evaluate(name, Path(args.data_dir), args.sample, args.blast_sample, args.threads, args.seed)
+        name: evaluate(
+            name, Path(args.data_dir), args.sample, args.blast_sample, args.threads, args.seed, args.tools.split(",")
+        )
         for name in args.models.split(",")
     }
     out = Path(args.out)

@@ -256,6 +256,9 @@ def classify_file(
     max_length = trained_max_length(model_dir) if max_length is None else max_length
     if max_length is not None and max_length < 1:
         raise ValueError(f"max_length must be >= 1 base, got {max_length}")
+    # The folder is checked (a missing, empty or foreign one is named in one line) before its
+    # weights are hashed for the run's record.
+    tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     run_record = {
         "command": "barcodefm classify",
         "output": str(output.resolve()),
@@ -283,7 +286,6 @@ def classify_file(
             provenance.check_resume(stored, run_record, output)
             run_record["started"] = stored.get("started", started)
             run_record["resumed"] = [*stored.get("resumed", []), started]
-    tokenizer = load_tokenizer(model_dir, trust_remote_code=trust_remote_code)
     label = sequence_classifier_label(model_dir)  # a species classifier: one label per barcode
     auto_class = "AutoModel" if label is None else "AutoModelForSequenceClassification"
     model = load_model(model_dir, auto_class, trust_remote_code=trust_remote_code).eval()
