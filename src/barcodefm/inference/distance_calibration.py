@@ -149,7 +149,7 @@ IN_DISTRIBUTION_SHARES = (0.5, 0.8, 0.9, 0.95, 0.98)
 # How much worse the calibration error of each group of records as they come (seen species, novel
 # species) may get, cross-validated, for a rank's fit to be kept: the price of honest probabilities
 # far from the references.
-IN_DISTRIBUTION_TOLERANCE = 0.01
+IN_DISTRIBUTION_TOLERANCE = 0.005
 
 
 def group_weights(groups: np.ndarray, in_distribution: np.ndarray, share: float) -> np.ndarray:
