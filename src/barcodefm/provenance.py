@@ -67,8 +67,35 @@ def versions() -> dict:
     }
 
 
+# The files besides the weights that decide a call and its probability: a package update can change
+# them (a new calibration) with the weights untouched, and --resume must not mix the two.
+IDENTIFICATION_FILES = (
+    "identification.json",
+    "novelty.json",
+    "reference_labels.safetensors",
+    "novelty_reference.safetensors",
+    "reference_sequences.fasta.gz",
+)
+
+
+def identification_sha256(model_dir: str | Path) -> str | None:
+    """One sha256 over :data:`IDENTIFICATION_FILES` (names and bytes) of a local folder; None when
+    it holds none of them."""
+    import hashlib
+
+    folder = Path(model_dir)
+    present = [folder / name for name in IDENTIFICATION_FILES if (folder / name).is_file()]
+    if not present:
+        return None
+    digest = hashlib.sha256()
+    for path in present:
+        digest.update(path.name.encode() + b"\0" + file_sha256(path).encode() + b"\0")
+    return digest.hexdigest()
+
+
 def model_record(name: str | None, model_dir: str | Path) -> dict:
-    """The model's name, folder and weights hashes."""
+    """The model's name, folder, weights hashes (one over every weight file, as ``index`` records
+    it, and each file's own, as ``sha256sum`` prints it) and the hash of its identification files."""
     from .index.model_identity import weight_files, weights_sha256
 
     return {
@@ -76,6 +103,7 @@ def model_record(name: str | None, model_dir: str | Path) -> dict:
         "path": str(Path(model_dir).resolve()) if Path(model_dir).is_dir() else str(model_dir),  # or a Hub id
         "weights_sha256": weights_sha256(model_dir),
         "weight_files_sha256": {p.name: file_sha256(p) for p in weight_files(model_dir)},
+        "identification_sha256": identification_sha256(model_dir),
     }
 
 
@@ -103,6 +131,14 @@ def check_resume(stored: dict, current: dict, output: str | Path) -> None:
         raise ValueError(
             f"{output} was written by a model with other weights (sha256 {str(was)[:12]}..., {sidecar}) than "
             f"{current['model']['name']} ({now_sha[:12]}...): resume it with that model, or pass --overwrite"
+        )
+    was_ident = (stored.get("model") or {}).get("identification_sha256")
+    now_ident = current["model"].get("identification_sha256")
+    if "identification_sha256" in (stored.get("model") or {}) and was_ident != now_ident:
+        raise ValueError(
+            f"{output} was written with other identification files (rules, calibration, references: "
+            f"{sidecar}) than {current['model']['name']} has now (e.g. after a barcodefm update): "
+            "pass --overwrite to classify again"
         )
     old, new = stored.get("result_options") or {}, current["result_options"]
     for name in RESULT_OPTIONS:

@@ -179,3 +179,19 @@ def test_an_interrupted_run_records_its_options_for_resume(classified, tmp_path,
     record = json.loads(sidecar.read_text())
     assert record["finished"] and len(record["resumed"]) == 1 and record["counts"]["classified"] == 2 * N_EACH
     assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.provenance.json", "calls.tsv"]
+
+
+def test_resume_after_the_calibration_changed_is_refused(classified, tmp_path, capsys):
+    # A barcodefm update can change identification.json (a new calibration) with the weights as they were:
+    # the rows written before must not be continued with the new probabilities.
+    fasta, out = classified
+    resumed = tmp_path / "calls.tsv"
+    resumed.write_text("".join(out.read_text().splitlines(keepends=True)[:6]))
+    record = json.loads(out.with_name("calls.provenance.json").read_text())
+    assert record["model"]["identification_sha256"]
+    record["model"]["identification_sha256"] = "0" * 64  # as written by the folder before the update
+    (tmp_path / "calls.provenance.json").write_text(json.dumps(record))
+    capsys.readouterr()
+    assert main(["classify", str(fasta), "--model", "coi-insect", "-o", str(resumed), "--resume"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "identification files" in err and "--overwrite" in err

@@ -33,9 +33,13 @@ def add_arguments(p):
         "-o",
         "--output",
         required=True,
-        help="output TSV (never the input; text cells spreadsheet-safe: a cell that a spreadsheet would read "
-        "as a formula starts with '); beside it OUTPUT.provenance.json (calls.tsv -> calls.provenance.json) "
-        "records the model, its weights hash, versions, thresholds, options, times and counts",
+        help="output TSV: per record id; strand (forward, or reverse: the record was read as its reverse "
+        "complement, the strand sharing more 12-mers with the model's references), marker_kmers and status "
+        "(other_marker: too few 12-mers shared, no name at any rank); per rank the name and probability; "
+        "consistent; nearest_reference, nearest_identity, nearest_by; novelty, likely_novel. Never the input; "
+        "text cells spreadsheet-safe (a cell a spreadsheet would read as a formula starts with '); beside it "
+        "OUTPUT.provenance.json (calls.tsv -> calls.provenance.json) records the model, its weights and "
+        "identification hashes, versions, thresholds, options, times and counts",
     )
     p.add_argument(
         "--min-prob",
