@@ -131,7 +131,7 @@ def evaluate(name: str, data_dir: Path, n: int, threads: int, seed: int) -> dict
     for group, records in groups.items():
         rows = torch.as_tensor(records)
         sub = [seqs[i] for i in records]
-        found = shipped.find(emb[rows], [s[: shipped.vote_bases] for s in sub])
+        found = shipped.find(emb[rows], sub)
         by_method = {
             f"{name} (shipped)": shipped.identify({r: h[rows] for r, h in heads.items()}, emb[rows], sub, found=found)[
                 0

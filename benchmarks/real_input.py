@@ -47,6 +47,8 @@ from pathlib import Path
 
 import numpy as np
 
+from barcodefm.models.dna import reverse_complement
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 RESULTS = HERE / "results"
@@ -69,12 +71,6 @@ MARKER_NAME = {
     "its-fungi": "insect COI (coi-insect's test records)",
 }
 ERRORS = {"substitution": 0.02, "insertion": 0.015, "deletion": 0.015}
-
-
-def reverse_complement(seq: str) -> str:
-    from barcodefm.models.dna import reverse_complement as rc
-
-    return rc(seq)
 
 
 def long_read_errors(seq: str, rng: np.random.Generator) -> str:

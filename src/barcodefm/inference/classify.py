@@ -37,7 +37,7 @@ from ..outputs import Interrupted, claim_outputs, partial_path
 from ..provenance import provenance_path
 from .batching import iter_batches
 from .kmer_reference import MAX_VOTE_BASES
-from .nearest import NEAREST_COLUMNS, nearest_cells, nearest_references, reference_records, vote_sequences
+from .nearest import NEAREST_COLUMNS, nearest_cells, nearest_references, reference_records
 from .novelty import NOVELTY_FILE, NoveltyScore, index_distance_threshold, load_novelty_reference, nearest_distance
 from .orientation import ORIENTATION_COLUMNS, MarkerProfile
 from .progress import Progress, reader_total
@@ -399,7 +399,7 @@ def classify_file(
                         )
                 elif reference is not None:
                     probs, emb = heads_and_embeddings(model, enc["input_ids"], enc["attention_mask"])
-                    queries = vote_sequences(reference, whole)
+                    queries = reference.vote_sequences(whole)
                     found = reference.find(emb, queries)  # once: the votes and the nearest reference
                     combined, evidence = reference.identify(probs, emb, whole, found=found)
                     preds = predict(as_logits(combined), spec, min_prob=min_prob)

@@ -266,7 +266,7 @@ def calibration_rows(
     from .leave_out import leave_out
 
     ranks = list(spec.ranks)
-    found = reference.find(embeddings, [s[: reference.vote_bases] for s in sequences])
+    found = reference.find(embeddings, sequences)
     combined, _ = reference.identify(heads, embeddings, sequences, found=found)
     runs = [(np.arange(len(sequences)), combined, found, reference, np.where(novel, "novel " + ranks[-1], "seen"))]
     for level in ranks[:-1]:
@@ -307,10 +307,7 @@ def choose_index_vote_weight(rows: dict[str, dict[str, np.ndarray]]) -> dict[str
         sims, right, groups = r["nearest_similarity"], np.asarray(r["nearest_right"], bool), np.asarray(r["group"])
         if len(sims) < MIN_RECORDS:
             continue
-        names = np.unique(groups)
-        weights = np.zeros(len(groups))
-        for name in names:
-            weights[groups == name] = len(groups) / len(names) / (groups == name).sum()
+        weights = group_weights(groups, np.ones(len(groups), dtype=bool), 1.0)  # every group the same
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(sims, right, sample_weight=weights)
         out[rank] = {
             "input": "cosine similarity of the nearest index reference",

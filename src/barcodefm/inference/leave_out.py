@@ -79,6 +79,6 @@ def leave_out(
         rows = torch.as_tensor(records)
         fold_heads = without_taxa({r: p[rows] for r, p in heads.items()}, spec, level, fold)
         fold_sequences = [sequences[i] for i in records]
-        found = without.find(embeddings[rows], [s[: without.vote_bases] for s in fold_sequences])
+        found = without.find(embeddings[rows], fold_sequences)
         combined, _ = without.identify(fold_heads, embeddings[rows], fold_sequences, found=found)
         yield records, combined, found, without, fold_heads

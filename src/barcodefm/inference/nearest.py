@@ -26,11 +26,6 @@ from pathlib import Path
 NEAREST_COLUMNS = ("nearest_reference", "nearest_identity", "nearest_by")
 
 
-def vote_sequences(reference, sequences: Sequence[str]) -> list[str]:
-    """The queries as the sequence-space votes read them (``ReferenceSet.identify`` cuts them so)."""
-    return [s[: reference.vote_bases] for s in sequences]
-
-
 def reference_records(reference, model_dir: str | Path | None = None) -> tuple[list[str], list[str] | None]:
     """(ids, sequences or None) of ``reference``'s rows: from its loaded sequences, else from the
     folder's ``reference_sequences.fasta.gz``; ``ref<i>`` ids when neither names them."""
@@ -59,7 +54,7 @@ def nearest_references(
 ) -> list[tuple[str, float | None, str]]:
     """Per query, (nearest reference id, its alignment identity or None, how it was found:
     ``alignment``, ``kmer`` or ``embedding``). ``found``: ``ReferenceSet.find``'s neighbours of the
-    ``queries`` (cut as the votes read them: :func:`vote_sequences`); ``sequences``: the
+    ``queries`` (cut as the votes read them: ``ReferenceSet.vote_sequences``); ``sequences``: the
     references' (None: not stored, no identity); ``definition``: the folder's alignment identity
     (``ReferenceSet.align_identity``); ``embedding_identity``: each query's identity to its
     nearest reference in embedding space when the caller has it already (not aligned again)."""

@@ -159,6 +159,10 @@ class ReferenceSet:
         :data:`.kmer_reference.MAX_VOTE_BASES`."""
         return min(self.sequence_max_length or MAX_VOTE_BASES, MAX_VOTE_BASES)
 
+    def vote_sequences(self, sequences: Sequence[str]) -> list[str]:
+        """``sequences`` as the sequence-space votes read them: at most :attr:`vote_bases` bases each."""
+        return [s[: self.vote_bases] for s in sequences]
+
     def uses(self, source: str) -> bool:
         """Whether any rank's rule reads ``source``."""
         return any(source in rule.split("+") for rule in (self.rules or {}).values())
@@ -179,7 +183,7 @@ class ReferenceSet:
         neighbours when already searched (:meth:`find`)."""
         num_classes = {rank: p.shape[1] for rank, p in head_probs.items()}
         if found is None:
-            found = self.find(embeddings, [s[: self.vote_bases] for s in sequences])
+            found = self.find(embeddings, sequences)
         out = {}
         for rank, probs in head_probs.items():
             rule = (self.rules or {}).get(rank, "head")
@@ -210,6 +214,7 @@ class ReferenceSet:
         if sources is None:
             sources = [s for s in SEQUENCE_VOTES if self.uses(s) or s in self.novelty.features]
         wanted = set(sources)
+        sequences = None if sequences is None else self.vote_sequences(sequences)
         found = {"reference": self.neighbours(embeddings)}
         if self.kmer is None or sequences is None or not wanted & set(SEQUENCE_VOTES):
             return found

@@ -208,7 +208,7 @@ class Identifier:
     def _identify_batch(self, batch: Sequence[dict]) -> list[dict]:
         import torch
 
-        from ..inference.nearest import nearest_references, vote_sequences
+        from ..inference.nearest import nearest_references
         from ..inference.reference_vote import as_logits, heads_and_embeddings
         from ..models.taxonomy import predict
 
@@ -224,7 +224,7 @@ class Identifier:
                 preds = self.model.predict_from_logits(self.model(**enc).logits)
             else:
                 probs, emb = heads_and_embeddings(self.model, enc["input_ids"], enc["attention_mask"])
-                queries = vote_sequences(self.reference, whole)
+                queries = self.reference.vote_sequences(whole)
                 found = self.reference.find(emb, queries)  # once: the votes, the nearest reference, the neighbours
                 combined, evidence = self.reference.identify(probs, emb, whole, found=found)
                 preds = predict(as_logits(combined), self.spec)
